@@ -1,0 +1,29 @@
+"""mmrag_lab: a Jupyter workbench for multimodal RAG with Milvus."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from mmrag_lab.config import Config
+from mmrag_lab.errors import MmragError
+
+__version__ = "0.1.0"
+
+# Public names, imported on first use so that `import mmrag_lab` stays fast and loads no model.
+_LAZY = {
+    "load_encoder": "mmrag_lab.encoders",
+    "ingest": "mmrag_lab.ingest",
+    "Store": "mmrag_lab.store",
+    "search": "mmrag_lab.search",
+    "rerank": "mmrag_lab.rerank",
+    "evaluate": "mmrag_lab.evaluate",
+}
+
+__all__ = ["Config", "MmragError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mmrag_lab' has no attribute {name!r}")

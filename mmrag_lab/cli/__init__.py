@@ -1,0 +1,49 @@
+"""The ``mmrag`` console command. Each subcommand lives in its own module of this package."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from mmrag_lab.errors import MmragError
+
+# subcommand -> module in this package; each module has add_parser(subparsers) and run(args) -> int
+SUBCOMMANDS = {"ingest": "ingest", "search": "search", "eval": "evaluate"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmrag", description="Multimodal RAG workbench for Milvus.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module_name in SUBCOMMANDS.values():
+        module = _load(module_name)
+        if module is not None:
+            module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: returns the process exit code (0 = the job ran)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MmragError as exc:
+        print(f"mmrag {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mmrag {args.command}: interrupted; re-run the same command to resume.", file=sys.stderr)
+        return 130
+
+
+def _load(module_name: str):
+    try:
+        return importlib.import_module(f"mmrag_lab.cli.{module_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"mmrag_lab.cli.{module_name}":
+            return None
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""One source of configuration: defaults, then ``MMRAG_*`` environment variables, then arguments.
+
+Secrets (the Milvus token, the LLM API key) are read from the environment only. They are kept out of
+``repr()`` and out of :meth:`Config.public_dict`, so they never reach a notebook output or a report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from mmrag_lab.errors import ConfigError
+
+DEFAULT_ENCODER = "visualized-bge-base"
+DEFAULT_COLLECTION = "mmrag_images"
+DEFAULT_URI = "./mmrag_lab.db"
+DEFAULT_LLM_MODEL = "gpt-4o"
+
+# field name -> environment variable
+ENV_VARS: dict[str, str] = {
+    "milvus_uri": "MMRAG_MILVUS_URI",
+    "milvus_token": "MMRAG_MILVUS_TOKEN",
+    "collection": "MMRAG_COLLECTION",
+    "encoder": "MMRAG_ENCODER",
+    "weights": "MMRAG_WEIGHTS",
+    "text_model": "MMRAG_TEXT_MODEL",
+    "device": "MMRAG_DEVICE",
+    "cache_dir": "MMRAG_CACHE_DIR",
+    "llm_model": "MMRAG_LLM_MODEL",
+    "llm_base_url": "OPENAI_BASE_URL",
+}
+SECRET_FIELDS = frozenset({"milvus_token"})
+
+
+def _default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base) / "mmrag_lab")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every tunable setting of the workbench.
+
+    Attributes:
+        milvus_uri: A local file path (Milvus Lite) or ``http(s)://host:port`` (server, Zilliz Cloud).
+        milvus_token: Token for a Milvus server; environment only, never shown.
+        collection: Collection name.
+        encoder: Encoder preset name.
+        weights: Checkpoint path, ``"untrained"``, or None to resolve from the hub cache / download.
+        text_model: Hub id or local folder with the text model's config and tokenizer; None = preset default.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        cache_dir: Where downloads and the reranker cache live.
+        metric: Vector metric of the collection.
+        index_type: Milvus index type.
+        batch_size: Encoder batch size.
+        llm_model: Chat model used by the reranker.
+        llm_base_url: OpenAI-compatible endpoint; None = the client's default.
+        llm_timeout: Seconds per reranker request.
+        llm_max_retries: Retries on 429, 5xx and timeouts.
+    """
+
+    milvus_uri: str = DEFAULT_URI
+    milvus_token: str | None = field(default=None, repr=False)
+    collection: str = DEFAULT_COLLECTION
+    encoder: str = DEFAULT_ENCODER
+    weights: str | None = None
+    text_model: str | None = None
+    device: str = "auto"
+    cache_dir: str = field(default_factory=_default_cache_dir)
+    metric: str = "COSINE"
+    index_type: str = "AUTOINDEX"
+    batch_size: int = 16
+    llm_model: str = DEFAULT_LLM_MODEL
+    llm_base_url: str | None = None
+    llm_timeout: float = 60.0
+    llm_max_retries: int = 3
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Config":
+        """Build a config from defaults, then the environment, then explicit overrides.
+
+        Args:
+            env: Environment to read (defaults to ``os.environ``).
+            **overrides: Field values that win over everything else; ``None`` values are ignored.
+
+        Raises:
+            ConfigError: An override names no field, or a value has the wrong form.
+        """
+        env = os.environ if env is None else env
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ConfigError(f"Unknown setting(s) {unknown}; known settings are: {sorted(names)}")
+        values: dict[str, Any] = {}
+        for name, var in ENV_VARS.items():
+            if env.get(var):
+                values[name] = env[var]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values = {k: _coerce(k, v) for k, v in values.items()}
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> "Config":
+        """Return a copy with some fields replaced (``None`` values are ignored)."""
+        values = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **values)
+
+    @property
+    def is_lite(self) -> bool:
+        """True when the URI points at a local Milvus Lite file."""
+        return not self.milvus_uri.startswith(("http://", "https://", "tcp://", "grpc://"))
+
+    def public_dict(self) -> dict[str, Any]:
+        """All settings except secrets, safe to write into reports and notebooks."""
+        out = dataclasses.asdict(self)
+        for name in SECRET_FIELDS:
+            out[name] = "***" if out.get(name) else None
+        return out
+
+
+_INT_FIELDS = {"batch_size", "llm_max_retries"}
+_FLOAT_FIELDS = {"llm_timeout"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    try:
+        if name in _INT_FIELDS:
+            return int(value)
+        if name in _FLOAT_FIELDS:
+            return float(value)
+    except (TypeError, ValueError):
+        var = ENV_VARS.get(name, name)
+        raise ConfigError(f"Setting {name} ({var}) must be a number, got {value!r}") from None
+    return value

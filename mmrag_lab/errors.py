@@ -1,0 +1,75 @@
+"""The project's error hierarchy. Every message says what to do next."""
+
+from __future__ import annotations
+
+
+class MmragError(Exception):
+    """Base class for every error raised on purpose by mmrag_lab."""
+
+
+class ConfigError(MmragError):
+    """A setting is missing or has a value that cannot work."""
+
+
+class WeightsError(MmragError):
+    """Model weights could not be found, downloaded or loaded."""
+
+
+class CheckpointMismatchError(WeightsError):
+    """A checkpoint's parameters do not match the model's layout."""
+
+    def __init__(self, missing: list[str], unexpected: list[str], shape_mismatch: list[str] | None = None):
+        self.missing = list(missing)
+        self.unexpected = list(unexpected)
+        self.shape_mismatch = list(shape_mismatch or [])
+        parts = []
+        if self.missing:
+            parts.append(f"missing {len(self.missing)} parameter(s): {_preview(self.missing)}")
+        if self.unexpected:
+            parts.append(f"unexpected {len(self.unexpected)} parameter(s): {_preview(self.unexpected)}")
+        if self.shape_mismatch:
+            parts.append(f"wrong shape for {len(self.shape_mismatch)}: {_preview(self.shape_mismatch)}")
+        super().__init__(
+            "The checkpoint does not fit this encoder preset; "
+            + "; ".join(parts)
+            + ". Check that the file and the preset belong together (e.g. Visualized_base_en_v1.5.pth "
+            "with 'visualized-bge-base', Visualized_m3.pth with 'visualized-bge-m3')."
+        )
+
+
+class ImageLoadError(MmragError):
+    """An image file could not be read or decoded."""
+
+    def __init__(self, path: object, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class StoreError(MmragError):
+    """The vector store could not be reached or used."""
+
+
+class CollectionMismatchError(StoreError):
+    """A collection was made by another encoder, dimension or metric."""
+
+
+class StoreLockedError(StoreError):
+    """A Milvus Lite file is held by another process."""
+
+
+class RerankError(MmragError):
+    """The reranker's endpoint refused the request in a way a retry cannot fix."""
+
+
+class AuthenticationError(RerankError):
+    """The LLM endpoint rejected the credentials."""
+
+
+class EvaluationError(MmragError):
+    """A query set or an evaluation run is malformed."""
+
+
+def _preview(items: list[str], limit: int = 8) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... (+{len(items) - limit} more)" if len(items) > limit else "")

@@ -1,0 +1,130 @@
+"""Reading the images users really have: upright, RGB, bounded in size, with errors that name the file."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from mmrag_lab.errors import ImageLoadError
+
+ImageSource = Union[str, os.PathLike, Image.Image]
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+# Pillow warns at 89 MP and refuses at 2x that; we refuse at the warning threshold.
+MAX_PIXELS = 89_478_485
+
+
+def load_image(
+    source: ImageSource, max_pixels: int = MAX_PIXELS, draft: int | None = None
+) -> Image.Image:
+    """Open an image and return it as an upright 8-bit RGB picture.
+
+    EXIF orientation is applied; palette and alpha images are composited on white; CMYK, 16-bit and
+    grayscale images become RGB. The file is decoded completely, so truncated files fail here.
+
+    Args:
+        source: A file path or a PIL image.
+        max_pixels: Images with more pixels are refused as possible decompression bombs.
+        draft: If set, let the JPEG decoder downscale by a power of two while both sides stay at least
+            this many pixels. Faster, but pixels differ slightly from a full decode.
+
+    Raises:
+        ImageLoadError: The file is missing, unreadable, not an image, truncated or too large.
+    """
+    if isinstance(source, Image.Image):
+        return _to_rgb(_upright(source))
+    path = Path(os.fsdecode(source))
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImageLoadError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ImageLoadError(path, "is a directory, not an image") from None
+    except OSError as exc:
+        raise ImageLoadError(path, f"cannot read file ({exc.strerror or exc})") from None
+    return decode_image(data, name=path, max_pixels=max_pixels, draft=draft)
+
+
+def decode_image(
+    data: bytes, name: object = "<bytes>", max_pixels: int = MAX_PIXELS, draft: int | None = None
+) -> Image.Image:
+    """Decode encoded image bytes like :func:`load_image` does for a file."""
+    if not data:
+        raise ImageLoadError(name, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageLoadError(
+                    name,
+                    f"refused as a possible decompression bomb: {width}x{height} = {width * height:,} "
+                    f"pixels exceeds the limit of {max_pixels:,}; downscale the file first",
+                )
+            if draft and image.format == "JPEG":
+                image.draft("RGB", (draft, draft))
+            image.load()
+    except ImageLoadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageLoadError(name, f"refused as a possible decompression bomb ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(name, "not a recognised image format (is it really an image?)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageLoadError(name, f"corrupt or truncated image ({exc})") from None
+    return _to_rgb(_upright(image))
+
+
+def image_size(source: ImageSource) -> tuple[int, int]:
+    """Width and height of the upright image, without decoding pixels when given a path."""
+    if isinstance(source, Image.Image):
+        return source.size
+    try:
+        with Image.open(os.fsdecode(source)) as image:
+            width, height = image.size
+            orientation = image.getexif().get(0x0112, 1)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageLoadError(source, f"cannot read image header ({exc})") from None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block must not cost the picture
+        return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode == "P":
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA") or (mode in ("L", "RGB") and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16/32-bit grayscale: scale to 8 bits instead of clipping everything to white.
+        import numpy as np
+
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if array.max(initial=0) > 255 else 255.0
+        array = np.clip(array / top * 255.0 + 0.5, 0, 255).astype("uint8")
+        return Image.fromarray(array, mode="L").convert("RGB")
+    if mode == "F":
+        import numpy as np
+
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min(initial=0)), float(array.max(initial=1))
+        scaled = (array - low) / ((high - low) or 1.0) * 255.0
+        return Image.fromarray(scaled.astype("uint8"), mode="L").convert("RGB")
+    return image.convert("RGB")
