@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mmrag_lab.errors import ConfigError
 
@@ -79,7 +80,7 @@ class Config:
     llm_max_retries: int = 3
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Config":
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
         """Build a config from defaults, then the environment, then explicit overrides.
 
         Args:
@@ -102,7 +103,7 @@ class Config:
         values = {k: _coerce(k, v) for k, v in values.items()}
         return cls(**values)
 
-    def with_overrides(self, **overrides: Any) -> "Config":
+    def with_overrides(self, **overrides: Any) -> Config:
         """Return a copy with some fields replaced (``None`` values are ignored)."""
         values = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
         return dataclasses.replace(self, **values)

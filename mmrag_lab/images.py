@@ -19,9 +19,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".
 MAX_PIXELS = 89_478_485
 
 
-def load_image(
-    source: ImageSource, max_pixels: int = MAX_PIXELS, draft: int | None = None
-) -> Image.Image:
+def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS, draft: int | None = None) -> Image.Image:
     """Open an image and return it as an upright 8-bit RGB picture.
 
     EXIF orientation is applied; palette and alpha images are composited on white; CMYK, 16-bit and

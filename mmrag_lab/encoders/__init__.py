@@ -1,0 +1,137 @@
+"""Encoders: ``load_encoder`` builds a preset, finds its weights and returns a ready :class:`Encoder`."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import torch
+
+from mmrag_lab.config import Config
+from mmrag_lab.encoders import weights as W
+from mmrag_lab.encoders.base import Encoder, EncoderInfo
+from mmrag_lab.encoders.presets import PRESETS, Preset, get_preset
+from mmrag_lab.encoders.visual_bge_encoder import VisualBGEEncoder
+from mmrag_lab.encoders.visualized_bge import VisualizedBGEModel
+from mmrag_lab.errors import ConfigError
+
+__all__ = ["PRESETS", "Encoder", "EncoderInfo", "UntrainedWeightsWarning", "load_encoder", "pick_device"]
+log = logging.getLogger(__name__)
+_DTYPES = {
+    "fp32": torch.float32,
+    "float32": torch.float32,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+}
+_warned: set[str] = set()
+
+
+class UntrainedWeightsWarning(UserWarning):
+    """The encoder runs on deterministic untrained weights: its vectors carry no meaning."""
+
+
+def load_encoder(
+    name: str | None = None,
+    *,
+    weights: str | None = None,
+    text_model: str | None = None,
+    device: str = "auto",
+    dtype: str | torch.dtype = "auto",
+    config: Config | None = None,
+    batch_size: int | None = None,
+) -> Encoder:
+    """Build an encoder preset with its weights.
+
+    Args:
+        name: Preset name (default ``MMRAG_ENCODER`` or ``visualized-bge-base``).
+        weights: Checkpoint path or ``"untrained"``; default ``MMRAG_WEIGHTS``, then the hub cache, then a
+            download from ``BAAI/bge-visualized``.
+        text_model: Hub id or local folder with the text config and tokenizer (``MMRAG_TEXT_MODEL``).
+        device: ``auto`` (cuda, then mps, then cpu), or a torch device string.
+        dtype: ``auto`` (fp16 on GPU, fp32 on CPU), ``fp32``, ``fp16``, ``bf16`` or a torch dtype.
+        config: Base configuration; explicit arguments win over it.
+        batch_size: Default batch size for the ``encode_*`` methods.
+
+    Raises:
+        ConfigError: Unknown preset, device or dtype, or an unreadable text model.
+        WeightsError: The weights cannot be found or downloaded.
+        CheckpointMismatchError: The checkpoint's parameters do not fit the preset; names the keys.
+    """
+    cfg = (config or Config.load()).with_overrides(
+        encoder=name,
+        weights=weights,
+        text_model=text_model,
+        device=None if device == "auto" else device,
+        batch_size=batch_size,
+    )
+    preset = get_preset(cfg.encoder)
+    torch_device = pick_device(cfg.device)
+    torch_dtype = pick_dtype(dtype, torch_device)
+    text_source = W.resolve_text_model(preset, cfg.text_model)
+    model = VisualizedBGEModel(preset.vision, W.text_config(preset, text_source))
+    checkpoint = W.resolve_checkpoint(preset, cfg.weights)
+    untrained = checkpoint == W.UNTRAINED
+    state = W.untrained_state_dict(model) if untrained else W.read_checkpoint(checkpoint)
+    W.load_strict(model, state)
+    del state
+    info = EncoderInfo(
+        name=preset.name,
+        dim=model.bge_embeddings.word_embeddings.embedding_dim,
+        untrained=untrained,
+        weights=checkpoint,
+        fingerprint=W.fingerprint(model),
+    )
+    if untrained:
+        _warn_untrained(preset)
+    model = model.to(device=torch_device, dtype=torch_dtype)
+    return VisualBGEEncoder(
+        model,
+        W.load_tokenizer(text_source),
+        info,
+        preset.vision.image_size,
+        preset.max_text_tokens,
+        torch_device,
+        cfg.batch_size,
+    )
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """Resolve ``auto`` to cuda, then mps, then cpu; validate anything else."""
+    if device in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"Unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"Device {device!r} was asked for but CUDA is not available; use device='cpu'.")
+    return resolved
+
+
+def pick_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """``auto`` means fp16 on GPUs and fp32 on the CPU."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype in (None, "", "auto"):
+        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+    try:
+        return _DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise ConfigError(f"Unknown dtype {dtype!r}; use auto, fp32, fp16 or bf16.") from None
+
+
+def _warn_untrained(preset: Preset) -> None:
+    if preset.name in _warned:
+        return
+    _warned.add(preset.name)
+    warnings.warn(
+        f"Encoder '{preset.name}' runs on deterministic UNTRAINED weights: its vectors and scores carry no "
+        "meaning. Get the real checkpoint (see README, 'Weights') for meaningful retrieval.",
+        UntrainedWeightsWarning,
+        stacklevel=3,
+    )
