@@ -11,6 +11,16 @@ from mmrag_lab.evaluate.aggregate import (
     query_metrics,
     summarize,
 )
+from mmrag_lab.evaluate.benchmarks import (
+    FASHIONIQ_CATEGORIES,
+    coco_file_name,
+    join_fashioniq_captions,
+    load_circo,
+    load_cirr,
+    load_fashioniq,
+    load_queries,
+)
+from mmrag_lab.evaluate.match import MatchedQuery, MatchReport, match_queries
 from mmrag_lab.evaluate.metrics import (
     TIE_POLICIES,
     average_precision_at_k,
@@ -20,8 +30,23 @@ from mmrag_lab.evaluate.metrics import (
     recall_subset_at_k,
     target_ranks,
 )
+from mmrag_lab.evaluate.querysets import ImageIndex, Query, read_jsonl, write_jsonl
 
 __all__ = [
+    "FASHIONIQ_CATEGORIES",
+    "ImageIndex",
+    "MatchReport",
+    "MatchedQuery",
+    "Query",
+    "coco_file_name",
+    "join_fashioniq_captions",
+    "load_circo",
+    "load_cirr",
+    "load_fashioniq",
+    "load_queries",
+    "match_queries",
+    "read_jsonl",
+    "write_jsonl",
     "MAP_KS",
     "RECALL_KS",
     "SUBSET_KS",
