@@ -1,0 +1,53 @@
+# mmrag_lab: every entry point a user needs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# torch and torchvision must come as a matching pair (torchvision's compiled ops are built per torch release).
+TORCH_PAIR := torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.mmrag-installed
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test lint bench lab notebooks strip clean
+
+help: ## List the targets
+	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Build .venv with everything (idempotent; re-runs only when pyproject.toml changes)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet $(TORCH_PAIR)
+	$(PY) -m pip install --quiet -e ".[dev,server]" $(TORCH_PAIR)
+	$(PY) -m ipykernel install --sys-prefix --name mmrag-lab --display-name "Python (mmrag-lab)" >/dev/null
+	@touch $(STAMP)
+
+demo: setup ## Run the main job end to end: ingest the bundled sample into Milvus Lite, search, rerank, inspect
+	$(PY) -m mmrag_lab.demo
+
+test: setup lint ## Lint, then run the whole test suite (Milvus Lite + a real Milvus server, notebooks via papermill)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: setup ## ruff check + format check, and refuse notebooks committed with outputs
+	$(VENV)/bin/ruff check mmrag_lab tests benchmarks
+	$(VENV)/bin/ruff format --check mmrag_lab tests benchmarks
+	@if [ -n "$(NOTEBOOKS)" ]; then $(VENV)/bin/nbstripout --verify $(NOTEBOOKS) || \
+	  { echo "Notebooks have outputs: run 'make strip' and commit again."; exit 1; }; fi
+
+bench: setup ## Measure speeds and limits; writes BENCHMARKS.md
+	$(PY) benchmarks/run.py
+
+lab: setup ## Open JupyterLab with the project's kernel
+	$(VENV)/bin/jupyter lab notebooks/
+
+notebooks: setup ## Run all notebooks headless with papermill into runs/<timestamp>/
+	$(PY) -m mmrag_lab.runs
+
+strip: setup ## Remove outputs from the notebooks
+	$(VENV)/bin/nbstripout $(NOTEBOOKS)
+
+clean: ## Remove caches and run outputs (keeps .venv; `rm -rf .venv` to rebuild it)
+	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
