@@ -1,0 +1,144 @@
+"""What a collection holds and who made it: the explicit schema, the index and the collection record.
+
+Schema (no dynamic fields; every core field is declared):
+
+============  ====================  =====================================================================
+field         type                  meaning
+============  ====================  =====================================================================
+``id``        VARCHAR(64), primary  sha256 hex digest of the file's bytes, so equal bytes are one row
+``vector``    FLOAT_VECTOR(dim)     L2-normalised image embedding
+``path``      VARCHAR(4096)         displayable path of the first file seen with these bytes
+``width``     INT64                 upright width in pixels (EXIF orientation applied)
+``height``    INT64                 upright height in pixels
+``file_size`` INT64                 bytes on disk
+``meta``      JSON                  sidecar metadata for the file (``{}`` when it has none)
+============  ====================  =====================================================================
+
+The *record* says which encoder made the vectors. It is stored as JSON in the collection property
+``mmrag.record``: Milvus Lite 3.2.2 drops a schema's description, while both Lite 3.2.2 and the
+Milvus 2.3.5 server keep collection properties and let them be altered later (new metadata keys).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from pymilvus import DataType, MilvusClient
+
+from mmrag_lab.encoders.base import EncoderInfo
+
+RECORD_PROPERTY = "mmrag.record"
+RECORD_FORMAT = 1
+ID_LENGTH = 64
+PATH_LENGTH = 4096
+CORE_FIELDS = ("path", "width", "height", "file_size", "meta")
+# HNSW build parameters when HNSW is asked for by name; AUTOINDEX lets the backend choose (HNSW on
+# both Lite 3.2.2 and server 2.3.5), FLAT is exact.
+HNSW_PARAMS = {"M": 16, "efConstruction": 200}
+
+
+@dataclass(frozen=True)
+class CollectionRecord:
+    """The identity of a collection's vector space, plus the metadata keys its rows carry.
+
+    Attributes:
+        encoder: Encoder preset name.
+        dim: Vector dimension.
+        metric: Milvus metric (``COSINE``).
+        index_type: Milvus index type (``AUTOINDEX``, ``HNSW`` or ``FLAT``).
+        fingerprint: Hash of the encoder's parameters; equal fingerprints mean equal vector spaces.
+        weights: Where the weights came from (shown, not compared: one file may live at two paths).
+        untrained: True when the vectors come from untrained weights.
+        metadata_keys: Keys found in the ``meta`` field of the rows, sorted.
+    """
+
+    encoder: str
+    dim: int
+    metric: str
+    index_type: str
+    fingerprint: str
+    weights: str
+    untrained: bool
+    metadata_keys: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def for_encoder(cls, info: EncoderInfo, metric: str, index_type: str) -> CollectionRecord:
+        """The record a new collection gets for vectors made by ``info``."""
+        return cls(
+            encoder=info.name,
+            dim=int(info.dim),
+            metric=metric.upper(),
+            index_type=index_type.upper(),
+            fingerprint=info.fingerprint,
+            weights=str(info.weights),
+            untrained=bool(info.untrained),
+        )
+
+    @classmethod
+    def from_properties(cls, properties: dict[str, Any]) -> CollectionRecord | None:
+        """Read the record from collection properties; None when the collection has none."""
+        raw = properties.get(RECORD_PROPERTY)
+        if not raw:
+            return None
+        data = json.loads(raw)
+        data.pop("format", None)
+        data["metadata_keys"] = tuple(data.get("metadata_keys", ()))
+        return cls(**data)
+
+    def to_properties(self) -> dict[str, str]:
+        data = {"format": RECORD_FORMAT, **asdict(self), "metadata_keys": list(self.metadata_keys)}
+        return {RECORD_PROPERTY: json.dumps(data, sort_keys=True)}
+
+    def with_metadata_keys(self, keys: set[str] | list[str] | tuple[str, ...]) -> CollectionRecord:
+        return replace(self, metadata_keys=tuple(sorted(set(self.metadata_keys) | set(keys))))
+
+    def differences(self, other: CollectionRecord) -> list[str]:
+        """Names of the identity fields (encoder, dim, metric, fingerprint) that differ."""
+        names = ("encoder", "dim", "metric", "fingerprint")
+        return [name for name in names if getattr(self, name) != getattr(other, name)]
+
+    def summary(self) -> str:
+        flag = ", UNTRAINED" if self.untrained else ""
+        return (
+            f"encoder {self.encoder!r} (dim {self.dim}, metric {self.metric}, weights {self.weights!r}, "
+            f"fingerprint {self.fingerprint}{flag})"
+        )
+
+
+def build_schema(dim: int):
+    """The explicit collection schema for ``dim``-dimensional vectors."""
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("path", DataType.VARCHAR, max_length=PATH_LENGTH)
+    schema.add_field("width", DataType.INT64)
+    schema.add_field("height", DataType.INT64)
+    schema.add_field("file_size", DataType.INT64)
+    schema.add_field("meta", DataType.JSON)
+    return schema
+
+
+def build_index(client: MilvusClient, index_type: str, metric: str):
+    """Index parameters for the vector field."""
+    params = HNSW_PARAMS if index_type.upper() == "HNSW" else {}
+    index = client.prepare_index_params()
+    index.add_index("vector", index_type=index_type.upper(), metric_type=metric.upper(), params=params)
+    return index
+
+
+def search_params(index_type: str, metric: str, k: int) -> dict[str, Any]:
+    """Search parameters; HNSW needs ``ef >= k`` on a server (Lite searches at a fixed ef)."""
+    params: dict[str, Any] = {}
+    if index_type.upper() == "HNSW":
+        params["ef"] = max(64, k)
+    return {"metric_type": metric.upper(), "params": params}
+
+
+def schema_dim(description: dict[str, Any]) -> int | None:
+    """The vector dimension declared in a ``describe_collection`` answer."""
+    for spec in description.get("fields", []):
+        if spec.get("name") == "vector":
+            return int(spec.get("params", {}).get("dim", 0)) or None
+    return None
