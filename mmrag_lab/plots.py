@@ -1,0 +1,238 @@
+"""Figures of search results: the query and its hits, and the reranked order beside the retrieval order.
+
+Every function returns a bare :class:`matplotlib.figure.Figure` (no pyplot state, so nothing is shown
+twice in a notebook and nothing needs a GUI backend). Titles carry an "UNTRAINED WEIGHTS" mark whenever
+the vectors came from untrained weights, so such pictures are never mistaken for real results.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from mmrag_lab.errors import ImageLoadError
+from mmrag_lab.images import ImageSource, load_image
+
+UNTRAINED_MARK = "UNTRAINED WEIGHTS: scores mean nothing"
+QUERY_BLUE = "#184edc"
+UP, DOWN, SAME = "#1a7f37", "#c62828", "#6e7781"
+THUMB_PX = 256
+
+
+def is_untrained(*objects: Any) -> bool:
+    """True when any object (results, report, rerank result, encoder info, dict) says ``untrained``."""
+    for obj in objects:
+        flag = obj.get("untrained") if isinstance(obj, dict) else getattr(obj, "untrained", None)
+        if flag is None and getattr(obj, "info", None) is not None:
+            flag = getattr(obj.info, "untrained", None)
+        if flag:
+            return True
+    return False
+
+
+def titled(fig: Figure, title: str, untrained: bool = False) -> Figure:
+    """Set the figure's title; an untrained run gets a red warning line above it."""
+    if untrained:
+        fig.suptitle(f"{UNTRAINED_MARK}\n{title}", color="#b00020", fontsize=12, fontweight="bold")
+    else:
+        fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+def thumbnail(source: ImageSource, px: int = THUMB_PX) -> np.ndarray | None:
+    """A small RGB array of the picture, or None when it cannot be read."""
+    try:
+        picture = load_image(source, draft=px)
+    except ImageLoadError:
+        return None
+    picture.thumbnail((px, px))
+    return np.asarray(picture)
+
+
+def show_image(ax: Axes, source: ImageSource | None, frame: str | None = None) -> None:
+    """Draw one picture into ``ax`` without ticks; an unreadable one becomes a grey "unreadable" tile."""
+    pixels = thumbnail(source) if source is not None else None
+    if pixels is None:
+        ax.set_facecolor("#d0d0d0")
+        ax.text(0.5, 0.5, "unreadable", ha="center", va="center", transform=ax.transAxes, color="white")
+    else:
+        ax.imshow(pixels)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(frame is not None)
+        if frame is not None:
+            spine.set_edgecolor(frame)
+            spine.set_linewidth(3)
+
+
+def hits_of(results: Any) -> list[Any]:
+    """The hits of a ``SearchResults``, a ``RerankResult`` or a plain list."""
+    return list(getattr(results, "hits", results))
+
+
+def short_name(path: Any, width: int = 22) -> str:
+    name = Path(str(path)).name if path is not None else ""
+    return name if len(name) <= width else name[: width - 3] + "..."
+
+
+def _query_tile(ax: Axes, query_image: ImageSource, instruction: str | None) -> None:
+    show_image(ax, query_image, frame=QUERY_BLUE)
+    ax.set_title("query", color=QUERY_BLUE, fontweight="bold")
+    if instruction:
+        ax.set_xlabel(textwrap.fill(f'"{instruction}"', 24), fontsize=9, color=QUERY_BLUE)
+
+
+def _hit_tile(ax: Axes, hit: Any, position: int, label: str | None = None, color: str = "black") -> None:
+    show_image(ax, getattr(hit, "path", hit))
+    rank = getattr(hit, "rank", position + 1)
+    score = getattr(hit, "score", None)
+    text = label or (f"#{rank}  {score:.3f}" if score is not None else f"#{rank}")
+    ax.set_title(text, fontsize=10, color=color, fontweight="bold")
+    ax.set_xlabel(short_name(getattr(hit, "path", None)), fontsize=8)
+
+
+def plot_results(
+    results: Any,
+    query_image: ImageSource | None = None,
+    title: str | None = None,
+    *,
+    instruction: str | None = None,
+    cols: int = 5,
+    untrained: bool | None = None,
+) -> Figure:
+    """The query (blue frame) and its top-k hits, each tile with its rank and score.
+
+    Args:
+        results: A ``SearchResults`` (or any list of hits with ``rank``, ``path`` and ``score``).
+        query_image: The query picture; left out of the grid when None.
+        title: Figure title; default "Top-k for the query".
+        instruction: The text part of a composed query, shown under the query.
+        cols: Hits per row.
+        untrained: Force the untrained mark on or off; default: ``results.untrained``.
+    """
+    hits = hits_of(results)
+    instruction = instruction if instruction is not None else getattr(results, "instruction", None)
+    lead = 1 if query_image is not None else 0
+    cols = max(1, min(cols, len(hits) or 1))
+    rows = max(1, math.ceil(len(hits) / cols))
+    fig = Figure(figsize=(2.3 * (cols + lead), 2.6 * rows + 0.9), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(rows, cols + lead, squeeze=False))
+    for ax in axes.flat:
+        ax.set_axis_off()
+    if lead:
+        axes[0, 0].set_axis_on()
+        _query_tile(axes[0, 0], query_image, instruction)
+    for i, hit in enumerate(hits):
+        ax = axes[i // cols, lead + i % cols]
+        ax.set_axis_on()
+        _hit_tile(ax, hit, i)
+    if not hits:
+        axes[0, -1].text(0.5, 0.5, "no hits", ha="center", va="center", fontsize=14)
+    untrained = is_untrained(results) if untrained is None else untrained
+    return titled(fig, title or f"Top {len(hits)} for the query", untrained)
+
+
+def rank_moves(order: Sequence[int]) -> list[int]:
+    """For each new position, how many places the hit moved up (+) or down (-) from retrieval."""
+    return [old - new for new, old in enumerate(order)]
+
+
+def _went_label(hit: Any, old: int, new: int) -> str:
+    score = getattr(hit, "score", None)
+    shown = f"#{old + 1} {score:.3f}" if score is not None else f"#{old + 1}"
+    return shown if old == new else f"{shown} → #{new + 1}"
+
+
+def _move_label(new: int, old: int) -> tuple[str, str]:
+    if old == new:
+        return f"#{new + 1}  (=)", SAME
+    arrow, color = ("▲", UP) if old > new else ("▼", DOWN)
+    return f"#{new + 1} {arrow}{abs(old - new)} (was #{old + 1})", color
+
+
+def plot_rerank(
+    results: Any,
+    reranked: Any,
+    query_image: ImageSource | None = None,
+    title: str | None = None,
+    *,
+    instruction: str | None = None,
+    cols: int = 3,
+    untrained: bool | None = None,
+) -> Figure:
+    """The retrieval grid (left) beside the reranked grid (right), with every move marked.
+
+    Reranked tiles say where each hit came from ("#1 ▲4 (was #5)", green up, red down); retrieval tiles
+    say where each hit went. A fallback result shows the kept order and the reason in the title.
+
+    Args:
+        results: The ``SearchResults`` that were reranked.
+        reranked: A ``RerankResult`` (``order``: retrieval indices, best first).
+        query_image: The query picture, drawn on the far left.
+        title: Figure title.
+        instruction: The text part of the query.
+        cols: Columns of each grid.
+        untrained: Force the untrained mark; default: ``results.untrained``.
+    """
+    hits = hits_of(results)
+    order = list(reranked.order)
+    new_of = {old: new for new, old in enumerate(order)}
+    rows = max(1, math.ceil(len(hits) / cols))
+    fig = Figure(figsize=(2.2 * (2 * cols + 1) + 0.6, 2.5 * rows + 1.2), layout="constrained")
+    left, middle, right = fig.subfigures(1, 3, width_ratios=[1, cols, cols], wspace=0.04)
+    if query_image is not None:
+        _query_tile(left.subplots(), query_image, instruction or getattr(results, "instruction", None))
+    _grid(middle, hits, cols, rows, lambda i: (_went_label(hits[i], i, new_of.get(i, i)), "black"))
+    _grid(right, [hits[i] for i in order], cols, rows, lambda n: _move_label(n, order[n]))
+    middle.suptitle("retrieval order", fontsize=11)
+    right.suptitle(_rerank_heading(reranked), fontsize=11, color=SAME if reranked.fallback_reason else UP)
+    untrained = is_untrained(results) if untrained is None else untrained
+    return titled(fig, title or "Reranked beside retrieval", untrained)
+
+
+def _grid(sub: Any, hits: Sequence[Any], cols: int, rows: int, label) -> None:
+    axes = np.atleast_2d(sub.subplots(rows, cols, squeeze=False))
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i, hit in enumerate(hits):
+        ax = axes[i // cols, i % cols]
+        ax.set_axis_on()
+        text, color = label(i)
+        _hit_tile(ax, hit, i, label=text, color=color)
+
+
+def _rerank_heading(reranked: Any) -> str:
+    if reranked.fallback_reason:
+        return "reranker fell back: retrieval order kept\n" + textwrap.shorten(reranked.fallback_reason, 70)
+    return f"reranked by {reranked.model or 'the LLM'}" + (" (cached reply)" if reranked.cached else "")
+
+
+def describe_figure(fig: Figure) -> dict[str, Any]:
+    """What a figure shows, as plain data: its title, panel titles and how many pictures it holds."""
+    axes: Iterable[Axes] = fig.get_axes()
+    titles = [ax.get_title() for ax in axes if ax.get_title()]
+    suptitles = _suptitles(fig)
+    width, height = fig.get_size_inches()
+    return {
+        "title": "\n".join(suptitles),
+        "panel_titles": titles,
+        "images": sum(len(ax.images) for ax in fig.get_axes()),
+        "thumbnails": sum(len(ax.artists) for ax in fig.get_axes()),
+        "untrained_mark": any(UNTRAINED_MARK in t for t in suptitles),
+        "size_inches": [round(float(width), 2), round(float(height), 2)],
+    }
+
+
+def _suptitles(fig: Any) -> list[str]:
+    found = [fig.get_suptitle()] if fig.get_suptitle() else []
+    for sub in getattr(fig, "subfigs", []):
+        found += _suptitles(sub)
+    return found
