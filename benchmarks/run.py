@@ -1,0 +1,120 @@
+"""`make bench`: run the CPU benchmarks on this machine and write BENCHMARKS.md.
+
+Each section's result is kept in benchmarks/results/<name>.json, so `--only NAME` re-measures one section and
+the page is re-stitched from the rest. GPU sections are measured on a GPU machine by the scripts
+benchmarks/gpu_*.py, whose JSON is kept in benchmarks/results/gpu_*.json and rendered here.
+
+usage: python benchmarks/run.py [--quick] [--only NAME ...] [--render-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))
+
+# section name -> module in benchmarks/ exposing run(quick) -> {"title", "markdown", "results"}
+CPU_SECTIONS = {
+    "encoder_cpu": "bench_encoder",
+    "ingest_cpu": "bench_ingest",
+    "milvus_scale": "bench_search_scale",
+    "query_cpu": "bench_query",
+}
+# GPU result file -> (module, renderer)
+GPU_SECTIONS = {
+    "gpu_encoder.json": ("bench_encoder", "render_gpu"),
+    "gpu_ingest.json": ("bench_ingest", "render_gpu"),
+}
+
+
+def machine() -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.machine(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
+    return (
+        f"{os.cpu_count()} CPU cores ({model}), Python {platform.python_version()}, "
+        f"commit {commit.stdout.strip() or '?'}, {time.strftime('%Y-%m-%d %H:%M')}"
+    )
+
+
+def measure(names: list[str], quick: bool) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    for name in names:
+        module = importlib.import_module(CPU_SECTIONS[name])
+        print(f"== {name} ...", flush=True)
+        section = module.run(quick=quick)
+        section.update(machine=machine(), quick=quick)
+        (RESULTS / f"{name}.json").write_text(json.dumps(section, indent=2, default=str))
+        print(section["markdown"], flush=True)
+
+
+def render() -> str:
+    parts = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench`. CPU sections compare against a baseline measured in the same run "
+        "(ratios, since these 2-core machines are noisy); absolute times come only from the GPU sections.",
+        "",
+    ]
+    for name in CPU_SECTIONS:
+        path = RESULTS / f"{name}.json"
+        if not path.exists():
+            parts += [f"## {name}", "", "_Not measured yet: run `make bench`._", ""]
+            continue
+        section = json.loads(path.read_text())
+        quick = " (quick run)" if section.get("quick") else ""
+        parts += [
+            f"## {section['title']}",
+            "",
+            f"_Machine: {section['machine']}{quick}._",
+            "",
+            section["markdown"],
+            "",
+        ]
+    for file, (module_name, fn) in GPU_SECTIONS.items():
+        path = RESULTS / file
+        if path.exists():
+            section = getattr(importlib.import_module(module_name), fn)(json.loads(path.read_text()))
+            parts += [f"## {section['title']}", "", section["markdown"], ""]
+    return "\n".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--only", nargs="+", choices=sorted(CPU_SECTIONS), help="sections to re-measure")
+    parser.add_argument(
+        "--render-only", action="store_true", help="re-stitch BENCHMARKS.md from saved results"
+    )
+    args = parser.parse_args()
+    if not args.render_only:
+        measure(args.only or list(CPU_SECTIONS), args.quick)
+    (ROOT / "BENCHMARKS.md").write_text(render())
+    print(f"wrote {ROOT / 'BENCHMARKS.md'}")
+
+
+if __name__ == "__main__":
+    main()
