@@ -107,24 +107,33 @@ class VisualBGEEncoder(Encoder):
         texts = list(texts)
         size = batch_size or self.batch_size
         out = []
-        for start in self._progress(range(0, len(texts), size), len(texts), size, "texts"):
-            tokens = self.tokenize(texts[start : start + size], self.max_positions)
-            out.append(self.model.encode_text(**tokens).cpu().numpy())
+        with self._progress(len(texts), size, "texts") as bar:
+            for start in range(0, len(texts), size):
+                tokens = self.tokenize(texts[start : start + size], self.max_positions)
+                out.append(self.model.encode_text(**tokens).cpu().numpy())
+                bar.update(len(out[-1]))
         return self._stack(out)
 
     def _batched(self, images: list, instructions: list | None, batch_size: int | None, what: str):
         size = batch_size or self.batch_size
         out = []
-        for start in self._progress(range(0, len(images), size), len(images), size, what):
-            pixels = torch.stack([self.preprocess(image) for image in images[start : start + size]])
-            texts = None if instructions is None else instructions[start : start + size]
-            out.append(self.encode_pixels(pixels, texts))
+        with self._progress(len(images), size, what) as bar:
+            for start in range(0, len(images), size):
+                pixels = torch.stack([self.preprocess(image) for image in images[start : start + size]])
+                texts = None if instructions is None else instructions[start : start + size]
+                out.append(self.encode_pixels(pixels, texts))
+                bar.update(len(pixels))
         return self._stack(out)
 
-    def _progress(self, steps: range, total: int, size: int, what: str):
-        if total <= size:
-            return steps
-        return tqdm(steps, desc=f"encode {what}", unit="batch", total=len(steps))
+    @staticmethod
+    def _progress(total: int, size: int, what: str) -> tqdm:
+        """A bar counting items (so it shows items/s), shown only when there is more than one batch."""
+        return tqdm(
+            total=total,
+            desc=f"encode {what}",
+            unit=what[:-1] if what.endswith("s") else what,
+            disable=total <= size,
+        )
 
     def _stack(self, parts: list[np.ndarray]) -> np.ndarray:
         if not parts:
