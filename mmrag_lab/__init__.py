@@ -18,6 +18,7 @@ _LAZY = {
     "search": "mmrag_lab.search",
     "rerank": "mmrag_lab.rerank",
     "evaluate": "mmrag_lab.evaluate",
+    "sample_dir": "mmrag_lab.sample",
 }
 
 __all__ = ["Config", "MmragError", "__version__", *_LAZY]

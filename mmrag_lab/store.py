@@ -13,18 +13,23 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-from pymilvus import MilvusClient
-from pymilvus.exceptions import MilvusException
+# gRPC reads its log level once, when it loads; without this every fork of an ingest decode worker
+# (done on purpose, while gRPC threads run) prints an INFO line.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from mmrag_lab import store_backend as backend
-from mmrag_lab.config import Config
-from mmrag_lab.encoders.base import EncoderInfo
-from mmrag_lab.errors import CollectionMismatchError, StoreError
-from mmrag_lab.store_schema import CORE_FIELDS, CollectionRecord, build_index, build_schema, search_params
+import numpy as np  # noqa: E402
+from pymilvus import MilvusClient  # noqa: E402
+from pymilvus.exceptions import MilvusException  # noqa: E402
+
+from mmrag_lab import store_backend as backend  # noqa: E402
+from mmrag_lab.config import Config  # noqa: E402
+from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
+from mmrag_lab.errors import CollectionMismatchError, StoreError  # noqa: E402
+from mmrag_lab.store_schema import CORE_FIELDS, CollectionRecord, build_index, build_schema, search_params  # noqa: E402
 
 log = logging.getLogger(__name__)
 # Milvus caps one RPC at 64 MB; stay well below it so that large paths or metadata never reach the cap.

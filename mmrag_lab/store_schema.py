@@ -22,12 +22,17 @@ Milvus 2.3.5 server keep collection properties and let them be altered later (ne
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from pymilvus import DataType, MilvusClient
+# gRPC reads its log level once, when it loads; without this every fork of an ingest decode worker
+# (done on purpose, while gRPC threads run) prints an INFO line.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from mmrag_lab.encoders.base import EncoderInfo
+from pymilvus import DataType, MilvusClient  # noqa: E402
+
+from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
 
 RECORD_PROPERTY = "mmrag.record"
 RECORD_FORMAT = 1

@@ -1,0 +1,7 @@
+"""``python -m mmrag_lab.cli`` runs the ``mmrag`` command."""
+
+import sys
+
+from mmrag_lab.cli import main
+
+sys.exit(main())

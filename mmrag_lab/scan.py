@@ -1,0 +1,161 @@
+"""Finding the images under a folder and naming each by the hash of its bytes.
+
+Paths are handled as bytes, so file names that are not valid UTF-8 work. Each file also gets a
+*display* path: UTF-8 with undecodable bytes written as ``\\xNN``. That is what the store and the report
+keep; :func:`to_fs_path` turns it back into the real path.
+
+The walk never leaves the folder and never loops: symlinked folders are not followed (those inside the
+folder are walked through their real location anyway), symlinked files are followed only when they lead
+to a file inside the folder. Names starting with a dot (``.ipynb_checkpoints``, macOS ``._x.jpg``) are
+skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mmrag_lab.images import IMAGE_SUFFIXES
+
+_SUFFIXES = frozenset(os.fsencode(s) for s in IMAGE_SUFFIXES)
+_ESCAPE = re.compile(r"\\x([89a-f][0-9a-f])")
+HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """One image file found by :func:`scan_images`.
+
+    Attributes:
+        path: The exact filesystem path, as bytes.
+        display: Printable absolute path (see the module docstring).
+        rel: Printable path relative to the scanned folder, ``/``-separated.
+        size: File size in bytes.
+    """
+
+    path: bytes
+    display: str
+    rel: str
+    size: int
+
+
+@dataclass
+class ScanResult:
+    """Images found, and image-named entries that cannot be read, each with its reason."""
+
+    root: str
+    files: list[ImageFile] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+def display_path(path: bytes | str) -> str:
+    """A printable form of a filesystem path: UTF-8, undecodable bytes as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def to_fs_path(display: str) -> bytes:
+    """The filesystem path for a display path made by :func:`display_path`."""
+    literal = os.fsencode(display)
+    if "\\x" not in display or os.path.lexists(literal):
+        return literal
+    return _ESCAPE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), display).encode(
+        "utf-8", "surrogateescape"
+    )
+
+
+def scan_images(folder: str | os.PathLike) -> ScanResult:
+    """Find image files (by suffix, case-insensitive) under ``folder``, recursively, in sorted order."""
+    root = os.path.realpath(os.fsencode(folder))
+    result = ScanResult(root=display_path(root))
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda e: e.name, reverse=True)
+        except OSError as exc:
+            result.problems.append(_problem(directory, f"cannot list folder ({exc.strerror})"))
+            continue
+        for entry in entries:
+            if entry.name.startswith(b"."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif _is_image_name(entry.name) or entry.is_symlink():
+                _add_entry(entry, root, result)
+    result.files.sort(key=lambda f: f.path)
+    return result
+
+
+def content_id(data: bytes) -> str:
+    """The primary key of an image: the sha256 hex digest of its bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_file(path: bytes) -> str:
+    """:func:`content_id` of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hash_files(files: list[ImageFile], threads: int = 4) -> list[str | OSError]:
+    """Hash many files on a few threads (hashing and reading release the GIL); errors are returned."""
+
+    def one(item: ImageFile) -> str | OSError:
+        try:
+            return hash_file(item.path)
+        except OSError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return list(pool.map(one, files))
+
+
+def _add_entry(entry: os.DirEntry, root: bytes, result: ScanResult) -> None:
+    if entry.is_symlink():
+        target = os.path.realpath(entry.path)
+        if not _inside(target, root):
+            if _is_image_name(entry.name) or os.path.isdir(target):
+                result.problems.append(_problem(entry.path, "symlink leads outside the folder; not followed"))
+            return
+        if not os.path.exists(target):
+            result.problems.append(_problem(entry.path, "dangling symlink: its target does not exist"))
+            return
+        if os.path.isdir(target) or not _is_image_name(entry.name):
+            return  # a folder inside the root is walked through its real location
+    try:
+        info = os.stat(entry.path)
+    except OSError as exc:
+        result.problems.append(_problem(entry.path, f"cannot read file ({exc.strerror})"))
+        return
+    if not stat.S_ISREG(info.st_mode):
+        result.problems.append(_problem(entry.path, "not a regular file (a FIFO, socket or device)"))
+        return
+    display = display_path(entry.path)
+    rel = display_path(os.path.relpath(entry.path, root)).replace(os.sep, "/")
+    result.files.append(ImageFile(entry.path, display, rel, info.st_size))
+
+
+def _problem(path: bytes, reason: str) -> dict[str, str]:
+    return {"path": display_path(path), "reason": reason}
+
+
+def _is_image_name(name: bytes) -> bool:
+    return os.path.splitext(name)[1].lower() in _SUFFIXES
+
+
+def _inside(path: bytes, root: bytes) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep.encode()) + os.sep.encode())
+
+
+def as_path(display: str) -> Path:
+    """A :class:`~pathlib.Path` for a display path (non-UTF-8 names via surrogate escapes)."""
+    return Path(os.fsdecode(to_fs_path(display)))
