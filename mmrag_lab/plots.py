@@ -7,9 +7,10 @@ the vectors came from untrained weights, so such pictures are never mistaken for
 
 from __future__ import annotations
 
+import io
 import math
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,24 +216,24 @@ def _rerank_heading(reranked: Any) -> str:
     return f"reranked by {reranked.model or 'the LLM'}" + (" (cached reply)" if reranked.cached else "")
 
 
-def describe_figure(fig: Figure) -> dict[str, Any]:
-    """What a figure shows, as plain data: its title, panel titles and how many pictures it holds."""
-    axes: Iterable[Axes] = fig.get_axes()
-    titles = [ax.get_title() for ax in axes if ax.get_title()]
-    suptitles = _suptitles(fig)
-    width, height = fig.get_size_inches()
-    return {
-        "title": "\n".join(suptitles),
-        "panel_titles": titles,
-        "images": sum(len(ax.images) for ax in fig.get_axes()),
-        "thumbnails": sum(len(ax.artists) for ax in fig.get_axes()),
-        "untrained_mark": any(UNTRAINED_MARK in t for t in suptitles),
-        "size_inches": [round(float(width), 2), round(float(height), 2)],
-    }
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
 
 
-def _suptitles(fig: Any) -> list[str]:
-    found = [fig.get_suptitle()] if fig.get_suptitle() else []
-    for sub in getattr(fig, "subfigs", []):
-        found += _suptitles(sub)
-    return found
+def _register_notebook_display() -> None:
+    # A bare Figure has no rich repr of its own; pyplot's inline backend registers one only once pyplot is
+    # imported. Registering it here makes every figure from this package show as a picture in Jupyter
+    # and Colab, and headless runs (papermill) keep the PNG in the executed notebook.
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "display_formatter"):
+        shell.display_formatter.formatters["image/png"].for_type(Figure, figure_png)
+
+
+_register_notebook_display()
