@@ -243,3 +243,46 @@ def test_dtype_and_device_choices():
         pick_dtype("int3", torch.device("cpu"))
     with pytest.raises(ConfigError):
         load_encoder("tiny", weights="untrained", device="warp-drive")
+
+
+def test_roberta_style_positions_start_after_padding():
+    """bge-m3's text side (XLM-RoBERTa) numbers plain-text positions from pad_id + 1, like upstream."""
+    from mmrag_lab.encoders.bert import Embeddings, TextConfig
+
+    cfg = TextConfig(
+        vocab_size=50,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=20,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=1,
+        model_type="xlm-roberta",
+    )
+    ids = torch.tensor([[0, 5, 6, 2, 1, 1]])
+    assert Embeddings(cfg).default_positions(ids).tolist() == [[2, 3, 4, 5, 1, 1]]
+    assert cfg.max_text_tokens == 18 and cfg.max_instruction_tokens(16) == 4
+
+
+def test_m3_preset_architecture_builds():
+    from mmrag_lab.encoders.bert import TextConfig
+
+    preset = PRESETS["visualized-bge-m3"]
+    assert preset.vision.num_patches == 256 and preset.vision.heads == 16
+    text = TextConfig(
+        vocab_size=100,
+        hidden_size=1024,
+        num_hidden_layers=1,
+        num_attention_heads=16,
+        intermediate_size=64,
+        max_position_embeddings=8194,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=1,
+        model_type="xlm-roberta",
+    )
+    model = VisualizedBGEModel(preset.vision, text)
+    assert model.model_visual.visual.blocks[0].mlp.w1.weight.shape == (2730, 1024)
+    assert model.visual_proj.weight.shape == (1024, 1024)

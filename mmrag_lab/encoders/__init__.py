@@ -70,7 +70,8 @@ def load_encoder(
     torch_device = pick_device(cfg.device)
     torch_dtype = pick_dtype(dtype, torch_device)
     text_source = W.resolve_text_model(preset, cfg.text_model)
-    model = VisualizedBGEModel(preset.vision, W.text_config(preset, text_source))
+    text_cfg = W.text_config(preset, text_source)
+    model = VisualizedBGEModel(preset.vision, text_cfg)
     checkpoint = W.resolve_checkpoint(preset, cfg.weights)
     untrained = checkpoint == W.UNTRAINED
     state = W.untrained_state_dict(model) if untrained else W.read_checkpoint(checkpoint)
@@ -91,7 +92,7 @@ def load_encoder(
         W.load_tokenizer(text_source),
         info,
         preset.vision.image_size,
-        preset.max_text_tokens,
+        text_cfg.max_instruction_tokens(preset.vision.num_patches),
         torch_device,
         cfg.batch_size,
     )

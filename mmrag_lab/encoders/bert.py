@@ -36,6 +36,19 @@ class TextConfig:
         """RoBERTa-style models number positions after the padding index."""
         return self.model_type in ("xlm-roberta", "roberta")
 
+    @property
+    def max_text_tokens(self) -> int:
+        """Longest plain text (with special tokens) whose positions fit the table."""
+        offset = self.pad_token_id + 1 if self.padding_positions else 0
+        return self.max_position_embeddings - offset
+
+    def max_instruction_tokens(self, image_tokens: int) -> int:
+        """Longest instruction (with [CLS]/[SEP]) that fits next to ``image_tokens`` image tokens.
+
+        Upstream numbers the instruction after the image tokens, so both share one position table.
+        """
+        return max(self.max_position_embeddings - image_tokens, 2)
+
 
 class Embeddings(nn.Module):
     def __init__(self, cfg: TextConfig):

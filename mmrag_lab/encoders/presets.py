@@ -34,12 +34,6 @@ class Preset:
     text: TextConfig | None = None
     own_text_arch: bool = False
 
-    @property
-    def max_text_tokens(self) -> int:
-        """Instruction tokens (with [CLS]/[SEP]) that fit next to the image tokens."""
-        limit = (self.text.max_position_embeddings if self.text else 512) - self.vision.num_patches
-        return max(limit, 2)
-
 
 PRESETS: dict[str, Preset] = {
     "visualized-bge-base": Preset(

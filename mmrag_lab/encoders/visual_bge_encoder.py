@@ -58,7 +58,7 @@ class VisualBGEEncoder(Encoder):
         self.info = info
         self.image_size = image_size
         self.max_text_tokens = max_text_tokens
-        self.max_positions = model.bge_embeddings.position_embeddings.num_embeddings
+        self.max_plain_text_tokens = model.bge_embeddings.cfg.max_text_tokens
         self.device = device
         self.dtype = next(model.parameters()).dtype
         self.batch_size = batch_size
@@ -109,7 +109,7 @@ class VisualBGEEncoder(Encoder):
         out = []
         with self._progress(len(texts), size, "texts") as bar:
             for start in range(0, len(texts), size):
-                tokens = self.tokenize(texts[start : start + size], self.max_positions)
+                tokens = self.tokenize(texts[start : start + size], self.max_plain_text_tokens)
                 out.append(self.model.encode_text(**tokens).cpu().numpy())
                 bar.update(len(out[-1]))
         return self._stack(out)
