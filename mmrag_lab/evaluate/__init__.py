@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 from mmrag_lab.evaluate.aggregate import (
     MAP_KS,
     RECALL_KS,
@@ -31,8 +34,17 @@ from mmrag_lab.evaluate.metrics import (
     target_ranks,
 )
 from mmrag_lab.evaluate.querysets import ImageIndex, Query, read_jsonl, write_jsonl
+from mmrag_lab.evaluate.report import Table, compare_runs, results_table
+from mmrag_lab.evaluate.rundir import EvalRun, load_run
+from mmrag_lab.evaluate.runner import evaluate
 
 __all__ = [
+    "EvalRun",
+    "Table",
+    "compare_runs",
+    "evaluate",
+    "load_run",
+    "results_table",
     "FASHIONIQ_CATEGORIES",
     "ImageIndex",
     "MatchReport",
@@ -62,3 +74,17 @@ __all__ = [
     "summarize",
     "target_ranks",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``mmrag_lab.evaluate(...)`` work although ``mmrag_lab.evaluate`` is also this package.
+
+    Once the package is imported, Python binds the attribute ``mmrag_lab.evaluate`` to the package itself,
+    which would shadow the function of the same name that ``mmrag_lab`` exports.
+    """
+
+    def __call__(self, *args, **kwargs) -> EvalRun:
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmrag_lab.errors import EvaluationError
-from mmrag_lab.evaluate.metrics import average_precision_at_k, recall_at_k, recall_subset_at_k, target_ranks
+from mmrag_lab.evaluate.metrics import average_precision_at_k, recall_at_k, target_ranks
 
 RECALL_KS = (1, 5, 10, 50)
 MAP_KS = (5, 10, 25, 50)
@@ -35,7 +35,9 @@ class RankedQuery:
         targets: Ground-truth ids that are in the collection.
         missing_targets: Ground-truth ids that are not in the collection.
         category: Optional category (FashionIQ: dress, shirt, toptee).
-        subset: CIRR ``img_set`` members (reference excluded) for Recall_subset@K; None when not given.
+        subset: CIRR ``img_set`` members (reference excluded when it is excluded from ``ranking``) ranked
+            best first, for Recall_subset@K; None when the query has no subset. It is kept apart from
+            ``ranking`` because a top-K ranking may not reach every member.
     """
 
     query_id: str
@@ -63,9 +65,7 @@ def query_metrics(
     out = {f"recall@{k}": recall_at_k(q.ranking, targets, k) for k in ks}
     out.update({f"map@{k}": average_precision_at_k(q.ranking, targets, k) for k in map_ks})
     if q.subset is not None:
-        out.update(
-            {f"recall_subset@{k}": recall_subset_at_k(q.ranking, targets, q.subset, k) for k in subset_ks}
-        )
+        out.update({f"recall_subset@{k}": recall_at_k(q.subset, targets, k) for k in subset_ks})
     return out
 
 
@@ -105,6 +105,7 @@ def summarize(
         "n_evaluated": len(kept),
         "overall": _mean(per_query),
         "per_category": per_category,
+        "category_counts": {c: len(rows) for c, rows in sorted(by_cat.items())},
         "category_average": _mean(list(per_category.values())) if per_category else {},
         "missing": {
             "policy": missing,

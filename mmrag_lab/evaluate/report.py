@@ -12,6 +12,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from mmrag_lab.plots import titled
+
 
 @dataclass(frozen=True)
 class Table:
@@ -68,7 +70,8 @@ def results_table(metrics: dict) -> Table:
     rows = []
     for stage, summary in stages:
         scopes = [("all", summary["overall"], summary["n_evaluated"])]
-        scopes += [(c, m, None) for c, m in summary.get("per_category", {}).items()]
+        counts = summary.get("category_counts", {})
+        scopes += [(c, m, counts.get(c)) for c, m in summary.get("per_category", {}).items()]
         if summary.get("category_average"):
             scopes.append(("category average", summary["category_average"], None))
         for scope, values, n in scopes:
@@ -109,43 +112,49 @@ def _final(metrics: dict) -> dict:
     return metrics.get("reranked") or metrics["retrieval"]
 
 
-def plot_recall_curve(metrics: dict, path: str | Path | None = None):
+def plot_recall_curve(metrics: dict, path: str | Path | None = None, *, untrained: bool = False) -> Figure:
     """Recall@K against K for retrieval (and after reranking when present); returns the figure."""
     # A bare Figure (no pyplot) needs no GUI backend and is shown once in notebooks.
-    fig = Figure(figsize=(5, 3.5))
+    fig = Figure(figsize=(5, 3.8), layout="constrained")
     ax = fig.subplots()
+    ax.set_xscale("log")
     for stage, style in (("retrieval", "o-"), ("reranked", "s--")):
         summary = metrics.get(stage)
         if not summary:
             continue
         ks = sorted(int(k.split("@")[1]) for k in summary["overall"] if k.startswith("recall@"))
         ax.plot(ks, [100 * summary["overall"][f"recall@{k}"] for k in ks], style, label=stage)
-    ax.set(xscale="log", xlabel="K", ylabel="Recall@K (%)", ylim=(0, 100), title="Recall@K")
+        ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set(xlabel="K", ylabel="Recall@K (%)", ylim=(0, 100))
+    ax.minorticks_off()
     ax.grid(True, alpha=0.3)
     ax.legend()
-    fig.tight_layout()
+    titled(fig, "Recall@K", untrained)
     return _save(fig, path)
 
 
-def plot_rerank(metrics: dict, moves: dict[str, int], path: str | Path | None = None):
+def plot_rerank(
+    metrics: dict, moves: dict[str, int], path: str | Path | None = None, *, untrained: bool = False
+) -> Figure:
     """Before/after bars of every metric, and how many targets moved up, down or stayed."""
     before, after = metrics["retrieval"]["overall"], metrics["reranked"]["overall"]
     names = metric_names(metrics["retrieval"])
-    fig = Figure(figsize=(10, 3.5))
+    fig = Figure(figsize=(10, 4), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
     xs = range(len(names))
     ax1.bar([x - 0.2 for x in xs], [100 * before[k] for k in names], width=0.4, label="retrieval")
     ax1.bar([x + 0.2 for x in xs], [100 * after[k] for k in names], width=0.4, label="reranked")
     ax1.set_xticks(list(xs), names, rotation=45, ha="right")
-    ax1.set(ylabel="%", ylim=(0, 100), title="Before and after reranking")
+    ax1.set(ylabel="%", ylim=(0, 100), title="Metrics")
     ax1.legend()
     ax2.bar(list(moves), list(moves.values()), color=["tab:green", "tab:red", "tab:gray"][: len(moves)])
+    ax2.set_xticks(range(len(moves)), list(moves), rotation=30, ha="right")
     ax2.set(title="Best target rank", ylabel="queries")
-    fig.tight_layout()
+    titled(fig, "Before and after reranking", untrained)
     return _save(fig, path)
 
 
 def _save(fig: Figure, path: str | Path | None) -> Figure:
     if path is not None:
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
     return fig
