@@ -70,6 +70,10 @@ class EvaluationError(MmragError):
     """A query set or an evaluation run is malformed."""
 
 
+class QueryError(MmragError):
+    """A search query or filter is malformed."""
+
+
 def _preview(items: list[str], limit: int = 8) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f", ... (+{len(items) - limit} more)" if len(items) > limit else "")
