@@ -9,8 +9,9 @@ from PIL import Image
 
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluate import RankedQuery, summarize
+from mmrag_lab.evaluate.costs import check_prices, rerank_stats
 from mmrag_lab.evaluate.report import compare_runs, plot_recall_curve, plot_rerank, results_table
-from mmrag_lab.evaluate.rerank_ab import RerankOutcome, check_prices, rank_move, rerank_stats
+from mmrag_lab.evaluate.rerank_ab import RerankOutcome, merge_subset, rank_move
 
 
 def _metrics(hit_first: bool) -> dict:
@@ -92,3 +93,7 @@ def test_prices_must_name_both_directions():
 )
 def test_rank_move(before, after, move):
     assert rank_move(before, after) == move
+
+
+def test_merge_subset_follows_the_reranked_order_then_the_retrieval_subset_order():
+    assert merge_subset(["x", "m3", "y", "m1"], ["m1", "m2", "m3"]) == ("m3", "m1", "m2")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mmrag_lab.evaluate.aggregate import RankedQuery
 from mmrag_lab.evaluate.querysets import ImageIndex, Query
 
 
@@ -28,6 +29,17 @@ class MatchedQuery:
     target_ids: tuple[str, ...]
     missing_targets: tuple[str, ...]
     subset_ids: tuple[str, ...] | None = None
+
+    def ranked(self, ranking: Sequence[str], subset: Sequence[str] | None) -> RankedQuery:
+        """This query with a ranking (and a ranked subset), ready for the metrics."""
+        return RankedQuery(
+            query_id=self.query.query_id,
+            ranking=tuple(ranking),
+            targets=self.target_ids,
+            missing_targets=self.missing_targets,
+            category=self.query.category,
+            subset=None if subset is None else tuple(subset),
+        )
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
 from mmrag_lab.errors import EvaluationError
@@ -55,6 +55,9 @@ class Query:
 def read_jsonl(path: str | Path) -> list[Query]:
     """Load a query set in our JSON Lines format.
 
+    A relative image path that names a file next to the query file is made absolute, so a query set and
+    its images can move together.
+
     Raises:
         EvaluationError: The file is missing, a line is not JSON, or a required field is absent.
     """
@@ -64,7 +67,8 @@ def read_jsonl(path: str | Path) -> list[Query]:
     queries = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
-            queries.append(_parse_line(line, f"{path}:{lineno}", default_id=str(lineno)))
+            query = _parse_line(line, f"{path}:{lineno}", default_id=str(lineno))
+            queries.append(_anchor(query, path.parent))
     _check_unique_ids(queries, path)
     return queries
 
@@ -103,6 +107,15 @@ def _parse_line(line: str, where: str, default_id: str) -> Query:
         category=None if rec.get("category") is None else str(rec["category"]),
         subset=None if subset is None else tuple(str(s) for s in subset),
     )
+
+
+def _anchor(q: Query, folder: Path) -> Query:
+    def fix(name: str) -> str:
+        candidate = folder / name
+        return str(candidate.resolve()) if not Path(name).is_absolute() and candidate.is_file() else name
+
+    subset = None if q.subset is None else tuple(map(fix, q.subset))
+    return replace(q, image=fix(q.image), targets=tuple(map(fix, q.targets)), subset=subset)
 
 
 def _check_unique_ids(queries: Sequence[Query], source: object) -> None:

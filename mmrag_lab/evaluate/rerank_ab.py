@@ -1,5 +1,5 @@
-"""Reranker A/B: rerank the top-N of every query through :func:`mmrag_lab.rerank.rerank_many` and account
-for what it changed and what it cost."""
+"""Reranker A/B: rerank the top-N of every query through :func:`mmrag_lab.rerank.rerank_many` (and so
+through its reply cache), then score the reranked rankings and record every query's target move."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from mmrag_lab.errors import EvaluationError
+from mmrag_lab.evaluate.aggregate import RankedQuery, best_target_rank, summarize
+from mmrag_lab.evaluate.costs import rerank_stats
+from mmrag_lab.evaluate.match import MatchedQuery
+from mmrag_lab.evaluate.metrics import target_ranks
+from mmrag_lab.evaluate.querysets import ImageIndex
+from mmrag_lab.evaluate.retrieve import Retrieved
 
 
 @dataclass(frozen=True)
@@ -36,19 +40,6 @@ class RerankOutcome:
     cached: bool
     prompt_tokens: int
     completion_tokens: int
-
-
-def check_prices(prices: Mapping[str, float] | None) -> dict[str, float] | None:
-    """Validate ``{"input_per_1m": USD, "output_per_1m": USD}`` (prices per million tokens)."""
-    if prices is None:
-        return None
-    missing = {"input_per_1m", "output_per_1m"} - set(prices)
-    if missing:
-        raise EvaluationError(
-            f"Prices need {sorted(missing)} (USD per 1M tokens), e.g. "
-            "{'input_per_1m': 2.5, 'output_per_1m': 10.0}; check your provider's current price list."
-        )
-    return {k: float(prices[k]) for k in ("input_per_1m", "output_per_1m")}
 
 
 def run_reranker(
@@ -91,47 +82,6 @@ def run_reranker(
     return outcomes, wall
 
 
-def rerank_stats(
-    outcomes: Sequence[RerankOutcome], *, top_n: int, wall_s: float, prices: Mapping[str, float] | None
-) -> dict:
-    """Fallbacks, cache hits, latency, tokens and estimated cost of a reranking stage.
-
-    Cached replies report the tokens of their original call; they are counted under ``usage`` but not
-    under ``billed_usage`` or the cost, since a cache hit sends nothing.
-    """
-    prices = check_prices(prices)
-    latencies = np.array([o.latency_s for o in outcomes]) if outcomes else np.zeros(1)
-    fresh = [o for o in outcomes if not o.cached]
-    billed_in = sum(o.prompt_tokens for o in fresh)
-    billed_out = sum(o.completion_tokens for o in fresh)
-    cost = None
-    if prices is not None:
-        cost = (billed_in * prices["input_per_1m"] + billed_out * prices["output_per_1m"]) / 1e6
-    reasons = Counter(o.fallback_reason for o in outcomes if o.fallback_reason)
-    return {
-        "top_n": top_n,
-        "n_queries": len(outcomes),
-        "n_fallback": sum(reasons.values()),
-        "fallback_reasons": dict(reasons.most_common()),
-        "n_cached": len(outcomes) - len(fresh),
-        "latency_s": {
-            "mean": float(latencies.mean()),
-            "p50": float(np.percentile(latencies, 50)),
-            "p95": float(np.percentile(latencies, 95)),
-            "max": float(latencies.max()),
-            "sum": float(latencies.sum()) if outcomes else 0.0,
-        },
-        "wall_s": wall_s,
-        "usage": {
-            "prompt_tokens": sum(o.prompt_tokens for o in outcomes),
-            "completion_tokens": sum(o.completion_tokens for o in outcomes),
-        },
-        "billed_usage": {"prompt_tokens": billed_in, "completion_tokens": billed_out},
-        "prices_per_1m": prices,
-        "cost_usd": cost,
-    }
-
-
 def rank_move(before: int | None, after: int | None) -> str:
     """``improved``, ``worsened`` or ``unchanged`` for a best-target rank before and after reranking."""
     if before == after:
@@ -139,3 +89,69 @@ def rank_move(before: int | None, after: int | None) -> str:
     if after is not None and (before is None or after < before):
         return "improved"
     return "worsened"
+
+
+def rerank_stage(
+    matched: Sequence[MatchedQuery],
+    retrieved: Sequence[Retrieved],
+    records: Sequence[dict],
+    index: ImageIndex,
+    *,
+    top_n: int,
+    concurrency: int,
+    prices: Mapping[str, float] | None,
+    summary_args: Mapping[str, Any],
+    **rerank_kwargs: Any,
+) -> dict:
+    """Rerank every query, add the reranked order to its record, and score the reranked rankings.
+
+    Returns:
+        ``reranked`` (the metrics summary), ``rerank`` (fallbacks, latency, tokens, cost) and
+        ``rank_moves`` (how many best-target ranks improved, worsened or stayed), for ``metrics.json``.
+    """
+    inputs = [
+        RerankInput(m.query.query_id, m.image_path, m.query.instruction, r.ranking, _paths(r, index))
+        for m, r in zip(matched, retrieved, strict=True)
+    ]
+    outcomes, wall = run_reranker(inputs, top_n=top_n, concurrency=concurrency, **rerank_kwargs)
+    after = []
+    for m, r, o, rec in zip(matched, retrieved, outcomes, records, strict=True):
+        q = m.ranked(o.ranking, None if r.subset is None else merge_subset(o.ranking, r.subset))
+        after.append(q)
+        rec.update(_record(q, o, rec["best_target_rank"]))
+    moves = Counter(rec["move"] for rec in records)
+    return {
+        "reranked": summarize(after, **summary_args),
+        "rerank": rerank_stats(outcomes, top_n=top_n, wall_s=wall, prices=prices),
+        "rank_moves": {k: moves.get(k, 0) for k in ("improved", "worsened", "unchanged")},
+    }
+
+
+def merge_subset(ranking: Sequence[str], subset: Sequence[str]) -> tuple[str, ...]:
+    """Subset members in their order in ``ranking``; members beyond it keep their order in ``subset``."""
+    members = set(subset)
+    head = [cid for cid in ranking if cid in members]
+    seen = set(head)
+    return tuple(head + [cid for cid in subset if cid not in seen])
+
+
+def _record(q: RankedQuery, o: RerankOutcome, before: int | None) -> dict:
+    after = best_target_rank(q)
+    return {
+        "reranked": list(q.ranking),
+        "reranked_subset": None if q.subset is None else list(q.subset),
+        "reranked_target_ranks": target_ranks(q.ranking, q.targets),
+        "reranked_best_target_rank": after,
+        "move": rank_move(before, after),
+        "rerank": {
+            "fallback_reason": o.fallback_reason,
+            "latency_s": o.latency_s,
+            "cached": o.cached,
+            "prompt_tokens": o.prompt_tokens,
+            "completion_tokens": o.completion_tokens,
+        },
+    }
+
+
+def _paths(r: Retrieved, index: ImageIndex) -> dict[str, str]:
+    return {cid: r.paths.get(cid) or index.path_of(cid) for cid in r.ranking}

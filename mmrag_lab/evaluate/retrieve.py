@@ -41,7 +41,12 @@ def encode_all(
         ``{query_id: reason}`` for the others.
     """
     vectors, kept, failed = [], [], {}
-    bar = tqdm(total=len(matched), desc="encode queries", unit="query", disable=not progress)
+    bar = tqdm(
+        total=len(matched),
+        desc="encode queries",
+        unit="query",
+        disable=not progress or len(matched) <= batch_size,
+    )
     for start in range(0, len(matched), batch_size):
         chunk = list(range(start, min(start + batch_size, len(matched))))
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,19 +11,22 @@ from typing import Any
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import CollectionMismatchError, EvaluationError
-from mmrag_lab.evaluate.aggregate import MAP_KS, MISSING_POLICIES, SUBSET_KS, RankedQuery, summarize
+from mmrag_lab.evaluate.aggregate import MAP_KS, MISSING_POLICIES, SUBSET_KS, summarize
 from mmrag_lab.evaluate.benchmarks import load_queries
-from mmrag_lab.evaluate.match import MatchedQuery, match_queries
+from mmrag_lab.evaluate.costs import check_prices
+from mmrag_lab.evaluate.match import match_queries
 from mmrag_lab.evaluate.metrics import TIE_POLICIES
 from mmrag_lab.evaluate.querysets import ImageIndex, Query
-from mmrag_lab.evaluate.rerank_ab import RerankInput, check_prices, rank_move, rerank_stats, run_reranker
-from mmrag_lab.evaluate.retrieve import Retrieved, encode_all, rank_query, search_all, subset_scores
+from mmrag_lab.evaluate.rerank_ab import rerank_stage
+from mmrag_lab.evaluate.retrieve import encode_all, rank_query, search_all, subset_scores
 from mmrag_lab.evaluate.rundir import EvalRun, query_record, write_run
 
 
 def evaluate(
     queries: str | os.PathLike | Sequence[Query],
     *,
+    kind: str | None = None,
+    loader_options: Mapping[str, Any] | None = None,
     config: Config | None = None,
     encoder: Encoder | None = None,
     store: Any = None,
@@ -45,8 +47,10 @@ def evaluate(
     """Evaluate retrieval (and reranking) quality of a collection on a query set.
 
     Args:
-        queries: A query file (JSON Lines, CIRR ``cap.rc2.*.json``, a FashionIQ captions folder) or Query
-            objects; CIRCO files need :func:`load_circo` first.
+        queries: A query file (JSON Lines, CIRR ``cap.rc2.*.json``, a FashionIQ captions folder, CIRCO
+            ``val.json`` with ``kind="circo"``) or :class:`Query` objects.
+        kind: ``jsonl``, ``cirr``, ``fashioniq`` or ``circo``; default: guessed from the file name.
+        loader_options: Extra arguments of the loader (e.g. FashionIQ ``split``, CIRCO ``id_to_name``).
         config: Settings (URI, collection, encoder, LLM); default ``Config.load()``.
         encoder: A loaded encoder; default ``load_encoder(config=config)``. It must be the one that made
             the collection (same fingerprint).
@@ -72,39 +76,14 @@ def evaluate(
     started = time.perf_counter()
     cfg = config or Config.load()
     check_prices(prices)
-    base_dir = Path(queries).parent if isinstance(queries, (str, os.PathLike)) else None
-    loaded = load_queries(queries) if base_dir is not None else list(queries)
+    from_file = isinstance(queries, (str, os.PathLike))
+    loaded = load_queries(queries, kind, **(loader_options or {})) if from_file else list(queries)
     settings = _settings(ks, map_ks, subset_ks, exclude_reference, missing, ties, rerank, rerank_top_n)
-    from mmrag_lab.store import Store
-
-    own_store = store is None
-    store = store or Store.open(cfg)
-    try:
-        encoder = encoder or _load_encoder(cfg)
-        metric = _check_encoder(store, encoder)
-        index = ImageIndex((row["id"], row["path"]) for row in store.iterate(("path",)))
-        report = match_queries(loaded, index, base_dir=base_dir)
-        timing: dict[str, float] = {}
-        t0 = time.perf_counter()
-        vectors, kept, failed = encode_all(encoder, report.matched, cfg.batch_size, progress)
-        timing["encode_s"] = time.perf_counter() - t0
-        matched = [report.matched[i] for i in kept]
-        if not matched:
-            raise EvaluationError(_nothing_to_evaluate(loaded, report.as_dict(), failed))
-        t0 = time.perf_counter()
-        depth = max(max(ks), max(map_ks or ks))
-        hits = search_all(store, vectors, depth + (1 if exclude_reference else 0))
-        subsets = subset_scores(store, metric, vectors, matched)
-        timing["search_s"] = time.perf_counter() - t0
-        retrieved = [
-            rank_query(m, h, s, depth=depth, exclude_reference=exclude_reference, ties=ties)
-            for m, h, s in zip(matched, hits, subsets, strict=True)
-        ]
-    finally:
-        if own_store:
-            store.close()
+    timing: dict[str, float] = {}
+    stage = _retrieval(loaded, cfg, encoder, store, settings, timing, progress)
+    matched, retrieved, index = stage["matched"], stage["retrieved"], stage["index"]
     summary_args = {"ks": ks, "map_ks": map_ks, "subset_ks": subset_ks, "missing": missing}
-    before = [_ranked(m, r.ranking, r.subset) for m, r in zip(matched, retrieved, strict=True)]
+    before = [m.ranked(r.ranking, r.subset) for m, r in zip(matched, retrieved, strict=True)]
     metrics: dict[str, Any] = {"retrieval": summarize(before, **summary_args), "settings": settings}
     records = [
         query_record(m, r, q, [index.path_of(t) for t in m.target_ids])
@@ -112,21 +91,25 @@ def evaluate(
     ]
     if rerank:
         t0 = time.perf_counter()
-        _rerank_stage(cfg, matched, retrieved, records, metrics, summary_args, rerank_top_n, concurrency, prices,
-                      rerank_options or {}, index)  # fmt: skip
+        metrics.update(
+            rerank_stage(
+                matched, retrieved, records, index, top_n=rerank_top_n, concurrency=concurrency, prices=prices,
+                summary_args=summary_args, config=cfg, **(rerank_options or {}),
+            )
+        )  # fmt: skip
         timing["rerank_s"] = time.perf_counter() - t0
     timing["total_s"] = time.perf_counter() - started
     metrics["queries"] = {
         "n_loaded": len(loaded),
         "n_encoded": len(matched),
-        "failed_query_images": failed,
-        "match": report.as_dict(),
+        "failed_query_images": stage["failed"],
+        "match": stage["match"],
     }
     metrics["timing"] = timing
     run = EvalRun(
         out_dir=Path(out_dir) if out_dir else None,
         config={**cfg.public_dict(), "evaluation": settings, "queries": _source(queries)},
-        encoder={**encoder.info.as_dict(), "collection_metric": metric},
+        encoder={**stage["encoder"].info.as_dict(), "collection_metric": stage["metric"]},
         metrics=metrics,
         rankings=records,
     )
@@ -135,67 +118,38 @@ def evaluate(
     return run
 
 
-def _rerank_stage(
-    cfg, matched, retrieved, records, metrics, summary_args, top_n, concurrency, prices, options, index
-):
-    inputs = [
-        RerankInput(m.query.query_id, m.image_path, m.query.instruction, r.ranking, _paths(r, index))
-        for m, r in zip(matched, retrieved, strict=True)
+def _retrieval(loaded, cfg: Config, encoder, store, settings: dict, timing: dict, progress: bool) -> dict:
+    """Match, encode, search and rank every query; the store is closed again when this opened it."""
+    from mmrag_lab.store import Store
+
+    own_store = store is None
+    store = store or Store.open(cfg)
+    try:
+        encoder = encoder or _load_encoder(cfg)
+        metric = _check_encoder(store, encoder)
+        index = ImageIndex((row["id"], row["path"]) for row in store.iterate(("path",)))
+        report = match_queries(loaded, index)
+        t0 = time.perf_counter()
+        vectors, kept, failed = encode_all(encoder, report.matched, cfg.batch_size, progress)
+        timing["encode_s"] = time.perf_counter() - t0
+        matched = [report.matched[i] for i in kept]
+        if not matched:
+            raise EvaluationError(_nothing_to_evaluate(loaded, report.as_dict(), failed))
+        t0 = time.perf_counter()
+        depth = max(settings["ks"] + settings["map_ks"])
+        exclude = settings["exclude_reference"]
+        hits = search_all(store, vectors, depth + (1 if exclude else 0))
+        subsets = subset_scores(store, metric, vectors, matched)
+        timing["search_s"] = time.perf_counter() - t0
+    finally:
+        if own_store:
+            store.close()
+    retrieved = [
+        rank_query(m, h, s, depth=depth, exclude_reference=exclude, ties=settings["ties"])
+        for m, h, s in zip(matched, hits, subsets, strict=True)
     ]
-    outcomes, wall = run_reranker(inputs, top_n=top_n, concurrency=concurrency, config=cfg, **options)
-    after = []
-    for m, r, o, rec in zip(matched, retrieved, outcomes, records, strict=True):
-        subset = None if r.subset is None else _merge_subset(o.ranking, r.subset)
-        q = _ranked(m, o.ranking, subset)
-        after.append(q)
-        rec.update(_rerank_record(q, o, rec["best_target_rank"]))
-    metrics["reranked"] = summarize(after, **summary_args)
-    metrics["rerank"] = rerank_stats(outcomes, top_n=top_n, wall_s=wall, prices=prices)
-    moves = Counter(rec["move"] for rec in records)
-    metrics["rank_moves"] = {k: moves.get(k, 0) for k in ("improved", "worsened", "unchanged")}
-
-
-def _rerank_record(q: RankedQuery, o, before: int | None) -> dict:
-    from mmrag_lab.evaluate.aggregate import best_target_rank
-    from mmrag_lab.evaluate.metrics import target_ranks
-
-    after = best_target_rank(q)
-    return {
-        "reranked": list(q.ranking),
-        "reranked_subset": None if q.subset is None else list(q.subset),
-        "reranked_target_ranks": target_ranks(q.ranking, q.targets),
-        "reranked_best_target_rank": after,
-        "move": rank_move(before, after),
-        "rerank": {
-            "fallback_reason": o.fallback_reason,
-            "latency_s": o.latency_s,
-            "cached": o.cached,
-            "prompt_tokens": o.prompt_tokens,
-            "completion_tokens": o.completion_tokens,
-        },
-    }
-
-
-def _merge_subset(ranking: Sequence[str], subset: Sequence[str]) -> tuple[str, ...]:
-    """Members in their order in ``ranking``; members beyond it keep their retrieval subset order."""
-    members = set(subset)
-    head = [cid for cid in ranking if cid in members]
-    return tuple(head + [cid for cid in subset if cid not in set(head)])
-
-
-def _ranked(m: MatchedQuery, ranking: Sequence[str], subset: Sequence[str] | None) -> RankedQuery:
-    return RankedQuery(
-        query_id=m.query.query_id,
-        ranking=tuple(ranking),
-        targets=m.target_ids,
-        missing_targets=m.missing_targets,
-        category=m.query.category,
-        subset=None if subset is None else tuple(subset),
-    )
-
-
-def _paths(r: Retrieved, index: ImageIndex) -> dict[str, str]:
-    return {cid: r.paths.get(cid) or index.path_of(cid) for cid in r.ranking}
+    return {"matched": matched, "retrieved": retrieved, "index": index, "failed": failed,
+            "match": report.as_dict(), "encoder": encoder, "metric": metric}  # fmt: skip
 
 
 def _load_encoder(cfg: Config) -> Encoder:

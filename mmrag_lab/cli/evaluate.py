@@ -1,0 +1,111 @@
+"""``mmrag eval QUERIES``: score a collection on a query set (and the LLM reranker on top of it)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "eval",
+        help="measure retrieval (and reranking) quality on a query set",
+        description=(
+            "Search every query of QUERIES in the collection and report Recall@K, Recall_subset@K (CIRR) "
+            "and mAP@K (CIRCO), per category when queries have one (FashionIQ). QUERIES is a JSON Lines "
+            "query set, a CIRR cap.rc2.val.json, a FashionIQ captions folder, a CIRCO val.json (--kind "
+            "circo), or a folder of class subfolders of images (--kind folders). The run folder gets the "
+            "config, the encoder, metrics.json, rankings.jsonl, a results table and plots."
+        ),
+    )
+    parser.add_argument("queries", metavar="QUERIES", help="query file or folder")
+    parser.add_argument("--kind", choices=("jsonl", "cirr", "fashioniq", "circo", "folders"), help="format")
+    parser.add_argument("--out", metavar="DIR", help="run folder (default runs/eval-<timestamp>)")
+    parser.add_argument("-k", "--k", dest="ks", type=int, nargs="+", metavar="K", help="Recall@K (1 5 10 50)")
+    parser.add_argument("--map-k", type=int, nargs="+", metavar="K", help="mAP@K (5 10 25 50)")
+    parser.add_argument("--subset-k", type=int, nargs="+", metavar="K", help="Recall_subset@K (1 2 3)")
+    parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
+    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
+    parser.add_argument("--encoder", help="encoder preset (MMRAG_ENCODER)")
+    parser.add_argument("--weights", help="checkpoint path or 'untrained' (MMRAG_WEIGHTS)")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="queries per encoder batch")
+    parser.add_argument("--keep-reference", action="store_true", help="let the query image be a candidate")
+    parser.add_argument("--missing", choices=("skip", "miss"), default="skip", help="targets not stored")
+    parser.add_argument("--ties", choices=("stable", "optimistic", "pessimistic"), default="stable")
+    parser.add_argument("--split", help="FashionIQ split (default val)")
+    parser.add_argument("--coco-info", metavar="FILE", help="CIRCO: COCO image_info_unlabeled2017.json")
+    rerank = parser.add_argument_group("reranker A/B")
+    rerank.add_argument("--rerank", action="store_true", help="also rerank the top-N of every query")
+    rerank.add_argument("--top-n", type=int, default=9, help="candidates shown to the reranker (9)")
+    rerank.add_argument("--concurrency", type=int, default=4, help="requests in flight (4)")
+    rerank.add_argument("--llm-model", help="chat model (MMRAG_LLM_MODEL, default gpt-4o)")
+    rerank.add_argument("--llm-base-url", help="OpenAI-compatible endpoint (OPENAI_BASE_URL)")
+    rerank.add_argument("--price-in", type=float, metavar="USD", help="price per 1M input tokens")
+    rerank.add_argument("--price-out", type=float, metavar="USD", help="price per 1M output tokens")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmrag_lab.config import Config
+    from mmrag_lab.errors import ConfigError
+    from mmrag_lab.evaluate import evaluate
+
+    config = Config.load(
+        milvus_uri=args.uri,
+        collection=args.collection,
+        encoder=args.encoder,
+        weights=args.weights,
+        device=args.device,
+        batch_size=args.batch_size,
+        llm_model=args.llm_model,
+        llm_base_url=args.llm_base_url,
+    )
+    if (args.price_in is None) != (args.price_out is None):
+        raise ConfigError("Give both --price-in and --price-out (USD per 1M tokens), or neither.")
+    prices = (
+        None if args.price_in is None else {"input_per_1m": args.price_in, "output_per_1m": args.price_out}
+    )
+    out = args.out or str(Path("runs") / datetime.now().strftime("eval-%Y-%m-%d_%H%M%S"))
+    options = {k: v for k, v in {"split": args.split, "id_to_name": args.coco_info}.items() if v}
+    queries, kind = args.queries, args.kind
+    if kind == "folders":
+        from mmrag_lab.evaluate.folders import folder_queries
+
+        queries, kind = folder_queries(args.queries), None
+    extra = {k: v for k, v in {"ks": args.ks, "map_ks": args.map_k, "subset_ks": args.subset_k}.items() if v}
+    result = evaluate(
+        queries, kind=kind, loader_options=options, config=config, rerank=args.rerank,
+        rerank_top_n=args.top_n, concurrency=args.concurrency, prices=prices,
+        exclude_reference=not args.keep_reference, missing=args.missing, ties=args.ties, out_dir=out,
+        progress=not args.no_progress, **extra,
+    )  # fmt: skip
+    print(_summary(result))
+    return 0
+
+
+def _summary(run) -> str:
+    m = run.metrics
+    lines = [run.table().to_markdown()]
+    q = m["queries"]
+    skipped = m["retrieval"]["missing"]["skipped_queries"]
+    lines.append(f"{m['retrieval']['n_evaluated']} of {q['n_loaded']} queries scored.")
+    if q["n_encoded"] < q["n_loaded"] or skipped:
+        lines.append(
+            "Some queries could not be scored: see 'queries' and 'retrieval.missing' in metrics.json."
+        )
+    if run.untrained:
+        lines.append("WARNING: the encoder ran on UNTRAINED weights; these numbers mean nothing.")
+    if m.get("rerank"):
+        r = m["rerank"]
+        cost = "n/a (pass --price-in/--price-out)" if r["cost_usd"] is None else f"${r['cost_usd']:.4f}"
+        lines.append(
+            f"reranker: {r['n_fallback']} fallback(s), {r['n_cached']} cached, "
+            f"{r['usage']['prompt_tokens']} input / {r['usage']['completion_tokens']} output tokens, "
+            f"p50 latency {r['latency_s']['p50']:.2f} s, estimated cost {cost}; moves {m['rank_moves']}"
+        )
+    lines.append(f"run folder: {run.out_dir}")
+    return "\n".join(lines)
