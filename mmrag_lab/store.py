@@ -52,6 +52,7 @@ class Store:
         self.config = config
         self.is_lite = backend.is_lite_uri(uri)
         self._record: CollectionRecord | None = None
+        self._loaded = False
 
     @classmethod
     def open(
@@ -122,7 +123,7 @@ class Store:
                 "or drop this collection and ingest again."
             )
         self.add_metadata_keys(metadata_keys)
-        self._call(self.client.load_collection, self.collection)
+        self._load()
         return self.record() or record
 
     def record(self) -> CollectionRecord | None:
@@ -144,6 +145,7 @@ class Store:
 
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
         """The subset of ``ids`` already stored."""
+        self._load()
         found: set[str] = set()
         for chunk in _chunks(list(ids), ID_CHUNK):
             rows = self._call(
@@ -185,10 +187,12 @@ class Store:
         ingest ends here.
         """
         self._call(self.client.flush, self.collection)
-        self._call(self.client.load_collection, self.collection)
+        self._loaded = False
+        self._load()
 
     def count(self) -> int:
         """Number of rows (deleted rows excluded)."""
+        self._load()
         rows = self._call(
             self.client.query,
             self.collection,
@@ -240,6 +244,7 @@ class Store:
             fields. ``score`` is the COSINE (or IP) similarity, higher is better; under L2 it is the negated
             distance so that higher is still better.
         """
+        self._load()
         record = self._require_record()
         data = np.asarray(vectors, dtype=np.float32).reshape(-1, record.dim)
         answer = self._call(
@@ -256,6 +261,7 @@ class Store:
 
     def get(self, ids: Iterable[str], output_fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows by id (any order), with ``id`` and the asked-for fields (default all but the vector)."""
+        self._load()
         fields = ["id", *(output_fields or CORE_FIELDS)]
         rows: list[dict[str, Any]] = []
         for chunk in _chunks(list(ids), ID_CHUNK):
@@ -272,6 +278,7 @@ class Store:
         self, output_fields: Sequence[str] = ("path",), filter: str = "", batch_size: int = 1000
     ) -> Iterator[dict[str, Any]]:
         """Yield every row matching ``filter`` (all rows by default) with ``id`` and ``output_fields``."""
+        self._load()
         iterator = backend.query_iterator(
             self.client, self.collection, ["id", *output_fields], filter, batch_size
         )
@@ -285,6 +292,7 @@ class Store:
         """Delete the collection and everything in it."""
         self._call(self.client.drop_collection, self.collection)
         self._record = None
+        self._loaded = False
 
     def close(self) -> None:
         """Close the connection; for Milvus Lite also release the file lock."""
@@ -303,6 +311,12 @@ class Store:
             if not self.exists():  # another process may have created it first; then compare records
                 raise StoreError(f"Cannot create collection {self.collection!r}: {exc}") from exc
         self._record = None
+
+    def _load(self) -> None:
+        # A reopened Milvus Lite collection starts released; queries and searches need it loaded.
+        if not self._loaded:
+            self._call(self.client.load_collection, self.collection)
+            self._loaded = True
 
     def _require_record(self) -> CollectionRecord:
         record = self.record()

@@ -33,9 +33,16 @@ class _DropMessage(logging.Filter):
         return not any(fragment in record.getMessage() for fragment in self.fragments)
 
 
-# Noise, not news: pymilvus warns on every query iterator that Lite gives no MVCC timestamp, and Milvus
-# Lite logs a full traceback for a locked file that StoreLockedError explains in words.
+class _DropNotImplemented(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and record.exc_info[0] is NotImplementedError)
+
+
+# Noise, not news: a query iterator asks Milvus Lite for an MVCC timestamp that Lite does not implement
+# (its gRPC thread logs a traceback, pymilvus a warning, and the iterator works on), and Milvus Lite logs a
+# full traceback for a locked file that StoreLockedError explains in words.
 logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_DropMessage("mvccTs"))
+logging.getLogger("grpc._server").addFilter(_DropNotImplemented())
 logging.getLogger("milvus_lite.server_manager").addFilter(_DropMessage("Failed to start MilvusLite"))
 
 
