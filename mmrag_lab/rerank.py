@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
+import types
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -145,3 +147,14 @@ def rerank_many(
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         return list(pool.map(one, queries))
+
+
+class _CallableModule(types.ModuleType):
+    """Importing ``mmrag_lab.rerank`` binds the package attribute to this module, shadowing the lazily
+    exported function; a callable module keeps ``mmrag_lab.rerank(...)`` working either way."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> RerankResult:
+        return rerank(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
