@@ -104,7 +104,7 @@ def rerank(
         except MmragError as exc:
             if strict:
                 raise
-            log.warning("rerank fell back to retrieval order: %s", exc)
+            log.info("rerank fell back to retrieval order: %s", exc)
             return fallback(items, str(exc), model, panorama, time.perf_counter() - started)
     result = from_reply(items, cells, reply, panorama, cached, time.perf_counter() - started)
     if result.ok and not cached and use_cache:

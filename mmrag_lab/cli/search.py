@@ -1,0 +1,139 @@
+"""``mmrag search``: a composed query (image + instruction), an image or a text; optionally reranked by an LLM.
+
+Prints the hits as a table (or JSON with ``--json``) and writes the result grid as PNG, plus the panorama
+and the reranked grid when ``--rerank`` is given, into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mmrag_lab.errors import QueryError
+from mmrag_lab.filters import INT_FIELDS, RANGE_KEYS
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "search",
+        help="search the collection with an image + instruction, an image, or a text",
+        description=(
+            "Search the collection and print the top-k hits. --where filters are built safely from "
+            "KEY=VALUE pairs (keys: path, path_prefix, path_contains, id, width, height, file_size, "
+            "min_/max_width, min_/max_height, min_/max_file_size, or a metadata key such as category); "
+            "repeat a key to accept several values. --filter takes a raw Milvus expression. With --rerank, "
+            "an OpenAI-compatible LLM (OPENAI_API_KEY, OPENAI_BASE_URL) reorders the hits; without one, "
+            "the retrieval order is kept and the command still succeeds."
+        ),
+    )
+    parser.add_argument("--image", metavar="PATH", help="query image")
+    parser.add_argument("--instruction", metavar="TEXT", help="what to change or keep (composed query)")
+    parser.add_argument("--text", metavar="TEXT", help="text-only query")
+    parser.add_argument("-k", type=int, default=9, help="number of hits (default 9)")
+    parser.add_argument("--where", action="append", default=[], metavar="KEY=VALUE", help="safe filter")
+    parser.add_argument("--filter", metavar="EXPR", help="raw Milvus boolean expression (experts)")
+    parser.add_argument("--rerank", action="store_true", help="let the LLM reorder the hits and explain")
+    parser.add_argument("--model", help="chat model for --rerank (MMRAG_LLM_MODEL, default gpt-4o)")
+    parser.add_argument("--base-url", help="OpenAI-compatible endpoint for --rerank (OPENAI_BASE_URL)")
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON instead of a table; write results.json"
+    )
+    parser.add_argument("--out", metavar="DIR", help="folder for the PNGs (default runs/search-<time>)")
+    parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
+    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmrag_lab.config import Config
+    from mmrag_lab.search import search
+
+    config = Config.load(milvus_uri=args.uri, collection=args.collection, device=args.device)
+    results = search(
+        args.image, args.instruction, args.text, k=args.k, where=parse_where(args.where), filter=args.filter,
+        config=config,
+    )  # fmt: skip
+    out = Path(args.out or f"runs/search-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    reranked = _rerank(args, results, config, out) if args.rerank and results.hits else None
+    _write_grids(results, reranked, args, out)
+    record: dict[str, Any] = results.to_dict()
+    if reranked is not None:
+        record["rerank"] = reranked.to_dict()
+    if args.json:
+        (out / "results.json").write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
+        print(json.dumps(record, ensure_ascii=False))
+    else:
+        _print_tables(results, reranked)
+    print(f"figures written to {out}", file=sys.stderr)
+    return 0
+
+
+def parse_where(pairs: list[str]) -> dict[str, Any]:
+    """``["category=dress", "min_width=300", "category=hat"]`` -> ``{"category": ["dress", "hat"], ...}``.
+
+    Numbers are read for the size keys only; metadata values stay strings, as sidecar files store them.
+    """
+    where: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise QueryError(f"--where needs KEY=VALUE, got {pair!r} (e.g. --where category=dress).")
+        key = key.strip()
+        parsed: Any = value
+        if key in INT_FIELDS or key in RANGE_KEYS:
+            try:
+                parsed = int(value)
+            except ValueError:
+                raise QueryError(f"--where {key} needs a whole number, got {value!r}.") from None
+        if key in where:
+            previous = where[key] if isinstance(where[key], list) else [where[key]]
+            where[key] = [*previous, parsed]
+        else:
+            where[key] = parsed
+    return where
+
+
+def _rerank(args: argparse.Namespace, results, config, out: Path):
+    from mmrag_lab.rerank import rerank
+
+    query = args.image
+    if query is None:
+        print(
+            "--rerank needs --image (the reranker compares pictures); showing retrieval order.",
+            file=sys.stderr,
+        )
+        return None
+    reranked = rerank(
+        results, query, args.instruction or "", model=args.model, base_url=args.base_url, config=config
+    )
+    if reranked.panorama is not None:
+        reranked.panorama.image.save(out / "panorama.png")
+    if not reranked.ok:
+        print(f"reranker fell back to the retrieval order: {reranked.fallback_reason}", file=sys.stderr)
+    return reranked
+
+
+def _write_grids(results, reranked, args: argparse.Namespace, out: Path) -> None:
+    from mmrag_lab.plots import plot_rerank, plot_results
+
+    plot_results(results, query_image=args.image).savefig(out / "results.png", dpi=100)
+    if reranked is not None:
+        figure = plot_rerank(results, reranked, query_image=args.image)
+        figure.savefig(out / "reranked.png", dpi=100)
+
+
+def _print_tables(results, reranked) -> None:
+    print(results.to_text())
+    if reranked is None or not reranked.ok:
+        return
+    print(f"\nreranked by {reranked.model}{' (cached reply)' if reranked.cached else ''}:")
+    for position, hit in enumerate(reranked.hits, start=1):
+        print(f"{position:>4}  (was #{hit.rank:<3}) {hit.path}")
+    print(f"why #1: {reranked.explanation}")
