@@ -188,3 +188,44 @@ def test_rerank_ab_against_the_local_openai_server(collection, sample_dir, tmp_p
     assert not any(
         KEY in p.read_text(errors="ignore") for p in (tmp_path / "r1").iterdir() if p.suffix != ".png"
     )
+
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_evaluate.ipynb"
+
+
+def test_notebook_is_committed_without_outputs():
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    assert cells[1]["metadata"]["tags"] == ["parameters"]
+    assert all(
+        not c.get("outputs") and c.get("execution_count") is None for c in cells if c["cell_type"] == "code"
+    )
+
+
+@pytest.mark.slow
+def test_notebook_05_runs_headless_and_records_its_key_figures(tmp_path, monkeypatch):
+    import papermill
+
+    from mmrag_lab.record import load_record
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("MMRAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    with OpenAIStub() as stub:
+        params = dict(URI=str(tmp_path / "nb.db"), COLLECTION="nb", ENCODER="tiny", WEIGHTS="untrained",
+                      DEVICE="cpu", RUN_DIR=str(tmp_path), RERANK=True, BASE_URL=stub.base_url,
+                      PRICE_IN=2.5, PRICE_OUT=10.0, K=[1, 5, 10])  # fmt: skip
+        papermill.execute_notebook(str(NOTEBOOK), str(tmp_path / "05_evaluate.ipynb"), parameters=params,
+                                   cwd=str(tmp_path), progress_bar=False)  # fmt: skip
+        asked = len(stub.requests)
+    recorded = load_record(tmp_path, "05_evaluate")["evaluation"]
+    metrics = json.loads((tmp_path / "05_evaluate-run" / "metrics.json").read_text())
+    assert recorded["retrieval"] == pytest.approx(metrics["retrieval"]["overall"])
+    assert recorded["reranked"] == pytest.approx(metrics["reranked"]["overall"])
+    assert set(recorded["retrieval"]) >= {"recall@1", "recall@5", "recall@10", "map@5"}
+    assert recorded["untrained"] is True and recorded["n_evaluated"] == 10 and asked == 10
+    assert recorded["rerank"]["n_fallback"] == 0 and recorded["rerank"]["usage"]["prompt_tokens"] > 0
+    assert recorded["rerank"]["cost_usd"] > 0 and len(recorded["worst"]) == 3
+    figures = load_record(tmp_path, "05_evaluate")["figures"]
+    assert set(figures) == {"recall", "rerank", "worst"}
+    assert all(f["untrained_mark"] and (tmp_path / f["png"]).is_file() for f in figures.values())
+    assert figures["worst"]["images"] >= 3 * 7

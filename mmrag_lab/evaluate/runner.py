@@ -30,7 +30,7 @@ def evaluate(
     config: Config | None = None,
     encoder: Encoder | None = None,
     store: Any = None,
-    ks: Sequence[int] = (1, 5, 10, 50),
+    ks: int | Sequence[int] = (1, 5, 10, 50),
     map_ks: Sequence[int] = MAP_KS,
     subset_ks: Sequence[int] = SUBSET_KS,
     rerank: bool = False,
@@ -55,7 +55,7 @@ def evaluate(
         encoder: A loaded encoder; default ``load_encoder(config=config)``. It must be the one that made
             the collection (same fingerprint).
         store: An open :class:`~mmrag_lab.store.Store`; default one opened (and closed) from ``config``.
-        ks: K values of Recall@K.
+        ks: K values of Recall@K (one int means just that K).
         map_ks: K values of mAP@K (CIRCO).
         subset_ks: K values of Recall_subset@K (CIRR; computed for queries that have a subset).
         rerank: Also rerank the top ``rerank_top_n`` of every query and score the reranked order.
@@ -78,6 +78,7 @@ def evaluate(
     check_prices(prices)
     from_file = isinstance(queries, (str, os.PathLike))
     loaded = load_queries(queries, kind, **(loader_options or {})) if from_file else list(queries)
+    ks = [ks] if isinstance(ks, int) else list(ks)
     settings = _settings(ks, map_ks, subset_ks, exclude_reference, missing, ties, rerank, rerank_top_n)
     timing: dict[str, float] = {}
     stage = _retrieval(loaded, cfg, encoder, store, settings, timing, progress)
