@@ -13,6 +13,7 @@ import time
 import types
 from contextlib import contextmanager
 
+import torch
 from tqdm.auto import tqdm
 
 from mmrag_lab.config import Config
@@ -21,7 +22,7 @@ from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingest_report import IngestReport
 from mmrag_lab.ingest_writer import RowWriter
 from mmrag_lab.plan import plan_ingest, prune_rows
-from mmrag_lab.prepare import PrepareDataset, Task, make_loader
+from mmrag_lab.prepare import PrepareDataset, Task, make_loader, split_transform
 from mmrag_lab.scan import display_path, scan_images
 from mmrag_lab.sidecar import Sidecar, load_sidecar
 from mmrag_lab.store import Store
@@ -130,9 +131,11 @@ def _encode_and_write(
 ) -> None:
     if not tasks:
         return
-    transform = getattr(encoder, "transform", None) or encoder.preprocess
-    on_gpu = getattr(getattr(encoder, "device", None), "type", "cpu") == "cuda"
-    loader = make_loader(PrepareDataset(tasks, transform, draft), batch_size, workers, pin_memory=on_gpu)
+    transform, finish = split_transform(getattr(encoder, "transform", None) or encoder.preprocess)
+    device = getattr(encoder, "device", None) or torch.device("cpu")
+    loader = make_loader(
+        PrepareDataset(tasks, transform, draft), batch_size, workers, pin_memory=device.type == "cuda"
+    )
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not progress, dynamic_ncols=True)
     writer = RowWriter(store, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
     try:
@@ -140,7 +143,10 @@ def _encode_and_write(
             for task, reason in batch.failed:
                 report.add_failure(task.file.display, reason)
             if batch.pixels is not None:
-                vectors = encoder.encode_pixels(batch.pixels)
+                pixels = (
+                    batch.pixels if finish is None else finish(batch.pixels.to(device, non_blocking=True))
+                )
+                vectors = encoder.encode_pixels(pixels)
                 writer.put([_row(t, v, s, sidecar) for t, v, s in zip(batch.tasks, vectors, batch.sizes)])
             bar.update(len(batch.tasks) + len(batch.failed))
             bar.set_postfix(failed=len(report.failed), refresh=False)

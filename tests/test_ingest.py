@@ -10,6 +10,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 from badimages import NON_UTF8_NAME, build_corpus, encoded, photo
 
 import mmrag_lab
@@ -195,3 +196,15 @@ def test_package_level_ingest_is_callable(tmp_path, tiny_encoder):
 def cli_target(target) -> list[str]:
     options = {"uri": target.uri, "collection": target.collection, "encoder": "tiny", "weights": "untrained"}
     return [*(part for key, value in options.items() for part in (f"--{key}", value)), "--device", "cpu"]
+
+
+def test_uint8_hand_over_gives_the_same_pixels_as_the_full_transform(sample_dir, tiny_encoder):
+    from mmrag_lab.images import load_image
+    from mmrag_lab.prepare import split_transform
+
+    head, finish = split_transform(tiny_encoder.transform)
+    assert finish is not None
+    image = load_image(next(sample_dir.glob("*/*.jpg")))
+    handed_over = head(image)
+    assert handed_over.dtype == torch.uint8
+    assert torch.equal(finish(handed_over.unsqueeze(0))[0], tiny_encoder.transform(image))
