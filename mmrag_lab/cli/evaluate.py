@@ -35,6 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--missing", choices=("skip", "miss"), default="skip", help="targets not stored")
     parser.add_argument("--ties", choices=("stable", "optimistic", "pessimistic"), default="stable")
     parser.add_argument("--split", help="FashionIQ split (default val)")
+    parser.add_argument("--category", action="append", help="FashionIQ category (repeatable; default all)")
     parser.add_argument("--coco-info", metavar="FILE", help="CIRCO: COCO image_info_unlabeled2017.json")
     rerank = parser.add_argument_group("reranker A/B")
     rerank.add_argument("--rerank", action="store_true", help="also rerank the top-N of every query")
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         None if args.price_in is None else {"input_per_1m": args.price_in, "output_per_1m": args.price_out}
     )
     out = args.out or str(Path("runs") / datetime.now().strftime("eval-%Y-%m-%d_%H%M%S"))
-    options = {k: v for k, v in {"split": args.split, "id_to_name": args.coco_info}.items() if v}
+    given = {"split": args.split, "categories": args.category, "id_to_name": args.coco_info}
+    options = {k: v for k, v in given.items() if v}
     queries, kind = args.queries, args.kind
     if kind == "folders":
         from mmrag_lab.evaluate.folders import folder_queries
