@@ -173,3 +173,29 @@ def query_scores(embeddings: Embeddings, query_vector: np.ndarray) -> np.ndarray
     """Similarity of one query vector to every loaded vector (dot product of L2-normalised rows = cosine)."""
     query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
     return embeddings.vectors @ query
+
+
+def sample_paths(store: Store, n: int = 24) -> list[str]:
+    """``n`` stored paths spread evenly over the collection (sorted by path), for a thumbnail sample."""
+    require_collection(store)
+    paths = sorted(row["path"] for row in store.iterate(("path",)))
+    if len(paths) <= n:
+        return paths
+    return [paths[int(i)] for i in np.linspace(0, len(paths) - 1, n).round()]
+
+
+def query_vector(store: Store, image: Any, instruction: str | None = None, encoder: Any = None) -> np.ndarray:
+    """Embed a query with the encoder that made the collection (the one search uses, cached per process)."""
+    from mmrag_lab.search import check_same_space, encoder_for
+
+    require_collection(store)
+    record = store.record()
+    if record is None:
+        raise StoreError(
+            f"Collection {store.collection!r} was not made by mmrag_lab; it has no encoder record."
+        )
+    encoder = encoder or encoder_for(record, store.config)
+    check_same_space(record, encoder)
+    if instruction and instruction.strip():
+        return encoder.encode_queries([image], [instruction])[0]
+    return encoder.encode_images([image])[0]

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from mmrag_lab.errors import ImageLoadError
 from mmrag_lab.images import ImageSource, load_image
 
-UNTRAINED_MARK = "UNTRAINED WEIGHTS: scores mean nothing"
+UNTRAINED_MARK = "UNTRAINED WEIGHTS: vectors and scores mean nothing"
 QUERY_BLUE = "#184edc"
 UP, DOWN, SAME = "#1a7f37", "#c62828", "#6e7781"
 THUMB_PX = 256

@@ -43,11 +43,10 @@ class Recorder:
         """The JSON file this recorder writes, or None when recording is off."""
         return self.run_dir / f"{self.notebook}.json" if self.run_dir else None
 
-    def record(self, name: str, **values: Any) -> dict[str, Any]:
-        """Store ``values`` under ``name`` (JSON-safe copies) and rewrite the JSON file; returns them."""
+    def record(self, name: str, **values: Any) -> None:
+        """Store ``values`` under ``name`` (JSON-safe copies) and rewrite the JSON file."""
         self.values[name] = to_jsonable(values)
         self._write()
-        return self.values[name]
 
     def save_figure(self, fig: Figure, name: str, dpi: int = 100) -> Figure:
         """Write ``fig`` as ``figures/<notebook>-<name>.png``, record what it shows, and return it."""
