@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from openai_stub import OpenAIStub
 
+import mmrag_lab
 from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.evaluate import (
     average_precision_at_k,
     compare_runs,
-    evaluate,
     load_run,
     recall_at_k,
     write_jsonl,
@@ -140,10 +140,41 @@ def test_unreadable_query_image_is_reported_and_the_rest_are_scored(
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
     queries = folder_queries(sample_dir)[:3] + [Query("bad", str(broken), "a hat", ("x",))]
-    run = evaluate(queries, config=collection, encoder=tiny_encoder)
+    run = mmrag_lab.evaluate(queries, config=collection, encoder=tiny_encoder)  # the package is callable
     failed = run.metrics["queries"]["failed_query_images"]
     assert list(failed) == ["bad"] and "broken.jpg" in failed["bad"]
     assert run.metrics["retrieval"]["n_evaluated"] == 3 and run.out_dir is None
+
+
+def test_circo_with_a_coco_id_table_and_fashioniq_one_category(collection, sample_dir, tmp_path):
+    folders = sorted(p for p in sample_dir.iterdir() if p.is_dir())
+    files = [sorted(f.name for f in folder.glob("*.jpg")) for folder in folders]
+    ids = {name: 1000 + i for i, name in enumerate(n for names in files for n in names)}
+    info = {"images": [{"id": i, "file_name": name} for name, i in ids.items()]}
+    (tmp_path / "image_info.json").write_text(json.dumps(info))
+    circo = [{"id": q, "reference_img_id": ids[names[0]], "target_img_id": ids[names[1]], "relative_caption": "same",
+              "shared_concept": "", "gt_img_ids": [ids[n] for n in names[1:]]} for q, names in enumerate(files)]  # fmt: skip
+    (tmp_path / "val.json").write_text(json.dumps(circo))
+    extra = ("--kind", "circo", "--coco-info", str(tmp_path / "image_info.json"))
+    assert main(_cli_args(collection, tmp_path / "val.json", tmp_path / "circo", *extra)) == 0
+    run = load_run(tmp_path / "circo")
+    assert run.metrics["queries"]["match"]["n_missing_targets"] == 0
+    assert all(len(r["targets"]) == 3 for r in run.rankings)
+    assert _rescore(run.rankings, "ranking", (1, 5, 10, 50), (5, 10, 25, 50)) == pytest.approx(
+        run.metrics["retrieval"]["overall"]
+    )
+
+    captions = tmp_path / "captions"
+    captions.mkdir()
+    for category, names in (("dress", files[0]), ("shirt", files[5])):
+        entries = [{"candidate": Path(names[0]).stem, "target": Path(n).stem, "captions": ["is it", "too"]}
+                   for n in names[1:]]  # fmt: skip
+        (captions / f"cap.{category}.val.json").write_text(json.dumps(entries))
+    extra = ("--kind", "fashioniq", "--category", "dress", "-k", "5", "10", "50")
+    assert main(_cli_args(collection, captions, tmp_path / "fiq", *extra)) == 0
+    fiq = load_run(tmp_path / "fiq")
+    assert list(fiq.metrics["retrieval"]["per_category"]) == ["dress"]
+    assert [r["instruction"] for r in fiq.rankings] == ["Is it and too"] * 3
 
 
 def test_rerank_ab_against_the_local_openai_server(collection, sample_dir, tmp_path, monkeypatch, capsys):
