@@ -260,3 +260,17 @@ def test_notebook_05_runs_headless_and_records_its_key_figures(tmp_path, monkeyp
     assert set(figures) == {"recall", "rerank", "worst"}
     assert all(f["untrained_mark"] and (tmp_path / f["png"]).is_file() for f in figures.values())
     assert figures["worst"]["images"] >= 3 * 7
+
+
+def test_subset_scores_from_stored_vectors_on_lite_and_server(store_uri, sample_dir, tiny_encoder):
+    cfg = store_uri.config()
+    ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
+    queries = []
+    for folder in sorted(p for p in sample_dir.iterdir() if p.is_dir()):
+        names = sorted(f.stem for f in folder.glob("*.jpg"))
+        queries.append(Query(folder.name, names[0], f"a {folder.name}", (names[1],), subset=tuple(names)))
+    run = mmrag_lab.evaluate(queries, config=cfg, encoder=tiny_encoder, subset_ks=(1, 2, 3))
+    for rec in run.rankings:
+        # Members scored from their stored vectors rank as the search ranked them.
+        assert rec["subset"] == [c for c in rec["ranking"] if c in set(rec["subset"])]
+    assert run.metrics["retrieval"]["overall"]["recall_subset@3"] == 1.0
