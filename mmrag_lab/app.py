@@ -142,7 +142,7 @@ class SearchApp:
 
     def _say(self, text: str, level: str = "info") -> None:
         color = {"info": "#1a7f37", "warning": "#9a6700", "error": "#c62828"}[level]
-        self.message.value = f'<span style="color:{color}">{html.escape(text)}</span>'
+        self.message.value = f'<span style="color:{color}">{html.escape(text, quote=False)}</span>'
 
     def _step(self, text: str) -> None:
         self.progress.value = min(self.progress.value + 1, self.progress.max)
@@ -172,6 +172,6 @@ class _UserError(MmragError):
 
 def _explanation_html(reranked: Any) -> str:
     if reranked.fallback_reason:
-        return f"<b>No reranking:</b> {html.escape(reranked.fallback_reason)}"
+        return f"<b>No reranking:</b> {html.escape(reranked.fallback_reason, quote=False)}"
     order = ", ".join(f"#{i + 1}" for i in reranked.order)
-    return f"<b>New order</b> (retrieval ranks): {order}<br><b>Why:</b> {html.escape(reranked.explanation)}"
+    return f"<b>New order</b> (retrieval ranks): {order}<br><b>Why:</b> {html.escape(reranked.explanation, quote=False)}"

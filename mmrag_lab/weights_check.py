@@ -81,7 +81,8 @@ def _cached_checkpoint(filename: str) -> str | None:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
-    found = try_to_load_from_cache(WEIGHTS_REPO, filename)
+    # HF_HUB_CACHE is read again here: huggingface_hub reads it only once, at import.
+    found = try_to_load_from_cache(WEIGHTS_REPO, filename, cache_dir=os.environ.get("HF_HUB_CACHE") or None)
     return found if isinstance(found, str) and os.path.isfile(found) else None
 
 
