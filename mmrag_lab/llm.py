@@ -169,8 +169,8 @@ def _describe(client: Any, exc: Exception) -> str:
 def _auth_message(client: Any, exc: Exception) -> str:
     return (
         f"The LLM endpoint at {_public_url(client)} rejected the credentials ({_describe(client, exc)}). "
-        f"Set {KEY_VAR} to a valid key for this endpoint (for another server, set the key that server expects "
-        "in the same variable) and try again."
+        f"Set {KEY_VAR} to a valid key for this endpoint (for another server, set the key that server "
+        "expects in the same variable) and try again."
     )
 
 
