@@ -103,6 +103,9 @@ def chat(
         try:
             extra = {"response_format": schema} if use_schema else {}
             response = client.chat.completions.create(model=model, messages=messages, **extra)
+            if schema is not None and not use_schema:
+                with _NO_SCHEMA_LOCK:  # remembered only once plain text has worked
+                    _NO_SCHEMA.add(endpoint)
             return _reply(response, model, started, attempt + 1, use_schema)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise AuthenticationError(_auth_message(client, exc)) from None
@@ -110,8 +113,6 @@ def chat(
             if not use_schema:
                 raise RerankError(f"The endpoint rejected the request ({_describe(client, exc)})") from None
             log.info("endpoint %s rejected JSON-schema output; asking for plain text", endpoint[0])
-            with _NO_SCHEMA_LOCK:
-                _NO_SCHEMA.add(endpoint)
             use_schema = False
         except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
             if attempt >= retry.max_retries:
