@@ -125,8 +125,9 @@ def setup(
         name, config, Recorder(run_dir, name), images, Path(metadata) if metadata else None,
         str(query_image) if query_image else None, choice,
     )  # fmt: skip
-    session.record("setup", python=sys.executable, mmrag_lab=__version__, config=config.public_dict(),
-                   weights=asdict(choice), images_dir=images, query_image=session.query_image)  # fmt: skip
+    session.record("setup", python=sys.executable, prefix=sys.prefix, mmrag_lab=__version__,
+                   config=config.public_dict(), weights=asdict(choice), images_dir=images,
+                   query_image=session.query_image)  # fmt: skip
     return session
 
 

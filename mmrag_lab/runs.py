@@ -96,13 +96,14 @@ def run_notebook(
     """
     import papermill
 
+    check_parameters(parameters)
     source = NOTEBOOKS_DIR / f"{name}.ipynb"
     if not source.is_file():
         raise ConfigError(f"No notebook {source}; known notebooks: {', '.join(available_notebooks())}")
     declared = papermill.inspect_notebook(str(source))
     wanted = {key: value for key, value in parameters.items() if key in declared}
-    check_parameters(wanted)
-    target = run_dir / f"{name}.ipynb"
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    target = Path(run_dir) / f"{name}.ipynb"
     papermill.execute_notebook(
         str(source), str(target), parameters=wanted, kernel_name=kernel_name, cwd=str(run_dir),
         progress_bar=False, log_output=False,
