@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mmrag_lab.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs", help="folder for the demo database and the run folders")
     args = parser.parse_args(argv)
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # kernels inherit it: no gRPC fork notices in the output
     config = Config.load()
     choice = resolve_weights(config.encoder, config.weights)
     print(banner(choice, config.encoder), flush=True)

@@ -84,6 +84,15 @@ def short_name(path: Any, width: int = 22) -> str:
     return name if len(name) <= width else name[: width - 3] + "..."
 
 
+def caption(hit: Any, width: int = 26) -> str:
+    """A tile's caption: the hit's metadata title (or category) when it has one, else its file name."""
+    meta = getattr(hit, "meta", None) or {}
+    text = str(meta.get("title") or meta.get("category") or "")
+    if not text:
+        return short_name(getattr(hit, "path", None), width)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _query_tile(ax: Axes, query_image: ImageSource, instruction: str | None) -> None:
     show_image(ax, query_image, frame=QUERY_BLUE)
     ax.set_title("query", color=QUERY_BLUE, fontweight="bold")
@@ -97,7 +106,7 @@ def _hit_tile(ax: Axes, hit: Any, position: int, label: str | None = None, color
     score = getattr(hit, "score", None)
     text = label or (f"#{rank}  {score:.3f}" if score is not None else f"#{rank}")
     ax.set_title(text, fontsize=10, color=color, fontweight="bold")
-    ax.set_xlabel(short_name(getattr(hit, "path", None)), fontsize=8)
+    ax.set_xlabel(caption(hit), fontsize=8)
 
 
 def plot_results(

@@ -9,6 +9,7 @@ looks like a key, token or password is refused. The kernel reads secrets from it
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -154,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     parser.add_argument("--out", default="runs", help="folder that receives the timestamped run folder")
     args = parser.parse_args(argv)
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # kernels inherit it: no gRPC fork notices in the output
     run_dir = new_run_dir(args.out)
     print(f"Running notebooks into {run_dir}")
     summary = run_notebooks(args.notebooks or None, run_dir=run_dir, parameters=_parse(args.parameter))

@@ -66,7 +66,9 @@ def test_rerank_figure_marks_every_move(images):
     ]  # fmt: skip
     assert retrieval[0].get_title() == "#1 0.900 → #2"
     assert retrieval[3].get_title() == "#4 0.750"
-    assert [ax.get_xlabel() for ax in after][0] == plots.short_name(images[5])
+    assert (
+        [ax.get_xlabel() for ax in after][0] == plots.caption(results[4]) == plots.short_name(images[5], 26)
+    )
     assert "reranked by stub-model" in fig.subfigs[2].get_suptitle()
     assert describe_figure(fig)["untrained_mark"]
 
@@ -121,3 +123,15 @@ def test_near_duplicates_and_score_distribution(images):
     legend = [t.get_text() for t in fig.get_axes()[0].get_legend().get_texts()]
     assert legend == [f"top-5 cut-off ({np.sort(scores)[::-1][4]:.3f})"]
     assert isinstance(fig, Figure) and describe_figure(fig)["untrained_mark"]
+
+
+def test_captions_prefer_the_metadata_title(images):
+    hit = Hit(
+        rank=1, id="a", path=images[0], score=0.5, meta={"category": "dress", "title": "Short red dress"}
+    )
+    assert plots.caption(hit) == "Short red dress"
+    assert (
+        plots.caption(Hit(rank=1, id="a", path=images[0], score=0.5, meta={"category": "dress"})) == "dress"
+    )
+    long = Hit(rank=1, id="a", path=images[0], score=0.5, meta={"title": "x" * 40})
+    assert plots.caption(long) == "x" * 23 + "..."
