@@ -1,4 +1,4 @@
-"""Ingest a folder of images into Milvus: scan → hash → skip stored → prepare (workers) → encode → write.
+"""Ingest a folder of images into Milvus: scan → plan (hash, skip stored) → prepare → embed → write.
 
 The pipeline is resumable after ``kill -9`` at any point: rows are keyed by the hash of the image bytes,
 each write is one all-or-nothing upsert of complete rows, and a re-run skips every hash already stored.
@@ -13,22 +13,18 @@ import time
 import types
 from contextlib import contextmanager
 
-import torch
-from tqdm.auto import tqdm
-
 from mmrag_lab.config import Config
+from mmrag_lab.embed import EmbedOptions, embed_and_write
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingest_report import IngestReport
-from mmrag_lab.ingest_writer import RowWriter
 from mmrag_lab.plan import plan_ingest, prune_rows
-from mmrag_lab.prepare import PrepareDataset, Task, make_loader, split_transform
 from mmrag_lab.scan import display_path, scan_images
-from mmrag_lab.sidecar import Sidecar, load_sidecar
+from mmrag_lab.sidecar import load_sidecar
 from mmrag_lab.store import Store
 from mmrag_lab.store_backend import display_uri
 
-__all__ = ["IngestReport", "default_workers", "ingest"]
+__all__ = ["IngestReport", "ingest"]
 
 
 def ingest(
@@ -55,7 +51,8 @@ def ingest(
         batch_size: Images per encoder batch; default ``config.batch_size``.
         prune: Also delete rows under ``images_dir`` whose files are gone.
         report_path: Where to write the report as JSON.
-        workers: Decode/preprocess processes; default :func:`default_workers`. 0 decodes inline.
+        workers: Decode/preprocess processes; default :func:`mmrag_lab.embed.default_workers`. 0 decodes
+            inline.
         progress: Show a progress bar with images/s.
         collection: Collection name; default ``config.collection``.
         fast_decode: Let JPEGs decode at a reduced scale (about 2x faster decoding, slightly different
@@ -95,11 +92,10 @@ def ingest(
         with _phase(report, "hash"):
             plan = plan_ingest(scan, store, report)
         with _phase(report, "encode"):
-            workers = default_workers(encoder) if workers is None else workers
-            draft = encoder.image_size if fast_decode else None
-            _encode_and_write(
-                plan.tasks, encoder, store, sidecar, report, cfg.batch_size, workers, progress, draft
-            )
+            if store.is_lite and plan.tasks:
+                store.release()  # no background index builds while writing; flush_and_load builds once
+            options = EmbedOptions(cfg.batch_size, workers, progress, fast_decode)
+            embed_and_write(plan.tasks, encoder, store, sidecar, report, options)
         if prune:
             with _phase(report, "prune"):
                 prune_rows(store, report.images_dir, plan, report)
@@ -109,62 +105,6 @@ def ingest(
     if report_path is not None:
         report.write(report_path)
     return report
-
-
-def default_workers(encoder: Encoder) -> int:
-    """Decode processes: on a GPU all cores but two; on a CPU half the cores (the encoder needs the rest)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    on_gpu = getattr(getattr(encoder, "device", None), "type", "cpu") != "cpu"
-    return max(1, min(32, cores - 2)) if on_gpu else max(1, cores // 2)
-
-
-def _encode_and_write(
-    tasks: list[Task],
-    encoder: Encoder,
-    store: Store,
-    sidecar: Sidecar,
-    report: IngestReport,
-    batch_size: int,
-    workers: int,
-    progress: bool,
-    draft: int | None,
-) -> None:
-    if not tasks:
-        return
-    transform, finish = split_transform(getattr(encoder, "transform", None) or encoder.preprocess)
-    device = getattr(encoder, "device", None) or torch.device("cpu")
-    loader = make_loader(
-        PrepareDataset(tasks, transform, draft), batch_size, workers, pin_memory=device.type == "cuda"
-    )
-    bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not progress, dynamic_ncols=True)
-    writer = RowWriter(store, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
-    try:
-        for batch in loader:
-            for task, reason in batch.failed:
-                report.add_failure(task.file.display, reason)
-            if batch.pixels is not None:
-                pixels = (
-                    batch.pixels if finish is None else finish(batch.pixels.to(device, non_blocking=True))
-                )
-                vectors = encoder.encode_pixels(pixels)
-                writer.put([_row(t, v, s, sidecar) for t, v, s in zip(batch.tasks, vectors, batch.sizes)])
-            bar.update(len(batch.tasks) + len(batch.failed))
-            bar.set_postfix(failed=len(report.failed), refresh=False)
-    finally:
-        bar.close()
-        writer.close()
-
-
-def _row(task: Task, vector, size: tuple[int, int], sidecar: Sidecar) -> dict:
-    return {
-        "id": task.id,
-        "vector": vector,
-        "path": task.file.display,
-        "width": int(size[0]),
-        "height": int(size[1]),
-        "file_size": task.file.size,
-        "meta": sidecar.lookup(task.file.rel),
-    }
 
 
 def _check_folder(images_dir: str | os.PathLike) -> bytes:

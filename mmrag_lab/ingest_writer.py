@@ -59,7 +59,7 @@ class RowWriter:
                 self.on_written(self.store.insert(rows))
                 self._since_flush += len(rows)
                 if self._since_flush >= self.flush_every:
-                    self.store.flush_and_load()
+                    self.store.flush()
                     self._since_flush = 0
             except BaseException as exc:  # handed to the caller's thread by _raise_if_failed
                 self._error = exc

@@ -11,9 +11,9 @@ primary key, so only upsert makes a repeated write of the same content hash harm
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -26,16 +26,28 @@ from pymilvus import MilvusClient  # noqa: E402
 from pymilvus.exceptions import MilvusException  # noqa: E402
 
 from mmrag_lab import store_backend as backend  # noqa: E402
+from mmrag_lab import store_rows  # noqa: E402
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
 from mmrag_lab.errors import CollectionMismatchError, StoreError  # noqa: E402
-from mmrag_lab.store_schema import CORE_FIELDS, CollectionRecord, build_index, build_schema, search_params  # noqa: E402
+from mmrag_lab.store_schema import (  # noqa: E402
+    CORE_FIELDS,
+    RECORD_PROPERTY,
+    CollectionRecord,
+    build_index,
+    build_schema,
+    search_params,
+)
 
 log = logging.getLogger(__name__)
 # Milvus caps one RPC at 64 MB; stay well below it so that large paths or metadata never reach the cap.
 MAX_WRITE_BYTES = 16 * 1024 * 1024
-ID_CHUNK = 1000
+ID_CHUNK = 2000
+# Reads that decide what to write (existing ids, counts, prune) must see every acknowledged write. On a
+# Milvus 2.3 server that costs a time tick (~400 ms) per call, so searches read at "Session" consistency
+# instead: this process's own writes are visible, and writes of other processes are once flushed.
 STRONG = "Strong"
+SESSION = "Session"
 
 
 class Store:
@@ -106,22 +118,9 @@ class Store:
         wanted = CollectionRecord.for_encoder(info, metric or self.config.metric, self.config.index_type)
         if not self.exists():
             self._create(wanted)
-        record = self.record()
-        if record is None:
-            raise CollectionMismatchError(
-                f"Collection {self.collection!r} at {backend.display_uri(self.uri)} exists but was not "
-                "created by mmrag_lab (it has no 'mmrag.record' property). Use another collection name "
-                "(--collection / MMRAG_COLLECTION) or drop it."
-            )
-        diff = record.differences(wanted)
-        if diff:
-            raise CollectionMismatchError(
-                f"Collection {self.collection!r} at {backend.display_uri(self.uri)} holds vectors from "
-                f"{record.summary()}, but you opened it with {wanted.summary()}; they differ in "
-                f"{', '.join(diff)}. Vectors from different encoders must never mix: use the encoder the "
-                "collection was made with, pick another collection name (--collection / MMRAG_COLLECTION), "
-                "or drop this collection and ingest again."
-            )
+        record = self._require_record()
+        if record.differences(wanted):
+            raise CollectionMismatchError(record.mismatch_message(wanted, self._where()))
         self.add_metadata_keys(metadata_keys)
         self._load()
         return self.record() or record
@@ -147,11 +146,11 @@ class Store:
         """The subset of ``ids`` already stored."""
         self._load()
         found: set[str] = set()
-        for chunk in _chunks(list(ids), ID_CHUNK):
+        for chunk in store_rows.chunks(list(ids), ID_CHUNK):
             rows = self._call(
                 self.client.query,
                 self.collection,
-                filter=_in_filter(chunk),
+                filter=store_rows.in_filter(chunk),
                 output_fields=["id"],
                 consistency_level=STRONG,
             )
@@ -167,28 +166,47 @@ class Store:
             The number of rows written.
         """
         written = 0
-        for batch in _byte_batches(rows, MAX_WRITE_BYTES):
-            self._call(self.client.upsert, self.collection, [_clean_row(row) for row in batch])
+        for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
+            self._call(self.client.upsert, self.collection, [store_rows.complete_row(row) for row in batch])
             written += len(batch)
         return written
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete rows by id; returns how many ids were asked for deletion."""
         count = 0
-        for chunk in _chunks(list(ids), ID_CHUNK):
-            self._call(self.client.delete, self.collection, filter=_in_filter(chunk))
+        for chunk in store_rows.chunks(list(ids), ID_CHUNK):
+            self._call(self.client.delete, self.collection, filter=store_rows.in_filter(chunk))
             count += len(chunk)
         return count
 
-    def flush_and_load(self) -> None:
-        """Seal new rows into indexed segments and load them.
-
-        Milvus Lite brute-forces unflushed rows in Python (1.85 s instead of 50 ms at 100k rows), so every
-        ingest ends here.
-        """
+    def flush(self) -> None:
+        """Seal written rows into segments (durable on disk); their index may still be building."""
         self._call(self.client.flush, self.collection)
-        self._loaded = False
+
+    def flush_and_load(self, index_timeout: float = 1800.0) -> None:
+        """Seal new rows, build their index, and load the collection. Every ingest ends here.
+
+        Searches before this are slow: Milvus Lite brute-forces unflushed rows in Python (1.85 s instead
+        of 50 ms at 100k rows), and a flush of a loaded Lite collection builds the new segments' HNSW on a
+        background thread while searches brute-force them. Flushing a released Lite collection and then
+        loading it builds each index once, now. A server reports its progress, so we wait for it (up to
+        ``index_timeout`` seconds, then go on with a warning).
+        """
+        if self.is_lite:
+            self.release()
+        self.flush()
+        if not self.is_lite:
+            self._wait_for_index(index_timeout)
         self._load()
+
+    def release(self) -> None:
+        """Release the collection from memory. Writes still work; reads load it again first.
+
+        Ingest releases a Milvus Lite collection while writing, so that its automatic flushes do not build
+        indexes in the background that :meth:`flush_and_load` would build again.
+        """
+        self._call(self.client.release_collection, self.collection)
+        self._loaded = False
 
     def count(self) -> int:
         """Number of rows (deleted rows excluded)."""
@@ -255,20 +273,21 @@ class Store:
             filter=filter or "",
             output_fields=list(output_fields or CORE_FIELDS),
             search_params=search_params(record.index_type, record.metric, k),
+            consistency_level=SESSION,
         )
         sign = -1.0 if record.metric == "L2" else 1.0
-        return [[_hit(hit, sign) for hit in hits] for hits in answer]
+        return [[store_rows.to_hit(hit, sign) for hit in hits] for hits in answer]
 
     def get(self, ids: Iterable[str], output_fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows by id (any order), with ``id`` and the asked-for fields (default all but the vector)."""
         self._load()
         fields = ["id", *(output_fields or CORE_FIELDS)]
         rows: list[dict[str, Any]] = []
-        for chunk in _chunks(list(ids), ID_CHUNK):
+        for chunk in store_rows.chunks(list(ids), ID_CHUNK):
             rows += self._call(
                 self.client.query,
                 self.collection,
-                filter=_in_filter(chunk),
+                filter=store_rows.in_filter(chunk),
                 output_fields=fields,
                 consistency_level=STRONG,
             )
@@ -312,6 +331,21 @@ class Store:
                 raise StoreError(f"Cannot create collection {self.collection!r}: {exc}") from exc
         self._record = None
 
+    def _wait_for_index(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self._call(self.client.describe_index, self.collection, "vector")
+            if not state.get("pending_index_rows") and state.get("indexed_rows", 0) >= state.get(
+                "total_rows", 0
+            ):
+                return
+            time.sleep(0.5)
+        log.warning(
+            "%s: the index is still building after %.0f s; searches stay slow until it is done.",
+            self._where(),
+            timeout,
+        )
+
     def _load(self) -> None:
         # A reopened Milvus Lite collection starts released; queries and searches need it loaded.
         if not self._loaded:
@@ -322,58 +356,19 @@ class Store:
         record = self.record()
         if record is None:
             raise CollectionMismatchError(
-                f"Collection {self.collection!r} has no mmrag_lab record; ingest into it with mmrag ingest."
+                f"{self._where()} exists but was not created by mmrag_lab (it has no '{RECORD_PROPERTY}' "
+                "property). Use another collection name (--collection / MMRAG_COLLECTION) or drop it."
             )
         return record
+
+    def _where(self) -> str:
+        return f"Collection {self.collection!r} at {backend.display_uri(self.uri)}"
 
     def _call(self, method, *args, **kwargs):
         try:
             return method(*args, **kwargs)
         except MilvusException as exc:
+            name = getattr(method, "__name__", "a call")
             raise StoreError(
-                f"Milvus refused {getattr(method, '__name__', 'a call')} on collection {self.collection!r} "
-                f"at {backend.display_uri(self.uri)}: {exc.message if hasattr(exc, 'message') else exc}"
+                f"Milvus refused {name} on {self._where()}: {getattr(exc, 'message', exc)}"
             ) from exc
-
-
-def _hit(hit: Mapping[str, Any], sign: float) -> dict[str, Any]:
-    entity = dict(hit.get("entity") or {})
-    return {"id": hit["id"], "score": sign * float(hit["distance"]), **entity}
-
-
-def _clean_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    missing = {"id", "vector", *CORE_FIELDS} - set(row)
-    if missing:
-        raise StoreError(
-            f"Row {row.get('id')!r} lacks field(s) {sorted(missing)}; every row must be complete."
-        )
-    out = {name: row[name] for name in ("id", "vector", *CORE_FIELDS)}
-    out["vector"] = np.asarray(out["vector"], dtype=np.float32)
-    return out
-
-
-def _row_bytes(row: Mapping[str, Any]) -> int:
-    vector = np.asarray(row.get("vector", ()), dtype=np.float32)
-    meta = json.dumps(row.get("meta") or {}, ensure_ascii=False)
-    return vector.nbytes + len(str(row.get("path", "")).encode()) + len(meta.encode()) + 128
-
-
-def _byte_batches(rows: Sequence[Mapping[str, Any]], limit: int) -> Iterator[Sequence[Mapping[str, Any]]]:
-    start, size = 0, 0
-    for index, row in enumerate(rows):
-        row_size = _row_bytes(row)
-        if index > start and size + row_size > limit:
-            yield rows[start:index]
-            start, size = index, 0
-        size += row_size
-    if start < len(rows):
-        yield rows[start:]
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _in_filter(ids: Sequence[str]) -> str:
-    return f"id in {json.dumps([str(i) for i in ids])}"
