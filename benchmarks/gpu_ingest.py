@@ -133,10 +133,10 @@ def end_to_end(folder: Path, workdir: Path, name: str, encoder, args, fast: bool
         progress=False,
         fast_decode=fast,
     )
-    encode_s = report.phases_s["encode"]
+    pipeline_s = sum(report.phases_s[k] for k in ("scan", "hash", "encode"))
     return {
         "images_per_s": report.images_per_s,
-        "pipeline_images_per_s": report.ingested / encode_s if encode_s else 0.0,
+        "pipeline_images_per_s": report.ingested / pipeline_s if pipeline_s else 0.0,
         "ingested": report.ingested,
         "failed": len(report.failed),
         "duration_s": report.duration_s,
