@@ -9,6 +9,7 @@ with one.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -18,6 +19,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # before gRPC loads: no INFO line per forked worker
 
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402

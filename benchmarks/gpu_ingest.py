@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # before gRPC loads: no INFO line per forked worker
 
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders import load_encoder  # noqa: E402

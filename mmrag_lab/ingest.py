@@ -40,6 +40,7 @@ def ingest(
     progress: bool = True,
     collection: str | None = None,
     fast_decode: bool = False,
+    dtype: str = "auto",
 ) -> IngestReport:
     """Embed every new image under ``images_dir`` and store it; safe to re-run at any time.
 
@@ -57,6 +58,9 @@ def ingest(
         collection: Collection name; default ``config.collection``.
         fast_decode: Let JPEGs decode at a reduced scale (about 2x faster decoding, slightly different
             pixels than a full decode).
+        dtype: Encoder precision when ``encoder`` is None: ``auto`` (fp16 on a GPU, fp32 on a CPU),
+            ``fp32``, ``fp16`` or ``bf16``. bf16 on a CPU with AVX512-BF16 is about twice as fast as fp32;
+            its vectors differ slightly from fp32 ones.
 
     Returns:
         The :class:`IngestReport`. Bad files are listed in ``failed``; they never stop the run.
@@ -74,7 +78,7 @@ def ingest(
     if encoder is None:
         from mmrag_lab.encoders import load_encoder
 
-        encoder = load_encoder(config=cfg)
+        encoder = load_encoder(config=cfg, dtype=dtype)
     report = IngestReport(
         images_dir=display_path(root),
         collection=cfg.collection,

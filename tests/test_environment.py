@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -29,7 +29,9 @@ def _makefile_torch_pair() -> dict[str, str]:
 
 
 def test_torch_pair_is_pinned_identically_in_makefile_and_environment():
-    env_pins = {Requirement(r).name: str(Requirement(r).specifier) for r in _env_pip() if not r.startswith("-e")}
+    env_pins = {
+        Requirement(r).name: str(Requirement(r).specifier) for r in _env_pip() if not r.startswith("-e")
+    }
     assert env_pins == _makefile_torch_pair()
     assert set(env_pins) == {"torch", "torchvision"}
 

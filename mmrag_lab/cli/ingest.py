@@ -25,6 +25,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--encoder", help="encoder preset (MMRAG_ENCODER)")
     parser.add_argument("--weights", help="checkpoint path or 'untrained' (MMRAG_WEIGHTS)")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
+    parser.add_argument("--dtype", default="auto", help="auto (fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16")
     parser.add_argument("--workers", type=int, metavar="N", help="decode processes (0 = decode inline)")
     parser.add_argument("--fast-decode", action="store_true", help="reduced-scale JPEG decoding (faster)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.no_progress,
         fast_decode=args.fast_decode,
+        dtype=args.dtype,
     )
     print(report.summary())
     if args.report:
