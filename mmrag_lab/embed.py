@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.ingest_report import IngestReport
 from mmrag_lab.ingest_writer import RowWriter
 from mmrag_lab.prepare import PrepareDataset, Task, make_loader, split_transform
 from mmrag_lab.sidecar import Sidecar
-from mmrag_lab.store import Store
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,15 @@ def default_workers(encoder: Encoder) -> int:
 def embed_and_write(
     tasks: list[Task],
     encoder: Encoder,
-    store: Store,
+    config: Config,
     sidecar: Sidecar,
     report: IngestReport,
     options: EmbedOptions,
 ) -> None:
     """Prepare ``tasks`` in worker processes, embed them in batches and upsert complete rows.
+
+    The rows go to the collection named by ``config`` through a :class:`RowWriter` process, which must be
+    able to open the store: for Milvus Lite, no other process (this one included) may hold the file.
 
     Bad files go to ``report.failed``; ``report.ingested`` counts rows once the store acknowledged them.
     """
@@ -63,7 +66,7 @@ def embed_and_write(
         PrepareDataset(tasks, transform, draft), batch_size, workers, pin_memory=device.type == "cuda"
     )
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not progress, dynamic_ncols=True)
-    writer = RowWriter(store, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
+    writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
     try:
         for batch in loader:
             for task, reason in batch.failed:
@@ -75,7 +78,7 @@ def embed_and_write(
                 vectors = encoder.encode_pixels(pixels)
                 writer.put([_row(t, v, s, sidecar) for t, v, s in zip(batch.tasks, vectors, batch.sizes)])
             bar.update(len(batch.tasks) + len(batch.failed))
-            bar.set_postfix(failed=len(report.failed), refresh=False)
+            bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
     finally:
         bar.close()
         writer.close()

@@ -95,11 +95,11 @@ def ingest(
             report.failed.extend(scan.problems)
         with _phase(report, "hash"):
             plan = plan_ingest(scan, store, report)
-        with _phase(report, "encode"):
-            if store.is_lite and plan.tasks:
-                store.release()  # no background index builds while writing; flush_and_load builds once
-            options = EmbedOptions(cfg.batch_size, workers, progress, fast_decode)
-            embed_and_write(plan.tasks, encoder, store, sidecar, report, options)
+    # Closed while the writer process owns the store: a Milvus Lite file admits one process at a time.
+    with _phase(report, "encode"):
+        options = EmbedOptions(cfg.batch_size, workers, progress, fast_decode)
+        embed_and_write(plan.tasks, encoder, cfg, sidecar, report, options)
+    with Store.open(cfg) as store:
         if prune:
             with _phase(report, "prune"):
                 prune_rows(store, report.images_dir, plan, report)

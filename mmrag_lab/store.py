@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # gRPC reads its log level once, when it loads; without this every fork of an ingest decode worker
 # (done on purpose, while gRPC threads run) prints an INFO line.
@@ -28,7 +28,6 @@ from pymilvus.exceptions import MilvusException  # noqa: E402
 from mmrag_lab import store_backend as backend  # noqa: E402
 from mmrag_lab import store_rows  # noqa: E402
 from mmrag_lab.config import Config  # noqa: E402
-from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
 from mmrag_lab.errors import CollectionMismatchError, StoreError  # noqa: E402
 from mmrag_lab.store_schema import (  # noqa: E402
     CORE_FIELDS,
@@ -38,6 +37,9 @@ from mmrag_lab.store_schema import (  # noqa: E402
     build_schema,
     search_params,
 )
+
+if TYPE_CHECKING:  # the encoders package imports torch; the store must not need it
+    from mmrag_lab.encoders.base import EncoderInfo
 
 log = logging.getLogger(__name__)
 # Milvus caps one RPC at 64 MB; stay well below it so that large paths or metadata never reach the cap.

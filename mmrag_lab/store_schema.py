@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # gRPC reads its log level once, when it loads; without this every fork of an ingest decode worker
 # (done on purpose, while gRPC threads run) prints an INFO line.
@@ -32,7 +32,8 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from pymilvus import DataType, MilvusClient  # noqa: E402
 
-from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
+if TYPE_CHECKING:  # the encoders package imports torch; the store must not need it
+    from mmrag_lab.encoders.base import EncoderInfo
 
 RECORD_PROPERTY = "mmrag.record"
 RECORD_FORMAT = 1

@@ -17,7 +17,7 @@ from mmrag_lab.scan import content_id
 from mmrag_lab.store import Store
 
 IMAGES = 360
-PROGRESS = re.compile(rb"(\d+)/(\d+) \[")
+PROGRESS = re.compile(rb"\d+/(\d+) \[[^\]]*stored=(\d+)")
 
 
 def make_photos(folder, count: int) -> dict[str, tuple[str, int]]:
@@ -43,7 +43,7 @@ def ingest_command(folder, target) -> list[str]:
 
 
 def kill_midway(command: list[str], fraction: float) -> int:
-    """Run ``command`` and SIGKILL it once its progress bar passes ``fraction``; returns images processed."""
+    """Run ``command`` and SIGKILL it once the rows it has stored pass ``fraction`` of its images."""
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     seen = b""
@@ -52,11 +52,11 @@ def kill_midway(command: list[str], fraction: float) -> int:
             seen = (seen + chunk)[-4096:]
             matches = PROGRESS.findall(seen)
             if matches:
-                done, total = map(int, matches[-1])
-                if total and done >= fraction * total:
+                total, stored = map(int, matches[-1])
+                if total and stored >= fraction * total:
                     process.send_signal(signal.SIGKILL)
                     process.wait(timeout=60)
-                    return done
+                    return stored
     finally:
         if process.poll() is None:
             process.kill()
