@@ -208,3 +208,21 @@ def test_uint8_hand_over_gives_the_same_pixels_as_the_full_transform(sample_dir,
     handed_over = head(image)
     assert handed_over.dtype == torch.uint8
     assert torch.equal(finish(handed_over.unsqueeze(0))[0], tiny_encoder.transform(image))
+
+
+def test_writer_process_reports_a_held_lite_file_and_bad_rows(tmp_path):
+    from mmrag_lab.errors import StoreError, StoreLockedError
+    from mmrag_lab.ingest_writer import RowWriter
+
+    config = mmrag_lab.Config.load(env={}, milvus_uri=str(tmp_path / "w.db"), collection="w")
+    with Store.open(config) as holder:
+        holder.ensure_collection(EncoderInfo("tiny", 4, True, "untrained", "x"))
+        writer = RowWriter(config)
+        with pytest.raises(StoreLockedError, match="in use by process"):
+            writer.close()
+    written = []
+    writer = RowWriter(config, on_written=written.append)
+    writer.put([{"id": "a" * 64, "vector": [1.0, 0.0, 0.0, 0.0], "path": "/x.jpg"}])  # incomplete row
+    with pytest.raises(StoreError, match="lacks field"):
+        writer.close()
+    assert written == []
