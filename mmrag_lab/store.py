@@ -32,6 +32,7 @@ from mmrag_lab.errors import CollectionMismatchError, StoreError  # noqa: E402
 from mmrag_lab.store_schema import (  # noqa: E402
     CORE_FIELDS,
     RECORD_PROPERTY,
+    SEARCH_EF,
     CollectionRecord,
     build_index,
     build_schema,
@@ -250,6 +251,7 @@ class Store:
         k: int = 10,
         filter: str | None = None,
         output_fields: Sequence[str] | None = None,
+        ef: int = SEARCH_EF,
     ) -> list[list[dict[str, Any]]]:
         """Nearest rows for each query vector.
 
@@ -258,6 +260,8 @@ class Store:
             k: Hits per query.
             filter: Milvus boolean expression, e.g. ``meta["category"] == "shoes"``.
             output_fields: Fields to return; default all of :data:`CORE_FIELDS`.
+            ef: HNSW search breadth (raised to ``k`` if lower); more is slower and finds more true
+                neighbours.
 
         Returns:
             One list per query, best first. Each hit is a plain dict with ``id``, ``score`` and the output
@@ -274,7 +278,7 @@ class Store:
             limit=k,
             filter=filter or "",
             output_fields=list(output_fields or CORE_FIELDS),
-            search_params=search_params(record.index_type, record.metric, k),
+            search_params=search_params(record.index_type, record.metric, k, ef),
             consistency_level=SESSION,
         )
         sign = -1.0 if record.metric == "L2" else 1.0
