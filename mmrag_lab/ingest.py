@@ -8,11 +8,10 @@ each write is one all-or-nothing upsert of complete rows, and a re-run skips eve
 from __future__ import annotations
 
 import os
-import sys
 import time
-import types
 from contextlib import contextmanager
 
+from mmrag_lab._callable import make_callable
 from mmrag_lab.config import Config
 from mmrag_lab.embed import EmbedOptions, embed_and_write
 from mmrag_lab.encoders.base import Encoder
@@ -127,12 +126,4 @@ def _phase(report: IngestReport, name: str):
         report.phases_s[name] = round(time.perf_counter() - started, 3)
 
 
-class _CallableModule(types.ModuleType):
-    """Importing ``mmrag_lab.ingest`` binds the package attribute to this module, shadowing the lazily
-    exported function; making the module callable keeps ``mmrag_lab.ingest(...)`` working either way."""
-
-    def __call__(self, *args, **kwargs) -> IngestReport:
-        return ingest(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
-import types
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from mmrag_lab._callable import make_callable
 from mmrag_lab.config import Config
 from mmrag_lab.errors import MmragError
 from mmrag_lab.images import ImageSource
@@ -149,12 +148,4 @@ def rerank_many(
         return list(pool.map(one, queries))
 
 
-class _CallableModule(types.ModuleType):
-    """Importing ``mmrag_lab.rerank`` binds the package attribute to this module, shadowing the lazily
-    exported function; a callable module keeps ``mmrag_lab.rerank(...)`` working either way."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> RerankResult:
-        return rerank(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import time
-import types
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from mmrag_lab._callable import make_callable
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import CollectionMismatchError, QueryError, StoreError
@@ -172,12 +171,4 @@ def _image_path(image: ImageSource | None) -> str | None:
     return os.fspath(image)
 
 
-class _CallableModule(types.ModuleType):
-    """Importing ``mmrag_lab.search`` binds the package attribute to this module, shadowing the lazily
-    exported function; a callable module keeps ``mmrag_lab.search(...)`` working either way."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SearchResults:
-        return search(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__)

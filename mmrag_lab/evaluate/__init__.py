@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
+from mmrag_lab._callable import make_callable
 from mmrag_lab.evaluate.aggregate import (
     MAP_KS,
     RECALL_KS,
@@ -76,15 +74,4 @@ __all__ = [
 ]
 
 
-class _CallableModule(types.ModuleType):
-    """Lets ``mmrag_lab.evaluate(...)`` work although ``mmrag_lab.evaluate`` is also this package.
-
-    Once the package is imported, Python binds the attribute ``mmrag_lab.evaluate`` to the package itself,
-    which would shadow the function of the same name that ``mmrag_lab`` exports.
-    """
-
-    def __call__(self, *args, **kwargs) -> EvalRun:
-        return evaluate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__)
