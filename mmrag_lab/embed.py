@@ -65,10 +65,11 @@ def embed_and_write(
     loader = make_loader(
         PrepareDataset(tasks, transform, draft), batch_size, workers, pin_memory=device.type == "cuda"
     )
-    bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not progress, dynamic_ncols=True)
+    batches = iter(loader)  # forks the workers now, so that they do not inherit the writer's pipes
     writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
+    bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not progress, dynamic_ncols=True)
     try:
-        for batch in loader:
+        for batch in batches:
             for task, reason in batch.failed:
                 report.add_failure(task.file.display, reason)
             if batch.pixels is not None:

@@ -39,6 +39,8 @@ class RowWriter:
         config: Where to write (URI, collection; the token is passed over the pipe, never in argv).
         on_written: Called with the number of rows after each acknowledged write.
         depth: Batches that may wait before :meth:`put` blocks.
+        in_flight: Batches sent but not yet acknowledged (bounds memory and how far the progress bar's
+            stored count trails).
         flush_every: Rows between flushes.
     """
 
@@ -47,10 +49,12 @@ class RowWriter:
         config: Config,
         on_written: Callable[[int], None] = lambda n: None,
         depth: int = 4,
+        in_flight: int = 2,
         flush_every: int = FLUSH_EVERY,
     ):
         self.on_written = on_written
         self._error: BaseException | None = None
+        self._window = threading.Semaphore(in_flight)
         self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=depth)
         env = {**os.environ, "GRPC_VERBOSITY": os.environ.get("GRPC_VERBOSITY", "ERROR")}
         self._child = subprocess.Popen(
@@ -84,6 +88,7 @@ class RowWriter:
     def _send_loop(self) -> None:
         try:
             while (rows := self._queue.get()) is not None:
+                self._window.acquire()
                 if self._error is None:
                     _send(self._child.stdin, ("rows", rows))
             _send(self._child.stdin, ("close",))
@@ -96,10 +101,12 @@ class RowWriter:
         while (message := _receive(self._child.stdout)) is not None:
             if message[0] == "ack":
                 self.on_written(message[1])
+                self._window.release()
             elif message[0] == "error":
                 kind, text = message[1], message[2]
                 self._error = StoreLockedError(text) if kind == "StoreLockedError" else StoreError(text)
                 self._drain()
+        self._window.release(1_000_000)  # the child is gone: nothing will be acknowledged any more
 
     def _drain(self) -> None:
         # Unblock a put() waiting on a full queue (the sender skips rows once an error is set), but keep

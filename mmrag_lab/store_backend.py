@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +21,9 @@ from pymilvus.exceptions import MilvusException
 from mmrag_lab.errors import ConfigError, StoreError, StoreLockedError
 
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")
+# A lock held by a process that is exiting (a killed ingest's writer finishing its last upsert) clears
+# within moments; wait that long before calling the file busy.
+LOCK_WAIT_S = 5.0
 _lite_users: dict[str, int] = {}
 _lite_guard = threading.Lock()
 
@@ -119,13 +123,18 @@ def _connect_lite(path: Path) -> MilvusClient:
             "Lite 2.x; pick a new path (e.g. --uri ./mmrag_lab3.db) and ingest again."
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        client = MilvusClient(uri=str(path))
-    except MilvusException as exc:
-        holder = lock_holder(path)
-        if holder is not None:
-            raise StoreLockedError(locked_message(path, holder)) from None
-        raise StoreError(f"Cannot open the Milvus Lite file {path}: {exc}") from exc
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            client = MilvusClient(uri=str(path))
+            break
+        except MilvusException as exc:
+            holder = lock_holder(path)
+            if holder is None:
+                raise StoreError(f"Cannot open the Milvus Lite file {path}: {exc}") from exc
+            if time.monotonic() > deadline:
+                raise StoreLockedError(locked_message(path, holder)) from None
+            time.sleep(0.25)
     with _lite_guard:
         _lite_users[str(path)] = _lite_users.get(str(path), 0) + 1
     return client

@@ -27,7 +27,7 @@ def make_photos(folder, count: int) -> dict[str, tuple[str, int]]:
         rel = f"part{i % 4}/img_{i:04d}.jpg"
         path = folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = encoded(photo(320, 240, seed=i), "JPEG", quality=90)
+        data = encoded(photo(480, 360, seed=i), "JPEG", quality=90)
         path.write_bytes(data)
         expected[content_id(data)] = (rel, len(data))
     return expected
@@ -78,7 +78,7 @@ def test_kill_9_twice_then_rerun_stores_every_image_exactly_once(store_uri, tmp_
     kill_midway(command, 0.25)
     after_first_kill = count_rows(store_uri)  # a Lite file killed mid-write must reopen cleanly
     assert 0 < after_first_kill < IMAGES
-    kill_midway(command, 0.5)
+    kill_midway(command, 0.3)
     after_second_kill = count_rows(store_uri)
     assert after_first_kill < after_second_kill < IMAGES
 
@@ -97,5 +97,5 @@ def test_kill_9_twice_then_rerun_stores_every_image_exactly_once(store_uri, tmp_
     for row in rows:
         rel, size = expected[row["id"]]
         assert row["path"] == os.path.join(root, rel)
-        assert (row["width"], row["height"], row["file_size"], row["meta"]) == (320, 240, size, {})
+        assert (row["width"], row["height"], row["file_size"], row["meta"]) == (480, 360, size, {})
         assert np.linalg.norm(row["vector"]) == pytest.approx(1.0, abs=1e-3)
