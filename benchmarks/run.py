@@ -4,13 +4,14 @@ Each section's result is kept in benchmarks/results/<name>.json, so `--only NAME
 the page is re-stitched from the rest. GPU sections are measured on a GPU machine by the scripts
 benchmarks/gpu_*.py, whose JSON is kept in benchmarks/results/gpu_*.json and rendered here.
 
-usage: python benchmarks/run.py [--quick] [--only NAME ...] [--render-only]
+usage: python benchmarks/run.py [--quick] [--only NAME ...] [--images N] [--render-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import os
 import platform
@@ -58,12 +59,13 @@ def machine() -> str:
     )
 
 
-def measure(names: list[str], quick: bool) -> None:
+def measure(names: list[str], quick: bool, images: int | None = None) -> None:
     RESULTS.mkdir(exist_ok=True)
     for name in names:
         module = importlib.import_module(CPU_SECTIONS[name])
         print(f"== {name} ...", flush=True)
-        section = module.run(quick=quick)
+        takes_count = "count" in inspect.signature(module.run).parameters
+        section = module.run(quick=quick, count=images) if takes_count and images else module.run(quick=quick)
         section.update(machine=machine(), quick=quick)
         (RESULTS / f"{name}.json").write_text(json.dumps(section, indent=2, default=str))
         print(section["markdown"], flush=True)
@@ -107,11 +109,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--only", nargs="+", choices=sorted(CPU_SECTIONS), help="sections to re-measure")
     parser.add_argument(
+        "--images", type=int, help="images for the CPU ingest comparison (default: all 3,781)"
+    )
+    parser.add_argument(
         "--render-only", action="store_true", help="re-stitch BENCHMARKS.md from saved results"
     )
     args = parser.parse_args()
     if not args.render_only:
-        measure(args.only or list(CPU_SECTIONS), args.quick)
+        measure(args.only or list(CPU_SECTIONS), args.quick, args.images)
     (ROOT / "BENCHMARKS.md").write_text(render())
     print(f"wrote {ROOT / 'BENCHMARKS.md'}")
 
