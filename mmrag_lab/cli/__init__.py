@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from mmrag_lab.config import Config
 from mmrag_lab.errors import MmragError
 
 # subcommand -> module in this package; each module has add_parser(subparsers) and run(args) -> int
@@ -34,6 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mmrag {args.command}: interrupted; re-run the same command to resume.", file=sys.stderr)
         return 130
+
+
+def config_from_args(args: argparse.Namespace, **extra: object) -> Config:
+    """Settings given on the command line (``--uri``, ``--collection``, ``--encoder``, ``--weights``,
+    ``--device``, where a subcommand has them) over the environment and the defaults."""
+    named = {"milvus_uri": "uri", "collection": "collection", "encoder": "encoder", "weights": "weights",
+             "device": "device"}  # fmt: skip
+    return Config.load(**{field: getattr(args, option, None) for field, option in named.items()}, **extra)
 
 
 def _load(module_name: str):

@@ -51,19 +51,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmrag_lab.config import Config
+    from mmrag_lab.cli import config_from_args
     from mmrag_lab.errors import ConfigError
     from mmrag_lab.evaluate import evaluate
 
-    config = Config.load(
-        milvus_uri=args.uri,
-        collection=args.collection,
-        encoder=args.encoder,
-        weights=args.weights,
-        device=args.device,
-        batch_size=args.batch_size,
-        llm_model=args.llm_model,
-        llm_base_url=args.llm_base_url,
+    config = config_from_args(
+        args, batch_size=args.batch_size, llm_model=args.llm_model, llm_base_url=args.llm_base_url
     )
     if (args.price_in is None) != (args.price_out is None):
         raise ConfigError("Give both --price-in and --price-out (USD per 1M tokens), or neither.")

@@ -34,16 +34,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmrag_lab.config import Config
+    from mmrag_lab.cli import config_from_args
     from mmrag_lab.ingest import ingest
 
-    config = Config.load(
-        milvus_uri=args.uri,
-        collection=args.collection,
-        encoder=args.encoder,
-        weights=args.weights,
-        device=args.device,
-    )
+    config = config_from_args(args)
     report = ingest(
         args.images_dir,
         config=config,

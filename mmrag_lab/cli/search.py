@@ -51,10 +51,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmrag_lab.config import Config
+    from mmrag_lab.cli import config_from_args
     from mmrag_lab.search import search
 
-    config = Config.load(milvus_uri=args.uri, collection=args.collection, device=args.device)
+    config = config_from_args(args)
     results = search(
         args.image, args.instruction, args.text, k=args.k, where=parse_where(args.where), filter=args.filter,
         config=config,
