@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	@touch $(STAMP)
 
 demo: setup ## Run the main job end to end: ingest the bundled sample into Milvus Lite, search, rerank, inspect
-	$(PY) -m mmrag_lab.demo
+	$(PY) -m mmrag_lab.workbench.demo
 
 test: setup lint ## Lint, then run the whole test suite (Milvus Lite + a real Milvus server, notebooks via papermill)
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -43,7 +43,7 @@ lab: setup ## Open JupyterLab with the project's kernel
 	$(VENV)/bin/jupyter lab notebooks/
 
 notebooks: setup ## Run all notebooks headless with papermill into runs/<timestamp>/
-	$(PY) -m mmrag_lab.runs
+	$(PY) -m mmrag_lab.workbench.runs
 
 strip: setup ## Remove outputs from the notebooks
 	$(VENV)/bin/nbstripout $(NOTEBOOKS)

@@ -1,7 +1,7 @@
 """End-to-end ingest on the CPU: this pipeline against the tutorial's way, in the same run on the same files.
 
 The tutorial's way: ``encode_images([path])`` for one image at a time, then a single ``insert`` of every row
-into a quick-setup collection (auto id, dynamic fields, no flush). Ours: ``mmrag_lab.ingest`` on the
+into a quick-setup collection (auto id, dynamic fields, no flush). Ours: ``mmrag_lab.ingestion.pipeline`` on the
 folder (scan, hash, skip stored, decode in a worker process, batched encoding, batched upserts, flush +
 load). Both use the same ``visualized-bge-base`` encoder (untrained weights: the same compute as the real
 ones) on the clothing photos, each into a fresh Milvus Lite file. A re-run of each shows what happens the
@@ -28,7 +28,7 @@ from pymilvus import MilvusClient  # noqa: E402
 
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders import load_encoder  # noqa: E402
-from mmrag_lab.ingest import ingest  # noqa: E402
+from mmrag_lab.ingestion.pipeline import ingest  # noqa: E402
 
 CLOTHING = ROOT.parent / "shared" / "datasets" / "clothing-dataset-small"
 ALL_IMAGES = 3781
@@ -115,7 +115,7 @@ def run(
     results = {"images": len(files), "batch_size": batch_size, "workers": workers, "ours": ours}
     results.update(tutorial=tutorial, ratio=ratio, cores=os.cpu_count(), bf16=bf16)
     return {
-        "title": "Ingest on CPU: mmrag_lab.ingest vs the tutorial's loop",
+        "title": "Ingest on CPU: mmrag_lab.ingestion.pipeline vs the tutorial's loop",
         "markdown": render_cpu(results),
         "results": results,
     }
@@ -134,10 +134,10 @@ def render_cpu(r: dict) -> str:
             f"| tutorial: one image at a time, one insert | {tutorial['seconds']:.1f} s | "
             f"{tutorial['per_s']:.2f} | 1.00x | insert again: {tutorial['rows_after_rerun']:,} rows "
             f"for {r['images']:,} images |",
-            f"| `mmrag_lab.ingest` (batch {r['batch_size']}, workers {r['workers'] or 'default'}) | "
+            f"| `mmrag_lab.ingestion.pipeline` (batch {r['batch_size']}, workers {r['workers'] or 'default'}) | "
             f"{ours['seconds']:.1f} s | {ours['per_s']:.2f} | **{r['ratio']:.2f}x** | "
             f"{ours['rerun_ingested']} ingested in {ours['rerun_seconds']:.1f} s |",
-            f"| `mmrag_lab.ingest --dtype bf16` (first {bf16['images']:,} images) | {bf16['seconds']:.1f} s | "
+            f"| `mmrag_lab.ingestion.pipeline --dtype bf16` (first {bf16['images']:,} images) | {bf16['seconds']:.1f} s | "
             f"{bf16['per_s']:.2f} | {bf16['per_s'] / tutorial['per_s']:.2f}x | "
             f"{bf16['rerun_ingested']} ingested |",
             "",

@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
-from mmrag_lab.panorama import build_panorama  # noqa: E402
-from mmrag_lab.sample import sample_dir  # noqa: E402
-from mmrag_lab.search import search  # noqa: E402
-from mmrag_lab.store import Store  # noqa: E402
+from mmrag_lab.reranking.panorama import build_panorama  # noqa: E402
+from mmrag_lab.retrieval.query import search  # noqa: E402
+from mmrag_lab.store.collection import Store  # noqa: E402
+from mmrag_lab.workbench.sample import sample_dir  # noqa: E402
 
 DIM = 768
 K = 10

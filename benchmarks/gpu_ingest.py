@@ -12,7 +12,7 @@ N photo-like JPEGs, then measures, each on its own:
 * the model alone on pixels already on the GPU;
 * Milvus Lite upserts alone;
 
-and then the whole pipeline, ``mmrag_lab.ingest``, with full and with draft decoding. The slowest stage
+and then the whole pipeline, ``mmrag_lab.ingestion.pipeline``, with full and with draft decoding. The slowest stage
 alone is named as the bound.
 """
 
@@ -39,10 +39,10 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # before gRPC loads: no INFO l
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders import load_encoder  # noqa: E402
 from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
-from mmrag_lab.ingest import ingest  # noqa: E402
-from mmrag_lab.prepare import PrepareDataset, Task, make_loader, split_transform  # noqa: E402
-from mmrag_lab.scan import hash_files, scan_images  # noqa: E402
-from mmrag_lab.store import Store  # noqa: E402
+from mmrag_lab.ingestion.pipeline import ingest  # noqa: E402
+from mmrag_lab.ingestion.prepare import PrepareDataset, Task, make_loader, split_transform  # noqa: E402
+from mmrag_lab.ingestion.scan import hash_files, scan_images  # noqa: E402
+from mmrag_lab.store.collection import Store  # noqa: E402
 
 
 def write_photo(args: tuple[str, int, int, int]) -> None:

@@ -13,12 +13,13 @@ __version__ = "0.1.0"
 # Public names, imported on first use so that `import mmrag_lab` stays fast and loads no model.
 _LAZY = {
     "load_encoder": "mmrag_lab.encoders",
-    "ingest": "mmrag_lab.ingest",
+    "ingest": "mmrag_lab.ingestion",
     "Store": "mmrag_lab.store",
-    "search": "mmrag_lab.search",
-    "rerank": "mmrag_lab.rerank",
-    "evaluate": "mmrag_lab.evaluate",
-    "sample_dir": "mmrag_lab.sample",
+    "search": "mmrag_lab.retrieval",
+    "rerank": "mmrag_lab.reranking",
+    "rerank_many": "mmrag_lab.reranking",
+    "evaluate": "mmrag_lab.evaluation",
+    "sample_dir": "mmrag_lab.workbench.sample",
 }
 
 __all__ = ["Config", "MmragError", "__version__", *_LAZY]

@@ -111,7 +111,7 @@ class Config:
     @property
     def is_lite(self) -> bool:
         """True when the URI points at a local Milvus Lite file."""
-        return not self.milvus_uri.startswith(("http://", "https://", "tcp://", "grpc://"))
+        return is_lite_uri(self.milvus_uri)
 
     def public_dict(self) -> dict[str, Any]:
         """All settings except secrets, safe to write into reports and notebooks."""
@@ -135,3 +135,11 @@ def _coerce(name: str, value: Any) -> Any:
         var = ENV_VARS.get(name, name)
         raise ConfigError(f"Setting {name} ({var}) must be a number, got {value!r}") from None
     return value
+
+
+SERVER_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")
+
+
+def is_lite_uri(uri: str) -> bool:
+    """True when ``uri`` is a local Milvus Lite path rather than a server address (any scheme above)."""
+    return not uri.startswith(SERVER_SCHEMES)

@@ -78,12 +78,13 @@ def decode_image(
     return _to_rgb(_upright(image))
 
 
-def image_size(source: ImageSource) -> tuple[int, int]:
-    """Width and height of the upright image, without decoding pixels when given a path."""
+def image_size(source: ImageSource | bytes) -> tuple[int, int]:
+    """Width and height of the upright image, from the header only when given a path or the file's bytes."""
     if isinstance(source, Image.Image):
         return source.size
     try:
-        with Image.open(os.fsdecode(source)) as image:
+        opened = io.BytesIO(source) if isinstance(source, bytes) else os.fsdecode(source)
+        with Image.open(opened) as image:
             width, height = image.size
             orientation = image.getexif().get(0x0112, 1)
     except (OSError, SyntaxError, ValueError) as exc:

@@ -70,7 +70,7 @@ class StoreTarget:
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     """The bundled sample images (40 JPEGs in ``<class>/`` folders)."""
-    from mmrag_lab.sample import sample_dir as bundled
+    from mmrag_lab.workbench.sample import sample_dir as bundled
 
     return bundled()
 

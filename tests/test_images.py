@@ -12,7 +12,6 @@ from PIL import Image
 
 from mmrag_lab.errors import ImageLoadError
 from mmrag_lab.images import decode_image, image_size, load_image
-from mmrag_lab.prepare import upright_size
 
 
 def write(tmp_path, name: str, data: bytes):
@@ -49,7 +48,7 @@ def test_exif_orientation_is_applied(tmp_path):
     path = write(tmp_path, "rotated.jpg", exif_rotated_jpeg())
     assert load_image(path).size == (64, 96)
     assert image_size(path) == (64, 96)
-    assert upright_size(path.read_bytes()) == (64, 96)
+    assert image_size(path.read_bytes()) == (64, 96)
 
 
 def test_one_pixel_image(tmp_path):

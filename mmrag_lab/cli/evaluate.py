@@ -53,7 +53,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
     from mmrag_lab.errors import ConfigError
-    from mmrag_lab.evaluate import evaluate
+    from mmrag_lab.evaluation import evaluate
 
     config = config_from_args(
         args, batch_size=args.batch_size, llm_model=args.llm_model, llm_base_url=args.llm_base_url
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     options = {k: v for k, v in given.items() if v}
     queries, kind = args.queries, args.kind
     if kind == "folders":
-        from mmrag_lab.evaluate.folders import folder_queries
+        from mmrag_lab.evaluation.folders import folder_queries
 
         queries, kind = folder_queries(args.queries), None
     extra = {k: v for k, v in {"ks": args.ks, "map_ks": args.map_k, "subset_ks": args.subset_k}.items() if v}

@@ -35,7 +35,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
-    from mmrag_lab.ingest import ingest
+    from mmrag_lab.ingestion.pipeline import ingest
 
     config = config_from_args(args)
     report = ingest(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mmrag_lab.errors import QueryError
-from mmrag_lab.filters import INT_FIELDS, RANGE_KEYS
+from mmrag_lab.store.filters import INT_FIELDS, RANGE_KEYS
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -52,7 +52,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
-    from mmrag_lab.search import search
+    from mmrag_lab.retrieval.query import search
 
     config = config_from_args(args)
     results = search(
@@ -101,7 +101,7 @@ def parse_where(pairs: list[str]) -> dict[str, Any]:
 
 
 def _rerank(args: argparse.Namespace, results, config, out: Path):
-    from mmrag_lab.rerank import rerank
+    from mmrag_lab.reranking.reranker import rerank
 
     query = args.image
     if query is None:
@@ -121,7 +121,7 @@ def _rerank(args: argparse.Namespace, results, config, out: Path):
 
 
 def _write_grids(results, reranked, args: argparse.Namespace, out: Path) -> None:
-    from mmrag_lab.plots import plot_rerank, plot_results
+    from mmrag_lab.plots.figures import plot_rerank, plot_results
 
     plot_results(results, query_image=args.image).savefig(out / "results.png", dpi=100)
     if reranked is not None:

@@ -1,0 +1,139 @@
+"""An evaluation run and its folder: everything needed to read, compare or re-check it later.
+
+Layout::
+
+    config.json        public settings (no secrets), the evaluation settings, the query source
+    encoder.json       encoder name, weights, fingerprint, untrained flag
+    metrics.json       retrieval (and reranked) metrics, reranker stats, what could not be evaluated
+    rankings.jsonl     one line per query: ranked ids, scores, target ranks (and the reranked order)
+    results.csv / results.md   the results table
+    recall_at_k.png    Recall@K curve(s)
+    rerank.png         before/after reranking (when reranking)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from mmrag_lab.evaluation.aggregate import RankedQuery, best_target_rank
+from mmrag_lab.evaluation.cases import plot_cases
+from mmrag_lab.evaluation.match import MatchedQuery
+from mmrag_lab.evaluation.metrics import target_ranks
+from mmrag_lab.evaluation.report import Table, plot_recall_curve, plot_rerank, results_table
+from mmrag_lab.evaluation.retrieve import Retrieved
+
+FILES = ("config.json", "encoder.json", "metrics.json", "rankings.jsonl", "results.csv", "results.md")
+
+
+@dataclass
+class EvalRun:
+    """The outcome of :func:`mmrag_lab.evaluation`.
+
+    Attributes:
+        out_dir: The run folder, or None when nothing was written.
+        config: Public settings of the run.
+        encoder: The encoder's identity.
+        metrics: Everything measured (see ``metrics.json``).
+        rankings: One record per evaluated query (see ``rankings.jsonl``).
+    """
+
+    out_dir: Path | None
+    config: dict
+    encoder: dict
+    metrics: dict
+    rankings: list[dict] = field(repr=False)
+
+    def table(self) -> Table:
+        """The results table (percentages)."""
+        return results_table(self.metrics)
+
+    def worst(self, n: int = 5, stage: str = "retrieval") -> list[dict]:
+        """The ``n`` queries whose best target ranks lowest (not retrieved at all comes last of all)."""
+        key = "reranked_best_target_rank" if stage == "reranked" else "best_target_rank"
+        scored = [r for r in self.rankings if r["targets"]]
+
+        def badness(rec: dict) -> tuple:
+            rank = rec.get(key)
+            return (rank is None, rank or 0, rec["id"])
+
+        return sorted(scored, key=badness, reverse=True)[:n]
+
+    @property
+    def untrained(self) -> bool:
+        """True when the encoder ran on untrained weights (the numbers mean nothing)."""
+        return bool(self.encoder.get("untrained"))
+
+    def plot_recall(self) -> Figure:
+        """Recall@K curve(s)."""
+        return plot_recall_curve(self.metrics, untrained=self.untrained)
+
+    def plot_rerank(self) -> Figure | None:
+        """Before/after reranking (None when the run did not rerank)."""
+        if not self.metrics.get("reranked"):
+            return None
+        return plot_rerank(self.metrics, self.metrics["rank_moves"], untrained=self.untrained)
+
+    def plot_worst(self, n: int = 3, hits: int = 5, stage: str = "retrieval") -> Figure:
+        """The ``n`` worst queries as a grid: query, instruction, target, top hits."""
+        return plot_cases(self.worst(n, stage), hits=hits, stage=stage, untrained=self.untrained)
+
+    def _repr_markdown_(self) -> str:
+        return self.table().to_markdown()
+
+
+def query_record(m: MatchedQuery, r: Retrieved, q: RankedQuery, target_paths: list[str]) -> dict[str, Any]:
+    """The ``rankings.jsonl`` record of one query after retrieval."""
+    return {
+        "id": m.query.query_id,
+        "category": m.query.category,
+        "image": m.query.image,
+        "image_path": m.image_path,
+        "instruction": m.query.instruction,
+        "reference_id": m.reference_id,
+        "targets": list(m.target_ids),
+        "target_names": list(m.query.targets),
+        "target_paths": target_paths,
+        "missing_targets": list(m.missing_targets),
+        "ranking": list(r.ranking),
+        "scores": list(r.scores),
+        "paths": [r.paths.get(cid, "") for cid in r.ranking],
+        "subset": None if r.subset is None else list(r.subset),
+        "target_ranks": target_ranks(r.ranking, m.target_ids),
+        "best_target_rank": best_target_rank(q),
+    }
+
+
+def write_run(run: EvalRun) -> Path:
+    """Write the run folder (creating it) and return its path."""
+    out = Path(run.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _dump(out / "config.json", run.config)
+    _dump(out / "encoder.json", run.encoder)
+    _dump(out / "metrics.json", run.metrics)
+    lines = [json.dumps(rec, ensure_ascii=False) for rec in run.rankings]
+    (out / "rankings.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    table = run.table()
+    (out / "results.csv").write_text(table.to_csv(), encoding="utf-8")
+    (out / "results.md").write_text(table.to_markdown(), encoding="utf-8")
+    plot_recall_curve(run.metrics, out / "recall_at_k.png", untrained=run.untrained)
+    if run.metrics.get("reranked"):
+        plot_rerank(run.metrics, run.metrics["rank_moves"], out / "rerank.png", untrained=run.untrained)
+    return out
+
+
+def load_run(folder: str | Path) -> EvalRun:
+    """Read a run folder back."""
+    folder = Path(folder)
+    read = lambda name: json.loads((folder / name).read_text(encoding="utf-8"))  # noqa: E731
+    text = (folder / "rankings.jsonl").read_text(encoding="utf-8")
+    rankings = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return EvalRun(folder, read("config.json"), read("encoder.json"), read("metrics.json"), rankings)
+
+
+def _dump(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

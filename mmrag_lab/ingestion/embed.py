@@ -1,0 +1,97 @@
+"""The embedding stage of ingest: prepared batches → encoder → complete rows → background writer."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from mmrag_lab.config import Config
+from mmrag_lab.encoders.base import Encoder
+from mmrag_lab.ingestion.prepare import PrepareDataset, Task, make_loader, split_transform
+from mmrag_lab.ingestion.report import IngestReport
+from mmrag_lab.ingestion.sidecar import Sidecar
+from mmrag_lab.ingestion.writer import RowWriter
+
+
+@dataclass(frozen=True)
+class EmbedOptions:
+    """How to run the stage.
+
+    Attributes:
+        batch_size: Images per encoder batch.
+        workers: Decode processes; None = :func:`default_workers`, 0 = decode inline.
+        progress: Show a progress bar with images/s.
+        fast_decode: Decode JPEGs at a reduced scale (see :class:`~mmrag_lab.ingestion.prepare.PrepareDataset`).
+    """
+
+    batch_size: int = 16
+    workers: int | None = None
+    progress: bool = True
+    fast_decode: bool = False
+
+
+def default_workers(encoder: Encoder) -> int:
+    """Decode processes: on a GPU all cores but two; on a CPU half the cores (the encoder needs the rest)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    on_gpu = getattr(getattr(encoder, "device", None), "type", "cpu") != "cpu"
+    return max(1, min(32, cores - 2)) if on_gpu else max(1, cores // 2)
+
+
+def embed_and_write(
+    tasks: list[Task],
+    encoder: Encoder,
+    config: Config,
+    sidecar: Sidecar,
+    report: IngestReport,
+    options: EmbedOptions,
+) -> None:
+    """Prepare ``tasks`` in worker processes, embed them in batches and upsert complete rows.
+
+    The rows go to the collection named by ``config`` through a :class:`RowWriter` process, which must be
+    able to open the store: for Milvus Lite, no other process (this one included) may hold the file.
+
+    Bad files go to ``report.failed``; ``report.ingested`` counts rows once the store acknowledged them.
+    """
+    if not tasks:
+        return
+    workers = default_workers(encoder) if options.workers is None else options.workers
+    draft = encoder.image_size if options.fast_decode else None
+    batch_size, progress = options.batch_size, options.progress
+    transform, finish = split_transform(getattr(encoder, "transform", None) or encoder.preprocess)
+    device = getattr(encoder, "device", None) or torch.device("cpu")
+    loader = make_loader(
+        PrepareDataset(tasks, transform, draft), batch_size, workers, pin_memory=device.type == "cuda"
+    )
+    batches = iter(loader)  # forks the workers now, so that they do not inherit the writer's pipes
+    writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
+    bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not progress, dynamic_ncols=True)
+    try:
+        for batch in batches:
+            for task, reason in batch.failed:
+                report.add_failure(task.file.display, reason)
+            if batch.pixels is not None:
+                pixels = (
+                    batch.pixels if finish is None else finish(batch.pixels.to(device, non_blocking=True))
+                )
+                vectors = encoder.encode_pixels(pixels)
+                writer.put([_row(t, v, s, sidecar) for t, v, s in zip(batch.tasks, vectors, batch.sizes)])
+            bar.update(len(batch.tasks) + len(batch.failed))
+            bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
+    finally:
+        bar.close()
+        writer.close()
+
+
+def _row(task: Task, vector, size: tuple[int, int], sidecar: Sidecar) -> dict:
+    return {
+        "id": task.id,
+        "vector": vector,
+        "path": task.file.display,
+        "width": int(size[0]),
+        "height": int(size[1]),
+        "file_size": task.file.size,
+        "meta": sidecar.lookup(task.file.rel),
+    }

@@ -1,0 +1,147 @@
+"""The generative reranker: a multimodal chat model reorders the search hits and explains its top pick.
+
+The model sees one panorama (the query in a blue frame, numbered candidates) and the instruction. Whatever
+it replies, :func:`rerank` returns a :class:`RerankResult`; a reply that cannot be used, a missing key or an
+endpoint that keeps failing leaves the retrieval order in place and says why in ``fallback_reason``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from mmrag_lab.config import Config
+from mmrag_lab.errors import MmragError
+from mmrag_lab.images import ImageSource
+from mmrag_lab.reranking.cache import ReplyCache, cache_key
+from mmrag_lab.reranking.llm import RetryPolicy, chat, make_client
+from mmrag_lab.reranking.panorama import build_panorama
+from mmrag_lab.reranking.prompt import RESPONSE_FORMAT, SYSTEM, build_messages, prompt_text
+from mmrag_lab.reranking.result import RerankResult, fallback, from_reply, split_candidates
+
+__all__ = ["RerankResult", "RetryPolicy", "rerank", "rerank_many"]
+log = logging.getLogger(__name__)
+
+
+def rerank(
+    results: Iterable[Any],
+    query_image: ImageSource,
+    instruction: str,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    config: Config | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    include_metadata: bool = True,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    client: Any = None,
+    strict: bool = False,
+    retry: RetryPolicy | None = None,
+    grid: tuple[int, int] = (3, 3),
+    tile: int = 300,
+    max_bytes: int = 400_000,
+    use_cache: bool = True,
+) -> RerankResult:
+    """Ask a multimodal chat model to reorder search hits for a composed query.
+
+    Only the first ``rows * cols`` candidates go into the panorama; any others keep their place after them.
+
+    Args:
+        results: A ``SearchResults``, a list of hits (objects with ``path`` and ``meta``), or a list of
+            image paths / PIL images.
+        query_image: The query picture.
+        instruction: What the user wants changed or kept.
+        model: Chat model; default ``Config.llm_model`` (``gpt-4o``).
+        base_url: OpenAI-compatible endpoint; default ``OPENAI_BASE_URL`` / ``Config.llm_base_url``.
+        config: Settings; default ``Config.load()``.
+        cache_dir: Folder of cached replies; default ``<Config.cache_dir>/rerank``.
+        include_metadata: Add each hit's metadata to the prompt.
+        timeout: Seconds per request; default ``Config.llm_timeout``.
+        max_retries: Retries on 429, 5xx, timeouts and dropped connections; default ``Config.llm_max_retries``.
+        client: A ready ``openai.OpenAI``-compatible client (e.g. ``AzureOpenAI``) to use instead.
+        strict: Raise ``RerankError`` (incl. ``AuthenticationError``) and ``ConfigError`` instead of
+            falling back. A bad reply never raises.
+        retry: Backoff policy; ``max_retries`` wins over its count when both are given.
+        grid: ``(rows, cols)`` of the panorama's candidate grid.
+        tile: Tile side in pixels.
+        max_bytes: Upper bound on the panorama's JPEG size.
+        use_cache: Read and write the reply cache.
+
+    Raises:
+        ImageLoadError: The query image cannot be read (unreadable candidates become grey tiles).
+    """
+    cfg = config or Config.load()
+    items, sources, metas = split_candidates(results)
+    cells = min(len(items), grid[0] * grid[1])
+    if cells == 0:
+        return fallback(items, "there are no candidates to rerank")
+    model = model or cfg.llm_model
+    panorama = build_panorama(
+        query_image, sources[:cells], grid=grid, tile=tile, max_bytes=max_bytes, skip_unreadable=True
+    )
+    text = prompt_text(instruction, cells, metas[:cells] if include_metadata else None)
+    key = cache_key(model, SYSTEM + "\n\n" + text, panorama.jpeg)
+    cache = ReplyCache(Path(cache_dir) if cache_dir else Path(cfg.cache_dir) / "rerank")
+    started = time.perf_counter()
+    reply = cache.load(key) if use_cache else None
+    cached = reply is not None
+    if reply is None:
+        policy = retry or RetryPolicy(max_retries=cfg.llm_max_retries)
+        if max_retries is not None:
+            policy = RetryPolicy(max_retries, policy.backoff_s, policy.max_wait_s)
+        try:
+            client = client or make_client(cfg, base_url=base_url, timeout=timeout)
+            reply = chat(client, model, build_messages(text, panorama.data_url()), schema=RESPONSE_FORMAT,
+                         retry=policy)  # fmt: skip
+        except MmragError as exc:
+            if strict:
+                raise
+            log.info("rerank fell back to retrieval order: %s", exc)
+            return fallback(items, str(exc), model, panorama, time.perf_counter() - started)
+    result = from_reply(items, cells, reply, panorama, cached, time.perf_counter() - started)
+    if result.ok and not cached and use_cache:
+        cache.store(key, reply, text)
+    log.info("rerank %s: %d candidates in %.2fs, cached=%s, fallback=%s", result.model, len(items),
+             result.latency_s, cached, result.fallback_reason)  # fmt: skip
+    return result
+
+
+def rerank_many(
+    queries: Sequence[Mapping[str, Any] | tuple], *, concurrency: int = 4, **kwargs: Any
+) -> list[RerankResult]:
+    """Rerank several queries with at most ``concurrency`` requests in flight; results keep input order.
+
+    Args:
+        queries: Each a ``(results, query_image, instruction)`` tuple or a mapping with those keys.
+        concurrency: Threads (and so simultaneous requests) at most.
+        **kwargs: Passed on to :func:`rerank` for every query.
+
+    A query whose image cannot be read gets a fallback result naming the problem; the others go on.
+    """
+    cfg = kwargs.pop("config", None) or Config.load()
+    if kwargs.get("client") is None:
+        try:  # one client, so one connection pool, for all threads
+            kwargs["client"] = make_client(
+                cfg, base_url=kwargs.get("base_url"), timeout=kwargs.get("timeout")
+            )
+        except MmragError:
+            pass  # each rerank() records the same configuration problem as its fallback reason
+
+    def one(query: Mapping[str, Any] | tuple) -> RerankResult:
+        names = ("results", "query_image", "instruction")
+        args = query if isinstance(query, Mapping) else dict(zip(names, query))
+        try:
+            return rerank(*(args[name] for name in names), config=cfg, **kwargs)
+        except MmragError as exc:
+            if kwargs.get("strict"):
+                raise
+            return fallback(list(args["results"]), str(exc))
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return list(pool.map(one, queries))

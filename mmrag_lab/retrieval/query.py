@@ -1,0 +1,166 @@
+"""Search the collection with a composed query (image + instruction), an image alone, or a text alone.
+
+The query is embedded by the encoder that made the collection: by default the one its record names, and
+an explicitly given encoder must have the same fingerprint, so query and corpus vectors never come from
+different spaces. ``mmrag_lab.search(...)`` and ``mmrag search`` both run :func:`search`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from mmrag_lab.config import Config
+from mmrag_lab.encoders.base import Encoder
+from mmrag_lab.errors import CollectionMismatchError, QueryError, StoreError
+from mmrag_lab.images import ImageSource
+from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
+from mmrag_lab.store.backend import display_uri
+from mmrag_lab.store.collection import Store
+from mmrag_lab.store.filters import LITE, Dialect, build_filter, combine, dialect_for
+from mmrag_lab.store.schema import CollectionRecord
+
+__all__ = ["Hit", "SearchQuery", "SearchResults", "search"]
+MAX_K = 16384  # Milvus' top-k limit
+_dialects: dict[str, Dialect] = {}
+
+
+def search(
+    image: ImageSource | None = None,
+    instruction: str | None = None,
+    text: str | None = None,
+    *,
+    k: int = 9,
+    where: Mapping[str, Any] | None = None,
+    filter: str | None = None,
+    config: Config | None = None,
+    encoder: Encoder | None = None,
+    store: Store | None = None,
+) -> SearchResults:
+    """Find the ``k`` images closest to a query.
+
+    Args:
+        image: Query image (path or PIL image). With ``instruction``: a composed query.
+        instruction: What to change or keep relative to ``image``; without an image it is searched as text.
+        text: A text-only query.
+        k: Number of hits (1 to 16384).
+        where: Keyword filters, built safely; see :mod:`mmrag_lab.store.filters` for the vocabulary, e.g.
+            ``{"category": "dress", "path_contains": "shoes", "min_width": 300}``.
+        filter: A raw Milvus boolean expression, AND-ed with ``where`` (for experts; passed unchanged).
+        config: Settings (URI, collection, device); default ``Config.load()``.
+        encoder: A loaded encoder; default: the one that made the collection (cached between calls).
+        store: An open store to reuse; default: open one from ``config`` and close it afterwards.
+
+    Raises:
+        QueryError: No query, conflicting query parts, a bad ``k`` or a bad ``where`` filter.
+        ImageLoadError: The query image cannot be read.
+        CollectionMismatchError: ``encoder`` does not match the encoder that made the collection.
+        StoreError: The collection does not exist, or Milvus refuses the search (e.g. a bad raw filter).
+    """
+    cfg = config or Config.load()
+    mode, words = _mode(image, instruction, text)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise QueryError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
+    own_store = store is None
+    store = store or Store.open(cfg)
+    try:
+        record = _record(store)
+        enc = encoder or encoder_for(record, cfg)
+        check_same_space(record, enc)
+        dialect = _dialect(store)
+        expression = combine(build_filter(where, dialect=dialect, metadata_keys=record.metadata_keys), filter)
+        started = time.perf_counter()
+        vector = _embed(enc, mode, image, words)
+        encoded = time.perf_counter()
+        rows = store.search(vector, k=k, filter=expression or None)[0]
+        searched = time.perf_counter()
+    finally:
+        if own_store:
+            store.close()
+    query = SearchQuery(mode, k, instruction, text, _image_path(image), expression)
+    return SearchResults(
+        hits=[Hit.from_row(rank, row) for rank, row in enumerate(rows, start=1)],
+        query=query,
+        encoder=enc.name,
+        untrained=bool(enc.untrained or record.untrained),
+        collection=store.collection,
+        timings={"encode_s": encoded - started, "search_s": searched - encoded},
+    )
+
+
+def encoder_for(record: CollectionRecord, config: Config) -> Encoder:
+    """The encoder a collection was made with, loaded once per process and reused."""
+    local = record.weights == "untrained" or os.path.isfile(record.weights)
+    return _load_encoder(record.encoder, record.weights if local else config.weights, config)
+
+
+def check_same_space(record: CollectionRecord, encoder: Encoder) -> None:
+    """Refuse an encoder whose vectors live in another space than the collection's."""
+    info = encoder.info
+    if (info.name, int(info.dim), info.fingerprint) != (record.encoder, record.dim, record.fingerprint):
+        raise CollectionMismatchError(
+            f"The collection holds vectors from {record.summary()}, but the query encoder is {info.name!r} "
+            f"(dim {info.dim}, fingerprint {info.fingerprint}). Pass the encoder the collection was made "
+            "with, or leave encoder= unset to load it."
+        )
+
+
+@functools.lru_cache(maxsize=2)
+def _load_encoder(name: str, weights: str | None, config: Config) -> Encoder:
+    from mmrag_lab.encoders import load_encoder
+
+    return load_encoder(name, weights=weights, config=config)
+
+
+def _mode(image: ImageSource | None, instruction: str | None, text: str | None) -> tuple[str, str]:
+    if image is not None:
+        if text:
+            raise QueryError("text= is for text-only search; with an image, pass the words as instruction=.")
+        return ("composed", instruction) if instruction and instruction.strip() else ("image", "")
+    if text and instruction:
+        raise QueryError("Without an image, give the words as text= or instruction=, not both.")
+    words = text or instruction
+    if not words or not words.strip():
+        raise QueryError("Nothing to search for: give image=, image= with instruction=, or text=.")
+    return "text", words
+
+
+def _embed(encoder: Encoder, mode: str, image: ImageSource | None, words: str) -> np.ndarray:
+    if mode == "composed":
+        return encoder.encode_queries([image], [words])
+    if mode == "image":
+        return encoder.encode_images([image])
+    return encoder.encode_texts([words])
+
+
+def _record(store: Store) -> CollectionRecord:
+    if not store.exists():
+        raise StoreError(
+            f"There is no collection {store.collection!r} at {display_uri(store.uri)}. Ingest images first "
+            "(mmrag ingest FOLDER, or mmrag_lab.ingest(folder)), or set MMRAG_COLLECTION / MMRAG_MILVUS_URI."
+        )
+    record = store.record()
+    if record is None:
+        raise CollectionMismatchError(
+            f"Collection {store.collection!r} was not made by mmrag_lab; search a collection made by ingest."
+        )
+    return record
+
+
+def _dialect(store: Store) -> Dialect:
+    if store.is_lite:
+        return LITE
+    if store.uri not in _dialects:
+        _dialects[store.uri] = dialect_for(store.server_version(), is_lite=False)
+    return _dialects[store.uri]
+
+
+def _image_path(image: ImageSource | None) -> str | None:
+    if image is None or not isinstance(image, (str, os.PathLike)):
+        return None
+    return os.fspath(image)

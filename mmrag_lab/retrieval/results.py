@@ -1,0 +1,160 @@
+"""What a search returns: typed hits, and the query and encoder they came from."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, overload
+
+from mmrag_lab.errors import MmragError
+
+BASE_COLUMNS = ("rank", "id", "path", "score", "width", "height", "file_size")
+UNTRAINED_NOTE = "UNTRAINED WEIGHTS: these scores and this order mean nothing"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search hit. ``rank`` starts at 1; ``score`` is a similarity (higher is better)."""
+
+    rank: int
+    id: str
+    path: str
+    score: float
+    width: int = 0
+    height: int = 0
+    file_size: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, rank: int, row: dict[str, Any]) -> Hit:
+        """A hit from one row as :meth:`mmrag_lab.store.collection.Store.search` returns it."""
+        return cls(
+            rank=rank,
+            id=str(row["id"]),
+            path=str(row.get("path", "")),
+            score=float(row["score"]),
+            width=int(row.get("width") or 0),
+            height=int(row.get("height") or 0),
+            file_size=int(row.get("file_size") or 0),
+            meta=dict(row.get("meta") or {}),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What was asked: ``mode`` is ``composed``, ``image`` or ``text``."""
+
+    mode: str
+    k: int
+    instruction: str | None = None
+    text: str | None = None
+    image_path: str | None = None
+    filter: str = ""
+
+
+@dataclass
+class SearchResults:
+    """The hits of one search, best first, with the query and the encoder that made the vectors.
+
+    Iterate it for :class:`Hit` objects; ``len()``, indexing and slicing work like on a list.
+    """
+
+    hits: list[Hit]
+    query: SearchQuery
+    encoder: str
+    untrained: bool
+    collection: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @overload
+    def __getitem__(self, index: int) -> Hit: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Hit]: ...
+    def __getitem__(self, index):
+        return self.hits[index]
+
+    @property
+    def instruction(self) -> str | None:
+        return self.query.instruction
+
+    @property
+    def query_image(self) -> str | None:
+        return self.query.image_path
+
+    @property
+    def paths(self) -> list[str]:
+        return [hit.path for hit in self.hits]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One plain dict per hit (``meta`` kept as a dict), ready for JSON."""
+        return [hit.to_dict() for hit in self.hits]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole result (query, encoder, untrained flag, timings, hits) as plain data."""
+        return {
+            "query": asdict(self.query),
+            "encoder": self.encoder,
+            "untrained": self.untrained,
+            "collection": self.collection,
+            "timings": dict(self.timings),
+            "hits": self.to_records(),
+        }
+
+    def to_table(self):
+        """A pandas DataFrame, one row per hit, metadata keys as ``meta.<key>`` columns.
+
+        Raises:
+            MmragError: pandas is not installed (use :meth:`to_records` or :meth:`to_text`).
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise MmragError(
+                "to_table() needs pandas: pip install pandas, or use to_records()/to_text()"
+            ) from None
+        rows = [
+            {k: v for k, v in r.items() if k != "meta"} | _meta_columns(r["meta"]) for r in self.to_records()
+        ]
+        frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(BASE_COLUMNS))
+        frame.attrs.update(untrained=self.untrained, encoder=self.encoder)
+        return frame
+
+    def to_text(self, path_width: int = 60) -> str:
+        """A fixed-width table for terminals."""
+        lines = [UNTRAINED_NOTE] if self.untrained else []
+        lines.append(f"{'rank':>4}  {'score':>7}  {'size':>9}  {'path':<{path_width}}  meta")
+        for hit in self.hits:
+            path = hit.path if len(hit.path) <= path_width else "..." + hit.path[-(path_width - 3) :]
+            size = f"{hit.width}x{hit.height}"
+            meta = ", ".join(f"{k}={v}" for k, v in hit.meta.items())
+            lines.append(f"{hit.rank:>4}  {hit.score:>7.4f}  {size:>9}  {path:<{path_width}}  {meta}")
+        if not self.hits:
+            lines.append("(no hits)")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        head = f"<p style='color:#b00020;font-weight:bold'>{UNTRAINED_NOTE}</p>" if self.untrained else ""
+        cells = "".join(
+            f"<tr><td>{h.rank}</td><td>{h.score:.4f}</td><td>{h.width}x{h.height}</td>"
+            f"<td>{html.escape(h.path)}</td><td>{html.escape(str(h.meta))}</td></tr>"
+            for h in self.hits
+        )
+        header = "<tr><th>rank</th><th>score</th><th>size</th><th>path</th><th>meta</th></tr>"
+        return f"{head}<table>{header}{cells}</table>"
+
+
+def _meta_columns(meta: dict[str, Any]) -> dict[str, Any]:
+    return {f"meta.{key}": value for key, value in meta.items()}

@@ -1,0 +1,195 @@
+"""The vector store: one Milvus collection of image embeddings, on Milvus Lite or a Milvus server.
+
+The URI decides the backend. A local path ending in ``.db`` is a Milvus Lite data folder (embedded, one
+process per file). ``http(s)://host:port`` is a Milvus server or Zilliz Cloud; its token comes from
+``Config.milvus_token`` (``MMRAG_MILVUS_TOKEN``). The schema, the index and the record of the encoder
+that made the vectors are described in :mod:`mmrag_lab.store.schema`.
+
+Writes go through ``upsert``: a Milvus server keeps a second row when ``insert`` meets an existing
+primary key, so only upsert makes a repeated write of the same content hash harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+# gRPC reads its log level once, when it loads; without this every fork of an ingest decode worker
+# (done on purpose, while gRPC threads run) prints an INFO line.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+from pymilvus import MilvusClient  # noqa: E402
+from pymilvus.exceptions import MilvusException  # noqa: E402
+
+from mmrag_lab.config import Config  # noqa: E402
+from mmrag_lab.errors import CollectionMismatchError, StoreError  # noqa: E402
+from mmrag_lab.store import backend  # noqa: E402
+from mmrag_lab.store.reads import StoreReads  # noqa: E402
+from mmrag_lab.store.rows import STRONG  # noqa: E402
+from mmrag_lab.store.schema import (  # noqa: E402
+    RECORD_PROPERTY,
+    CollectionRecord,
+    build_index,
+    build_schema,
+)
+from mmrag_lab.store.writes import StoreWrites  # noqa: E402
+
+if TYPE_CHECKING:  # the encoders package imports torch; the store must not need it
+    from mmrag_lab.encoders.base import EncoderInfo
+
+log = logging.getLogger(__name__)
+
+
+class Store(StoreReads, StoreWrites):
+    """One collection in Milvus Lite or on a Milvus server. Open it with :meth:`Store.open`.
+
+    Use it as a context manager, or call :meth:`close`: closing a Milvus Lite store releases the file
+    lock so that another process can open the file.
+    """
+
+    def __init__(self, client: MilvusClient, uri: str, collection: str, config: Config):
+        self.client = client
+        self.uri = uri
+        self.collection = collection
+        self.config = config
+        self.is_lite = backend.is_lite_uri(uri)
+        self._record: CollectionRecord | None = None
+        self._loaded = False
+
+    @classmethod
+    def open(
+        cls, config: Config | str | None = None, *, collection: str | None = None, token: str | None = None
+    ) -> Store:
+        """Connect to the backend named by a config or a URI.
+
+        Args:
+            config: A :class:`Config`, a URI string, or None for ``Config.load()``.
+            collection: Collection name; default ``config.collection``.
+            token: Server token; default ``config.milvus_token``.
+
+        Raises:
+            StoreLockedError: Another process holds the Milvus Lite file.
+            StoreError: The backend cannot be reached.
+        """
+        if isinstance(config, str):
+            config = Config.load(milvus_uri=config)
+        config = config or Config.load()
+        client = backend.connect(config.milvus_uri, token or config.milvus_token)
+        return cls(client, config.milvus_uri, collection or config.collection, config)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        kind = "Milvus Lite" if self.is_lite else "Milvus server"
+        return f"Store({self.collection!r} on {kind} {backend.display_uri(self.uri)})"
+
+    def exists(self) -> bool:
+        """True when the collection exists."""
+        return bool(self._call(self.client.has_collection, self.collection))
+
+    def ensure_collection(
+        self, info: EncoderInfo, *, metadata_keys: Iterable[str] = (), metric: str | None = None
+    ) -> CollectionRecord:
+        """Create the collection for ``info``'s vectors, or check that an existing one matches.
+
+        Args:
+            info: The encoder that will make the vectors.
+            metadata_keys: Sidecar keys to add to the record.
+            metric: Vector metric; default ``config.metric`` (COSINE).
+
+        Raises:
+            CollectionMismatchError: The collection was made by another encoder, dimension, metric or
+                weights, or not by mmrag_lab; the message names both sides.
+        """
+        wanted = CollectionRecord.for_encoder(info, metric or self.config.metric, self.config.index_type)
+        if not self.exists():
+            self._create(wanted)
+        record = self._require_record()
+        if record.differences(wanted):
+            raise CollectionMismatchError(record.mismatch_message(wanted, self._where()))
+        self.add_metadata_keys(metadata_keys)
+        self._load()
+        return self.record() or record
+
+    def record(self) -> CollectionRecord | None:
+        """The collection's record (which encoder made it), or None if it has none."""
+        if self._record is None:
+            description = self._call(self.client.describe_collection, self.collection)
+            self._record = CollectionRecord.from_properties(description.get("properties") or {})
+        return self._record
+
+    def add_metadata_keys(self, keys: Iterable[str]) -> None:
+        """Add sidecar keys to the record's list of metadata fields."""
+        record = self.record()
+        keys = set(keys)
+        if record is None or keys <= set(record.metadata_keys):
+            return
+        updated = record.with_metadata_keys(keys)
+        self._call(self.client.alter_collection_properties, self.collection, updated.to_properties())
+        self._record = updated
+
+    def drop(self) -> None:
+        """Delete the collection and everything in it."""
+        self._call(self.client.drop_collection, self.collection)
+        self._record = None
+        self._loaded = False
+
+    def close(self) -> None:
+        """Close the connection; for Milvus Lite also release the file lock."""
+        backend.disconnect(self.client, self.uri)
+
+    def _create(self, record: CollectionRecord) -> None:
+        try:
+            self.client.create_collection(
+                self.collection,
+                schema=build_schema(record.dim),
+                index_params=build_index(self.client, record.index_type, record.metric),
+                consistency_level=STRONG,
+                properties=record.to_properties(),
+            )
+        except MilvusException as exc:
+            if not self.exists():  # another process may have created it first; then compare records
+                raise StoreError(f"Cannot create collection {self.collection!r}: {exc}") from exc
+        self._record = None
+
+    def load(self) -> None:
+        """Load the collection into memory for search and query (once; a reopened Lite file starts released)."""
+        if not self._loaded:
+            self._call(self.client.load_collection, self.collection)
+            self._loaded = True
+
+    _load = load
+
+    def server_version(self) -> str:
+        """The backend's version string, or "" when it does not say."""
+        try:
+            return str(self.client.get_server_version())
+        except Exception:  # an unknown version gets the modern filter dialect
+            return ""
+
+    def _require_record(self) -> CollectionRecord:
+        record = self.record()
+        if record is None:
+            raise CollectionMismatchError(
+                f"{self._where()} exists but was not created by mmrag_lab (it has no '{RECORD_PROPERTY}' "
+                "property). Use another collection name (--collection / MMRAG_COLLECTION) or drop it."
+            )
+        return record
+
+    def _where(self) -> str:
+        return f"Collection {self.collection!r} at {backend.display_uri(self.uri)}"
+
+    def _call(self, method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except MilvusException as exc:
+            name = getattr(method, "__name__", "a call")
+            raise StoreError(
+                f"Milvus refused {name} on {self._where()}: {getattr(exc, 'message', exc)}"
+            ) from exc

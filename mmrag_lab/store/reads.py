@@ -1,0 +1,134 @@
+"""Reading rows: searches, lookups by id, counts, iteration and the collection's description."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from mmrag_lab.store import backend
+from mmrag_lab.store import rows as store_rows
+from mmrag_lab.store.rows import ID_CHUNK, SESSION, STRONG
+from mmrag_lab.store.schema import CORE_FIELDS, SEARCH_EF, search_params
+
+
+class StoreReads:
+    """The read half of :class:`~mmrag_lab.store.collection.Store` (it supplies ``client`` and ``_call``)."""
+
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        """The subset of ``ids`` already stored."""
+        self._load()
+        found: set[str] = set()
+        for chunk in store_rows.chunks(list(ids), ID_CHUNK):
+            rows = self._call(
+                self.client.query,
+                self.collection,
+                filter=store_rows.in_filter(chunk),
+                output_fields=["id"],
+                consistency_level=STRONG,
+            )
+            found.update(row["id"] for row in rows)
+        return found
+
+    def count(self) -> int:
+        """Number of rows (deleted rows excluded)."""
+        self._load()
+        rows = self._call(
+            self.client.query,
+            self.collection,
+            filter="",
+            output_fields=["count(*)"],
+            consistency_level=STRONG,
+        )
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def describe(self) -> dict[str, Any]:
+        """Row count, backend, encoder, dimension, metric, index and metadata fields, as a plain dict."""
+        record = self.record()
+        out: dict[str, Any] = {
+            "collection": self.collection,
+            "uri": backend.display_uri(self.uri),
+            "backend": "milvus-lite" if self.is_lite else "milvus-server",
+            "count": self.count(),
+        }
+        if record is not None:
+            out.update(
+                encoder=record.encoder,
+                weights=record.weights,
+                fingerprint=record.fingerprint,
+                untrained=record.untrained,
+                dim=record.dim,
+                metric=record.metric,
+                index_type=record.index_type,
+                metadata_keys=list(record.metadata_keys),
+            )
+        return out
+
+    def search(
+        self,
+        vectors: np.ndarray | Sequence[Sequence[float]],
+        k: int = 10,
+        filter: str | None = None,
+        output_fields: Sequence[str] | None = None,
+        ef: int = SEARCH_EF,
+    ) -> list[list[dict[str, Any]]]:
+        """Nearest rows for each query vector.
+
+        Args:
+            vectors: Query vectors, shape ``(n, dim)``.
+            k: Hits per query.
+            filter: Milvus boolean expression, e.g. ``meta["category"] == "shoes"``.
+            output_fields: Fields to return; default all of :data:`CORE_FIELDS`.
+            ef: HNSW search breadth (raised to ``k`` if lower); more is slower and finds more true
+                neighbours.
+
+        Returns:
+            One list per query, best first. Each hit is a plain dict with ``id``, ``score`` and the output
+            fields. ``score`` is the COSINE (or IP) similarity, higher is better; under L2 it is the negated
+            distance so that higher is still better.
+        """
+        self._load()
+        record = self._require_record()
+        data = np.asarray(vectors, dtype=np.float32).reshape(-1, record.dim)
+        answer = self._call(
+            self.client.search,
+            self.collection,
+            data=[row for row in data],
+            limit=k,
+            filter=filter or "",
+            output_fields=list(output_fields or CORE_FIELDS),
+            search_params=search_params(record.index_type, record.metric, k, ef),
+            consistency_level=SESSION,
+        )
+        sign = -1.0 if record.metric == "L2" else 1.0
+        return [[store_rows.to_hit(hit, sign) for hit in hits] for hits in answer]
+
+    def get(self, ids: Iterable[str], output_fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Rows by id (any order), with ``id`` and the asked-for fields (default all but the vector)."""
+        self._load()
+        fields = ["id", *(output_fields or CORE_FIELDS)]
+        rows: list[dict[str, Any]] = []
+        for chunk in store_rows.chunks(list(ids), ID_CHUNK):
+            rows += self._call(
+                self.client.query,
+                self.collection,
+                filter=store_rows.in_filter(chunk),
+                output_fields=fields,
+                consistency_level=STRONG,
+            )
+        return [dict(row) for row in rows]
+
+    def iterate(
+        self, output_fields: Sequence[str] = ("path",), filter: str = "", batch_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every row matching ``filter`` (all rows by default) with ``id`` and ``output_fields``."""
+        self._load()
+        iterator = backend.query_iterator(
+            self.client, self.collection, ["id", *output_fields], filter, batch_size
+        )
+        try:
+            while batch := self._call(iterator.next):
+                yield from (dict(row) for row in batch)
+        finally:
+            iterator.close()

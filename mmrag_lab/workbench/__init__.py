@@ -1,0 +1,7 @@
+"""Workbench: what the notebooks, the app and ``make demo`` stand on, above the library core.
+
+:mod:`.session` sets a notebook up (config, weights, recorder), :mod:`.recorder` keeps the values and figures a
+run records, :mod:`.runs` runs notebooks headless with papermill, :mod:`.app` and :mod:`.app_backend` are the
+ipywidgets search-and-rerank app, :mod:`.demo` is ``make demo``, :mod:`.weights_choice` decides up front which
+weights an unattended run can have, and :mod:`.sample` locates the bundled sample. The core never imports it.
+"""

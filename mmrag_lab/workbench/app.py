@@ -1,0 +1,177 @@
+"""An ipywidgets app for composed search and reranking, for JupyterLab and Colab.
+
+Pick a query image (upload one, or choose one from the collection or a folder), type an instruction, set k
+and an optional filter, press Search, then Rerank. The grid and the explanation appear below. Problems show
+as a message inside the app, never as a traceback, and the buttons stay disabled while work runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+from IPython.display import display
+
+from mmrag_lab.config import Config
+from mmrag_lab.errors import ImageLoadError, MmragError
+from mmrag_lab.images import decode_image
+from mmrag_lab.plots.figures import figure_png, plot_rerank, plot_results
+from mmrag_lab.workbench.app_backend import AppBackend, folder_images
+
+log = logging.getLogger(__name__)
+NO_PICK = "(choose an image)"
+
+
+class SearchApp:
+    """Search and rerank controls with a result grid.
+
+    Args:
+        config: Settings (URI, collection, encoder, model); default ``Config.load()``.
+        images_dir: A folder to pick query images from; default: the images in the collection.
+        k: Initial number of hits.
+        instruction: Initial instruction.
+        backend: What runs the work (tests may pass their own); default :class:`AppBackend`.
+    """
+
+    def __init__(self, config: Config | None = None, *, images_dir: str | Path | None = None, k: int = 9,
+                 instruction: str = "", backend: AppBackend | None = None) -> None:  # fmt: skip
+        self.config = config or Config.load()
+        self.backend = backend or AppBackend(self.config)
+        self.images_dir = images_dir
+        self.results: Any = None
+        self.reranked: Any = None
+        self.query: Any = None
+        self.figure: Any = None
+        self._create_ui(k, instruction)
+        self.update()
+
+    def _create_ui(self, k: int, instruction: str) -> None:
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Upload query")
+        self.pick = widgets.Dropdown(options=[NO_PICK], description="or pick", layout={"width": "60%"})
+        self.instruction = widgets.Text(value=instruction, description="Instruction",
+                                        placeholder="e.g. the same but with long sleeves", layout={"width": "80%"})  # fmt: skip
+        self.k = widgets.IntSlider(value=k, min=1, max=50, description="k")
+        self.filter = widgets.Text(description="Filter", placeholder='meta["category"] == "dress"',
+                                   layout={"width": "80%"})  # fmt: skip
+        self.search_button = widgets.Button(description="Search", button_style="primary", icon="search")
+        self.rerank_button = widgets.Button(description="Rerank", icon="sort", disabled=True)
+        self.progress = widgets.IntProgress(value=0, min=0, max=3, layout={"visibility": "hidden"})
+        self.status = widgets.HTML()
+        self.message = widgets.HTML()
+        self.output = widgets.Output()
+        self.explanation = widgets.HTML()
+        self.search_button.on_click(self.search)
+        self.rerank_button.on_click(self.rerank)
+        buttons = widgets.HBox([self.search_button, self.rerank_button, self.progress, self.status])
+        query = widgets.HBox([self.upload, self.pick])
+        controls = [query, self.instruction, self.k, self.filter, buttons, self.message]
+        self.ui = widgets.VBox([*controls, self.output, self.explanation])
+
+    def update(self) -> None:
+        """Refresh the pick list (folder or collection) and the buttons' state."""
+        try:
+            names = folder_images(self.images_dir) if self.images_dir else self.backend.collection_images()
+        except MmragError as exc:
+            names = []
+            self._say(str(exc), "warning")
+        self.pick.options = [NO_PICK, *names]
+        self.rerank_button.disabled = self.results is None
+
+    def show(self) -> widgets.VBox:
+        """Display the app (in a notebook) and return its root widget."""
+        display(self.ui)
+        return self.ui
+
+    def _ipython_display_(self) -> None:
+        display(self.ui)
+
+    def search(self, _button: Any = None) -> Any:
+        """Run the composed search with the current controls and draw the grid; returns the results."""
+        with self._busy("searching"):
+            self.query = self._query_image()
+            self._step("searching the collection")
+            self.results = self.backend.search(self.query, self.instruction.value, self.k.value,
+                                               self.filter.value.strip() or None)  # fmt: skip
+            self.reranked = None
+            self._step("drawing the grid")
+            title = f"Top {len(self.results)} for the composed query"
+            self._show_figure(
+                plot_results(self.results, self.query, title, instruction=self.instruction.value)
+            )
+            self.explanation.value = ""
+            self._say(
+                f"{len(self.results)} hit(s)." + (" Press Rerank to ask the LLM." if self.results else "")
+            )
+            return self.results
+
+    def rerank(self, _button: Any = None) -> Any:
+        """Ask the LLM to reorder the current hits; draw both orders and the explanation."""
+        with self._busy("reranking"):
+            if self.results is None:
+                raise _UserError("Search first: there are no hits to rerank yet.")
+            self._step("building the panorama and asking the model")
+            self.reranked = self.backend.rerank(self.results, self.query, self.instruction.value)
+            self._step("drawing")
+            self._show_figure(plot_rerank(self.results, self.reranked, self.query,
+                                          instruction=self.instruction.value))  # fmt: skip
+            self.explanation.value = _explanation_html(self.reranked)
+            if self.reranked.fallback_reason:
+                self._say("Kept the retrieval order: " + self.reranked.fallback_reason, "warning")
+            else:
+                self._say(f"Reranked by {self.reranked.model}.")
+            return self.reranked
+
+    def _query_image(self) -> Any:
+        if self.upload.value:
+            item = self.upload.value[0]
+            return decode_image(bytes(item["content"]), name=item.get("name", "upload"))
+        if self.pick.value and self.pick.value != NO_PICK:
+            return self.pick.value
+        raise _UserError("Choose a query image first: upload one, or pick one from the list.")
+
+    def _show_figure(self, fig: Any) -> None:
+        self.figure = fig
+        png = base64.b64encode(figure_png(fig)).decode("ascii")
+        data = {"image/png": png, "text/plain": f"<figure: {fig.get_suptitle()}>"}
+        self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+
+    def _say(self, text: str, level: str = "info") -> None:
+        color = {"info": "#1a7f37", "warning": "#9a6700", "error": "#c62828"}[level]
+        self.message.value = f'<span style="color:{color}">{html.escape(text, quote=False)}</span>'
+
+    def _step(self, text: str) -> None:
+        self.progress.value = min(self.progress.value + 1, self.progress.max)
+        self.status.value = html.escape(text) + "..."
+
+    @contextmanager
+    def _busy(self, what: str):
+        self.search_button.disabled = self.rerank_button.disabled = True
+        self.progress.value, self.progress.layout.visibility = 0, "visible"
+        self.message.value = ""
+        try:
+            yield
+        except (_UserError, ImageLoadError, MmragError) as exc:
+            self._say(str(exc), "error")
+        except Exception as exc:  # the app is the user's surface: a message, never a traceback
+            log.debug("app %s failed", what, exc_info=True)
+            self._say(f"{what} failed unexpectedly ({type(exc).__name__}: {exc})", "error")
+        finally:
+            self.progress.layout.visibility, self.status.value = "hidden", ""
+            self.search_button.disabled = False
+            self.rerank_button.disabled = self.results is None
+
+
+class _UserError(MmragError):
+    """Something the user can fix in the app itself."""
+
+
+def _explanation_html(reranked: Any) -> str:
+    if reranked.fallback_reason:
+        return f"<b>No reranking:</b> {html.escape(reranked.fallback_reason, quote=False)}"
+    order = ", ".join(f"#{i + 1}" for i in reranked.order)
+    return f"<b>New order</b> (retrieval ranks): {order}<br><b>Why:</b> {html.escape(reranked.explanation, quote=False)}"

@@ -1,0 +1,100 @@
+"""The work behind :class:`mmrag_lab.workbench.app.SearchApp`: listing query candidates, searching, reranking.
+
+Kept apart from the widgets so that the same calls serve the notebooks and tests, and so that the app
+itself only arranges controls and messages.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from mmrag_lab.config import Config
+from mmrag_lab.errors import ConfigError, StoreError
+from mmrag_lab.images import IMAGE_SUFFIXES, ImageSource
+from mmrag_lab.store.collection import Store
+
+MAX_CHOICES = 1000
+_PAIR = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*([^=<>!]+?)\s*$")
+
+
+def folder_images(folder: str | Path, limit: int = MAX_CHOICES) -> list[str]:
+    """Image files under ``folder`` (recursively, sorted), at most ``limit``.
+
+    Raises:
+        ConfigError: The folder does not exist.
+    """
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"Image folder {root} does not exist; pass an existing images_dir.")
+    found = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return found[:limit]
+
+
+def parse_filter(text: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """Split the app's filter box into keyword filters or a raw Milvus expression.
+
+    ``category=dress, min_width=300`` becomes ``where={"category": "dress", "min_width": 300}`` (built
+    safely by :mod:`mmrag_lab.store.filters`); anything else, e.g. ``meta["category"] == "dress"``, is passed as
+    a raw expression.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None, None
+    pairs = [_PAIR.match(part) for part in text.split(",")]
+    if all(pairs):
+        return {m.group(1): _value(m.group(2).strip().strip("\"'")) for m in pairs}, None
+    return None, text
+
+
+def _value(raw: str) -> Any:
+    return int(raw) if re.fullmatch(r"-?\d+", raw) else raw
+
+
+class AppBackend:
+    """Runs searches and reranks for the app against one collection.
+
+    Args:
+        config: Settings (URI, collection, LLM model and endpoint).
+    """
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    def collection_images(self, limit: int = MAX_CHOICES) -> list[str]:
+        """Paths stored in the collection (sorted), at most ``limit``; empty when it has none."""
+        with Store.open(self.config) as store:
+            if not store.exists():
+                return []
+            store.load()
+            paths = []
+            for row in store.iterate(("path",)):
+                paths.append(row["path"])
+                if len(paths) >= limit:
+                    break
+        return sorted(paths)
+
+    def search(self, query: ImageSource, instruction: str, k: int, filter_text: str | None = None) -> Any:
+        """A composed search (an image search when the instruction is empty).
+
+        Raises:
+            StoreError: The collection is missing or empty; the message says to ingest first.
+        """
+        from mmrag_lab.retrieval.query import search
+
+        where, raw = parse_filter(filter_text)
+        with Store.open(self.config) as store:
+            if store.exists() and store.count() == 0:
+                raise StoreError(
+                    f"The collection {store.collection!r} is empty. Ingest images first (notebook "
+                    "01_ingest, or `mmrag ingest IMAGES_DIR`)."
+                )
+            return search(image=query, instruction=instruction or None, k=k, where=where, filter=raw,
+                          config=self.config, store=store)  # fmt: skip
+
+    def rerank(self, results: Any, query: ImageSource, instruction: str) -> Any:
+        """Rerank ``results``; without a key or endpoint this returns the retrieval order with the reason."""
+        from mmrag_lab.reranking.reranker import rerank
+
+        return rerank(results, query, instruction, config=self.config)

@@ -1,0 +1,288 @@
+"""The encoder reproduces upstream Visualized BGE exactly, loads checkpoints strictly, and fails clearly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mmrag_lab.encoders import PRESETS, UntrainedWeightsWarning, load_encoder, pick_dtype
+from mmrag_lab.encoders import weights as W
+from mmrag_lab.encoders.eva_vit import rotary_tables
+from mmrag_lab.encoders.visualized_bge import VisualizedBGEModel
+from mmrag_lab.errors import CheckpointMismatchError, ConfigError, WeightsError
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "visualized-bge-parity"
+INPUTS = json.loads((FIXTURE / "inputs.json").read_text())
+IMAGES = [str(FIXTURE / "images" / name) for name in INPUTS["images"]]
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return np.load(FIXTURE / "reference.npz")
+
+
+@pytest.fixture(scope="module")
+def fixture_checkpoint(tmp_path_factory) -> Path:
+    """The fixture's own script writes the deterministic weights the reference was computed with."""
+    out = tmp_path_factory.mktemp("ckpt") / "det.pth"
+    subprocess.run(
+        [sys.executable, str(FIXTURE / "det_weights.py"), str(out)], check=True, capture_output=True
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def base_encoder(fixture_checkpoint):
+    return load_encoder(
+        "visualized-bge-base",
+        weights=str(fixture_checkpoint),
+        text_model=str(FIXTURE / "bge-base-en-v1.5-config"),
+        device="cpu",
+    )
+
+
+def test_checkpoint_layout_matches_the_official_one():
+    layout = json.loads((FIXTURE / "checkpoint_layout.json").read_text())
+    model = VisualizedBGEModel(PRESETS["visualized-bge-base"].vision, PRESETS["visualized-bge-base"].text)
+    ours = {k: list(v.shape) for k, v in model.named_parameters()}
+    assert ours == layout["parameters"]
+    assert all(k.endswith(W.COMPUTED_BUFFERS) for k in layout["buffers"])
+
+
+def test_rotary_tables_have_the_checkpoint_buffer_shape():
+    cos, sin = rotary_tables(head_dim=64, grid=14, trained_grid=16)
+    assert cos.shape == sin.shape == (196, 64)
+    # position 0 is (row 0, col 0): no rotation at all
+    assert torch.allclose(cos[0], torch.ones(64)) and torch.allclose(sin[0], torch.zeros(64))
+    # interleaved pairs share one frequency
+    assert torch.equal(cos[:, 0::2], cos[:, 1::2])
+
+
+def test_preprocessing_matches_reference(base_encoder, reference):
+    pixels = torch.stack([base_encoder.preprocess(p) for p in IMAGES]).numpy()
+    assert np.abs(pixels - reference["pixels"]).max() <= TOL
+
+
+@pytest.mark.parametrize("kind", ["image", "composed", "text"])
+def test_embeddings_match_reference(base_encoder, reference, kind):
+    if kind == "image":
+        out = base_encoder.encode_images(IMAGES)
+    elif kind == "composed":
+        out = base_encoder.encode_queries(IMAGES, INPUTS["texts"])
+    else:
+        out = base_encoder.encode_texts(INPUTS["texts"])
+    assert out.dtype == np.float32 and out.shape == (3, 768)
+    assert np.abs(out - reference[kind]).max() <= TOL
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+
+def test_batching_and_padding_do_not_change_vectors(base_encoder):
+    together = base_encoder.encode_queries(IMAGES, INPUTS["texts"], batch_size=3)
+    one_by_one = np.concatenate(
+        [base_encoder.encode_queries([i], [t]) for i, t in zip(IMAGES, INPUTS["texts"])]
+    )
+    assert np.abs(together - one_by_one).max() <= 1e-5
+
+
+def test_pil_images_and_paths_agree(base_encoder):
+    pil = [Image.open(p) for p in IMAGES]
+    assert np.abs(base_encoder.encode_images(pil) - base_encoder.encode_images(IMAGES)).max() <= 1e-6
+
+
+def test_untrained_weights_are_the_fixture_recipe(base_encoder, reference):
+    with pytest.warns(UntrainedWeightsWarning):
+        untrained = load_encoder("visualized-bge-base", weights="untrained", device="cpu")
+    assert untrained.untrained and not base_encoder.untrained
+    assert untrained.info.fingerprint == base_encoder.info.fingerprint
+    assert np.abs(untrained.encode_texts(INPUTS["texts"]) - reference["text"]).max() <= TOL
+
+
+def test_other_weights_give_other_vectors_and_fingerprints(tmp_path, base_encoder):
+    """Reproducing the reference is not an accident of one weight set: a salted set loads and differs."""
+    out = tmp_path / "salted.pth"
+    subprocess.run(
+        [sys.executable, str(FIXTURE / "det_weights.py"), str(out), "salt-1"], check=True, capture_output=True
+    )
+    other = load_encoder("visualized-bge-base", weights=str(out), device="cpu")
+    assert other.info.fingerprint != base_encoder.info.fingerprint
+    assert (
+        np.abs(other.encode_texts(["make it blue"]) - base_encoder.encode_texts(["make it blue"])).max()
+        > 1e-2
+    )
+
+
+def test_long_instructions_are_truncated_to_fit_positions(base_encoder):
+    long_text = "very " * 2000 + "long"
+    out = base_encoder.encode_queries(IMAGES[:1], [long_text])
+    assert out.shape == (1, 768) and np.isfinite(out).all()
+    assert base_encoder.max_text_tokens == 512 - 196
+    assert base_encoder.encode_texts([long_text]).shape == (1, 768)
+
+
+def test_checkpoint_with_wrong_keys_names_them(tmp_path, fixture_checkpoint):
+    state = torch.load(fixture_checkpoint, weights_only=True)
+    state.pop("visual_proj.bias")
+    state["extra.weight"] = torch.zeros(2)
+    bad = tmp_path / "bad.pth"
+    torch.save(state, bad)
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_encoder("visualized-bge-base", weights=str(bad), device="cpu")
+    assert "visual_proj.bias" in str(err.value) and "extra.weight" in str(err.value)
+
+
+def test_checkpoint_with_rope_buffers_loads(tmp_path, fixture_checkpoint):
+    """The official file also carries rope tables; they are recomputed, not loaded."""
+    state = torch.load(fixture_checkpoint, weights_only=True)
+    state["model_visual.visual.rope.freqs_cos"] = torch.zeros(196, 64)
+    path = tmp_path / "with_buffers.pth"
+    torch.save(state, path)
+    assert load_encoder("visualized-bge-base", weights=str(path), device="cpu").dim == 768
+
+
+def test_checkpoint_for_another_preset_is_refused(fixture_checkpoint):
+    with pytest.raises(CheckpointMismatchError, match="wrong shape|missing"):
+        load_encoder("tiny", weights=str(fixture_checkpoint), device="cpu")
+
+
+def test_missing_and_corrupt_checkpoint_files(tmp_path):
+    with pytest.raises(WeightsError, match="does not exist"):
+        load_encoder("tiny", weights=str(tmp_path / "nope.pth"), device="cpu")
+    corrupt = tmp_path / "half.pth"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(WeightsError, match="Cannot read checkpoint"):
+        load_encoder("tiny", weights=str(corrupt), device="cpu")
+
+
+def test_offline_without_cache_says_where_to_get_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("MMRAG_WEIGHTS", raising=False)
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(WeightsError) as err:
+        W.resolve_checkpoint(PRESETS["visualized-bge-base"], None)
+    message = str(err.value)
+    assert "Visualized_base_en_v1.5.pth" in message and "BAAI/bge-visualized" in message
+    assert "MMRAG_WEIGHTS" in message and "untrained" in message
+
+
+def test_hub_cache_is_used_before_any_download(tmp_path, monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    snapshot = tmp_path / "hub" / "models--BAAI--bge-visualized" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "Visualized_base_en_v1.5.pth").write_bytes(b"cached")
+    (tmp_path / "hub" / "models--BAAI--bge-visualized" / "refs").mkdir()
+    (tmp_path / "hub" / "models--BAAI--bge-visualized" / "refs" / "main").write_text("abc123")
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    found = W.resolve_checkpoint(PRESETS["visualized-bge-base"], None)
+    assert found.endswith("abc123/Visualized_base_en_v1.5.pth")
+
+
+def test_environment_variable_picks_weights(monkeypatch, fixture_checkpoint):
+    monkeypatch.setenv("MMRAG_WEIGHTS", str(fixture_checkpoint))
+    monkeypatch.setenv("MMRAG_ENCODER", "visualized-bge-base")
+    encoder = load_encoder(device="cpu")
+    assert encoder.info.weights == str(fixture_checkpoint) and not encoder.untrained
+
+
+def test_unknown_preset_lists_the_known_ones():
+    with pytest.raises(ConfigError, match="visualized-bge-base"):
+        load_encoder("clip-xl", weights="untrained")
+
+
+def test_untrained_warning_is_given_once(monkeypatch):
+    from mmrag_lab import encoders
+
+    monkeypatch.setattr(encoders, "_warned", set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_encoder("tiny", weights="untrained", device="cpu")
+        load_encoder("tiny", weights="untrained", device="cpu")
+    assert sum(issubclass(w.category, UntrainedWeightsWarning) for w in caught) == 1
+
+
+def test_tiny_preset_shapes_and_norms():
+    encoder = load_encoder("tiny", weights="untrained", device="cpu")
+    assert encoder.untrained and encoder.dim == 64
+    for out in (
+        encoder.encode_images(IMAGES),
+        encoder.encode_queries(IMAGES, INPUTS["texts"]),
+        encoder.encode_texts(INPUTS["texts"]),
+    ):
+        assert out.shape == (3, 64) and out.dtype == np.float32
+        assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    assert encoder.encode_images([]).shape == (0, 64)
+
+
+def test_mismatched_lengths_and_non_strings_are_clear_errors():
+    encoder = load_encoder("tiny", weights="untrained", device="cpu")
+    with pytest.raises(ConfigError, match="instructions"):
+        encoder.encode_queries(IMAGES, ["only one"])
+    with pytest.raises(ConfigError, match="strings"):
+        encoder.encode_texts([None])
+
+
+def test_dtype_and_device_choices():
+    assert pick_dtype("auto", torch.device("cpu")) == torch.float32
+    assert pick_dtype("auto", torch.device("cuda")) == torch.float16
+    assert pick_dtype("bf16", torch.device("cpu")) == torch.bfloat16
+    with pytest.raises(ConfigError):
+        pick_dtype("int3", torch.device("cpu"))
+    with pytest.raises(ConfigError):
+        load_encoder("tiny", weights="untrained", device="warp-drive")
+
+
+def test_roberta_style_positions_start_after_padding():
+    """bge-m3's text side (XLM-RoBERTa) numbers plain-text positions from pad_id + 1, like upstream."""
+    from mmrag_lab.encoders.bert import Embeddings, TextConfig
+
+    cfg = TextConfig(
+        vocab_size=50,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=20,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=1,
+        model_type="xlm-roberta",
+    )
+    ids = torch.tensor([[0, 5, 6, 2, 1, 1]])
+    assert Embeddings(cfg).default_positions(ids).tolist() == [[2, 3, 4, 5, 1, 1]]
+    assert cfg.max_text_tokens == 18 and cfg.max_instruction_tokens(16) == 4
+
+
+def test_m3_preset_architecture_builds():
+    from mmrag_lab.encoders.bert import TextConfig
+
+    preset = PRESETS["visualized-bge-m3"]
+    assert preset.vision.num_patches == 256 and preset.vision.heads == 16
+    text = TextConfig(
+        vocab_size=100,
+        hidden_size=1024,
+        num_hidden_layers=1,
+        num_attention_heads=16,
+        intermediate_size=64,
+        max_position_embeddings=8194,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+        pad_token_id=1,
+        model_type="xlm-roberta",
+    )
+    model = VisualizedBGEModel(preset.vision, text)
+    assert model.model_visual.visual.blocks[0].mlp.w1.weight.shape == (2730, 1024)
+    assert model.visual_proj.weight.shape == (1024, 1024)

@@ -1,0 +1,99 @@
+"""Run tables, comparison, plots and the reranker's accounting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from mmrag_lab.errors import EvaluationError
+from mmrag_lab.evaluation import RankedQuery, summarize
+from mmrag_lab.evaluation.costs import RerankOutcome, check_prices, rerank_stats
+from mmrag_lab.evaluation.report import compare_runs, plot_recall_curve, plot_rerank, results_table
+from mmrag_lab.evaluation.rerank_ab import merge_subset, rank_move
+
+
+def _metrics(hit_first: bool) -> dict:
+    ranking = ("t", "x") if hit_first else ("x", "t")
+    queries = [
+        RankedQuery("1", ranking, ("t",), category="dress"),
+        RankedQuery("2", ("t",), ("t",), category="shirt"),
+    ]
+    return {"retrieval": summarize(queries, ks=(1, 5), map_ks=(5,), subset_ks=())}
+
+
+def test_results_table_lists_every_scope_in_percent():
+    table = results_table(_metrics(hit_first=False))
+    assert table.columns == ("stage", "scope", "queries", "recall@1", "recall@5", "map@5")
+    rows = {row[1]: row for row in table.rows}
+    assert rows["all"][2:] == (2, 50.0, 100.0, 75.0)
+    assert rows["dress"][3] == 0.0 and rows["shirt"][3] == 100.0
+    assert rows["category average"][3] == 50.0
+    assert "| retrieval | all | 2 | 50.00 | 100.00 | 75.00 |" in table.to_markdown()
+    assert table.to_csv().splitlines()[0] == "stage,scope,queries,recall@1,recall@5,map@5"
+
+
+def test_compare_runs_reads_folders_and_takes_the_final_stage(tmp_path):
+    a, b = _metrics(hit_first=False), _metrics(hit_first=True)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "metrics.json").write_text(json.dumps(a))
+    reranked = dict(a, reranked=b["retrieval"])
+    table = compare_runs(tmp_path / "a", tmp_path / "a" / "metrics.json", labels=("old", "new"))
+    assert table.rows[1] == ("recall@1", 50.0, 50.0, 0.0)
+    table = compare_runs(tmp_path / "a", type("Run", (), {"metrics": reranked})())
+    assert table.columns == ("metric", "A", "B", "B - A")
+    assert table.rows[1] == ("recall@1", 50.0, 100.0, 50.0)
+
+
+def test_plots_are_written_as_png(tmp_path):
+    metrics = dict(_metrics(False), reranked=_metrics(True)["retrieval"])
+    plot_recall_curve(metrics, tmp_path / "recall.png")
+    plot_rerank(metrics, {"improved": 1, "worsened": 0, "unchanged": 1}, tmp_path / "rerank.png")
+    for name in ("recall.png", "rerank.png"):
+        with Image.open(tmp_path / name) as im:
+            assert im.format == "PNG" and im.width > 300
+
+
+def _outcome(cached=False, fallback=None, latency=1.0, tokens=(1000, 100)):
+    return RerankOutcome(("a",), fallback, latency, cached, *tokens)
+
+
+def test_rerank_stats_counts_fallbacks_and_bills_only_fresh_calls():
+    outcomes = [
+        _outcome(),
+        _outcome(cached=True, latency=0.0),
+        _outcome(fallback="reply was not JSON", latency=3.0, tokens=(500, 50)),
+        _outcome(fallback="reply was not JSON", latency=2.0, tokens=(0, 0)),
+    ]
+    stats = rerank_stats(outcomes, top_n=9, wall_s=2.5, prices={"input_per_1m": 2.0, "output_per_1m": 10.0})
+    assert stats["n_fallback"] == 2 and stats["fallback_reasons"] == {"reply was not JSON": 2}
+    assert stats["n_cached"] == 1
+    assert stats["usage"] == {"prompt_tokens": 2500, "completion_tokens": 250}
+    assert stats["billed_usage"] == {"prompt_tokens": 1500, "completion_tokens": 150}
+    assert stats["cost_usd"] == pytest.approx((1500 * 2.0 + 150 * 10.0) / 1e6)
+    assert stats["latency_s"]["max"] == 3.0 and stats["latency_s"]["sum"] == 6.0
+    assert rerank_stats(outcomes, top_n=9, wall_s=1.0, prices=None)["cost_usd"] is None
+
+
+def test_prices_must_name_both_directions():
+    with pytest.raises(EvaluationError, match="output_per_1m"):
+        check_prices({"input_per_1m": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "move"),
+    [
+        (3, 1, "improved"),
+        (1, 3, "worsened"),
+        (2, 2, "unchanged"),
+        (None, None, "unchanged"),
+        (None, 4, "improved"),
+    ],
+)
+def test_rank_move(before, after, move):
+    assert rank_move(before, after) == move
+
+
+def test_merge_subset_follows_the_reranked_order_then_the_retrieval_subset_order():
+    assert merge_subset(["x", "m3", "y", "m1"], ["m1", "m2", "m3"]) == ("m3", "m1", "m2")

@@ -1,0 +1,51 @@
+"""Metadata sidecars: CSV or JSON Lines, keyed by relative path or bare file name."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmrag_lab.errors import ConfigError
+from mmrag_lab.ingestion.sidecar import load_sidecar
+from mmrag_lab.workbench.sample import sample_dir, sample_metadata
+
+
+def test_csv_keys_and_lookup(tmp_path):
+    path = tmp_path / "meta.csv"
+    path.write_text("filename,title,category,empty\nshoes/a.jpg,Red shoe,shoes,\nb.jpg,Hat,hat,\n")
+    sidecar = load_sidecar(path)
+    assert sidecar.keys == ("category", "title")
+    assert sidecar.lookup("shoes/a.jpg") == {"title": "Red shoe", "category": "shoes"}
+    assert sidecar.lookup("any/folder/b.jpg") == {"title": "Hat", "category": "hat"}
+    assert sidecar.lookup("c.jpg") == {}
+
+
+def test_relative_path_wins_over_bare_name(tmp_path):
+    path = tmp_path / "meta.jsonl"
+    path.write_text('{"file": "x.jpg", "title": "bare"}\n\n{"file": "./sub/x.jpg", "title": "exact"}\n')
+    sidecar = load_sidecar(path)
+    assert sidecar.lookup("sub/x.jpg") == {"title": "exact"}
+    assert sidecar.lookup("other/x.jpg") == {"title": "bare"}
+
+
+def test_errors_say_what_to_fix(tmp_path):
+    no_key = tmp_path / "no_key.csv"
+    no_key.write_text("title,category\nA,b\n")
+    with pytest.raises(ConfigError, match="no file-name column; name one of file"):
+        load_sidecar(no_key)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"file": "a.jpg"}\n{not json}\n')
+    with pytest.raises(ConfigError, match="line 2: not valid JSON"):
+        load_sidecar(broken)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_sidecar(tmp_path / "absent.csv")
+
+
+def test_bundled_sample_metadata_covers_every_sample_image():
+    sidecar = load_sidecar(sample_metadata())
+    images = sorted(sample_dir().glob("*/*.jpg"))
+    assert len(images) == 40 and len(sidecar.entries) == 40
+    for image in images:
+        meta = sidecar.lookup(f"{image.parent.name}/{image.name}")
+        assert meta["category"] == image.parent.name and meta["title"]
+    assert sum(p.stat().st_size for p in images) < 2_000_000
+    assert (sample_dir().parent / "LICENSE").read_text().startswith("Creative Commons")

@@ -1,0 +1,138 @@
+"""Figures: grids with ranks and scores, moves after reranking, collection figures, the untrained mark."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from matplotlib.figure import Figure
+
+from mmrag_lab.inspection import plots as plots_inspect
+from mmrag_lab.inspection.collection import DuplicatePair
+from mmrag_lab.plots import figures as plots
+from mmrag_lab.reranking.result import RerankResult, fallback
+from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
+from mmrag_lab.workbench.recorder import describe_figure
+
+
+@pytest.fixture(scope="module")
+def images(sample_dir) -> list[str]:
+    return sorted(str(p) for p in sample_dir.rglob("*.jpg"))
+
+
+def _results(paths: list[str], untrained: bool = True) -> SearchResults:
+    hits = [Hit(rank=i + 1, id=f"id{i}", path=p, score=0.9 - 0.05 * i) for i, p in enumerate(paths)]
+    query = SearchQuery("composed", len(hits), instruction="in red", image_path=paths[0])
+    return SearchResults(hits, query, encoder="tiny", untrained=untrained, collection="c")
+
+
+def test_result_grid_has_the_query_and_every_hit_with_rank_and_score(images):
+    results = _results(images[1:8])
+    fig = plots.plot_results(results, query_image=images[0])
+    info = describe_figure(fig)
+    assert info["images"] == 8
+    assert info["panel_titles"][0] == "query"
+    assert info["panel_titles"][1:] == [f"#{h.rank}  {h.score:.3f}" for h in results]
+    assert info["untrained_mark"] and plots.UNTRAINED_MARK in info["title"]
+
+
+def test_result_grid_without_query_and_with_real_weights_has_no_mark(images):
+    fig = plots.plot_results(_results(images[:3], untrained=False), title="three")
+    info = describe_figure(fig)
+    assert info["images"] == 3 and info["title"] == "three" and not info["untrained_mark"]
+
+
+def test_unreadable_hit_becomes_a_grey_tile(tmp_path, images):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    fig = plots.plot_results(_results([images[0], str(broken)]), query_image=images[0])
+    texts = [t.get_text() for ax in fig.get_axes() for t in ax.texts]
+    assert "unreadable" in texts
+    assert describe_figure(fig)["images"] == 2  # the query and the readable hit
+
+
+def test_empty_results_say_so(images):
+    fig = plots.plot_results(_results(images[:1])[:0], query_image=images[0])
+    assert any(t.get_text() == "no hits" for ax in fig.get_axes() for t in ax.texts)
+
+
+def test_rerank_figure_marks_every_move(images):
+    results = _results(images[1:6])
+    order = [4, 0, 1, 3, 2]
+    reranked = RerankResult(order=order, hits=[results[i] for i in order], model="stub-model")
+    fig = plots.plot_rerank(results, reranked, query_image=images[0])
+    retrieval, after = (sub.get_axes() for sub in fig.subfigs[1:])
+    assert [ax.get_title() for ax in after if ax.get_title()] == [
+        "#1 ▲4 (was #5)", "#2 ▼1 (was #1)", "#3 ▼1 (was #2)", "#4  (=)", "#5 ▼2 (was #3)",
+    ]  # fmt: skip
+    assert retrieval[0].get_title() == "#1 0.900 → #2"
+    assert retrieval[3].get_title() == "#4 0.750"
+    assert (
+        [ax.get_xlabel() for ax in after][0] == plots.caption(results[4]) == plots.short_name(images[5], 26)
+    )
+    assert "reranked by stub-model" in fig.subfigs[2].get_suptitle()
+    assert describe_figure(fig)["untrained_mark"]
+
+
+def test_rerank_fallback_says_why(images):
+    results = _results(images[1:4])
+    fig = plots.plot_rerank(results, fallback(list(results), "no endpoint: set OPENAI_API_KEY"))
+    assert "fell back" in fig.subfigs[2].get_suptitle() and "OPENAI_API_KEY" in fig.subfigs[2].get_suptitle()
+
+
+def test_rank_moves():
+    assert plots.rank_moves([2, 0, 1]) == [2, -1, -1]
+
+
+def test_figures_display_as_png_in_ipython(images):
+    shell = InteractiveShell.instance()
+    plots._register_notebook_display()
+    data, _ = shell.display_formatter.format(plots.plot_results(_results(images[:2])))
+    assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_thumbnails_and_failures(images):
+    fig = plots_inspect.plot_thumbnails(images[:10], "ten", cols=4, untrained=True)
+    assert describe_figure(fig)["images"] == 10 and describe_figure(fig)["untrained_mark"]
+    failed = [{"path": "/x/bad.jpg", "reason": "not a recognised image format"}] * 3
+    fig = plots_inspect.plot_failures(failed)
+    cells = [c.get_text().get_text() for c in fig.get_axes()[0].tables[0].get_celld().values()]
+    assert "bad.jpg" in cells and "not a recognised image format" in cells
+    assert "3 file(s)" in fig.get_suptitle()
+    empty = plots_inspect.plot_failures([])
+    assert "No failures" in empty.get_axes()[0].texts[0].get_text()
+
+
+def test_embedding_map_spreads_thumbnails_and_frames_highlights(images):
+    coords = np.random.default_rng(0).normal(size=(len(images), 2))
+    fig = plots_inspect.plot_embedding_map(coords, images, max_thumbnails=10, highlight=[3], untrained=True)
+    info = describe_figure(fig)
+    assert info["thumbnails"] == 11  # ten spread over the map, plus the highlighted point
+    assert len(fig.get_axes()[0].collections[0].get_offsets()) == len(images)
+
+
+def test_near_duplicates_and_score_distribution(images):
+    pairs = [
+        DuplicatePair("a", "b", images[0], images[1], 0.99),
+        DuplicatePair("c", "d", images[2], images[3], 0.9),
+    ]
+    fig = plots_inspect.plot_near_duplicates(pairs)
+    assert describe_figure(fig)["images"] == 4
+    assert "similarity 0.9900" in describe_figure(fig)["panel_titles"]
+    scores = np.linspace(0.0, 1.0, 50)
+    fig = plots_inspect.plot_score_distribution(scores, k=5, untrained=True)
+    legend = [t.get_text() for t in fig.get_axes()[0].get_legend().get_texts()]
+    assert legend == [f"top-5 cut-off ({np.sort(scores)[::-1][4]:.3f})"]
+    assert isinstance(fig, Figure) and describe_figure(fig)["untrained_mark"]
+
+
+def test_captions_prefer_the_metadata_title(images):
+    hit = Hit(
+        rank=1, id="a", path=images[0], score=0.5, meta={"category": "dress", "title": "Short red dress"}
+    )
+    assert plots.caption(hit) == "Short red dress"
+    assert (
+        plots.caption(Hit(rank=1, id="a", path=images[0], score=0.5, meta={"category": "dress"})) == "dress"
+    )
+    long = Hit(rank=1, id="a", path=images[0], score=0.5, meta={"title": "x" * 40})
+    assert plots.caption(long) == "x" * 23 + "..."

@@ -1,0 +1,231 @@
+"""The reranker, run with the real ``openai`` client over HTTP against a local chat-completions server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from openai_stub import OpenAIStub
+from PIL import Image
+
+from mmrag_lab.errors import AuthenticationError, ConfigError
+from mmrag_lab.reranking.llm import RetryPolicy
+from mmrag_lab.reranking.reranker import RerankResult, rerank, rerank_many
+
+CANARY = "sk-" + "canary-7f3a9c1e5b2d4f60a8e1c3b5d7f9a2c4"  # built, so no key-like literal is tracked
+FAST = RetryPolicy(max_retries=2, backoff_s=0.01, max_wait_s=0.05)
+N = 9
+REVERSED = list(range(N))[::-1]
+RETRIEVAL = list(range(N))
+
+
+@pytest.fixture(scope="module")
+def stub():
+    with OpenAIStub(slow_s=1.5) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    paths = []
+    for i in range(12):
+        rng = np.random.default_rng(i)
+        pixels = rng.integers(0, 255, (160, 120, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"item{i}.jpg", quality=90)
+        paths.append(str(folder / f"item{i}.jpg"))
+    return paths
+
+
+@pytest.fixture()
+def env(stub, tmp_path, monkeypatch):
+    """Key and endpoint from the environment, as a user sets them; cache and cwd in tmp_path."""
+    stub._queue.clear()
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+    monkeypatch.setenv("MMRAG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    return stub
+
+
+def _rerank(photos, instruction="make it red", **kwargs) -> RerankResult:
+    kwargs.setdefault("retry", FAST)
+    return rerank(photos[1:10], photos[0], instruction, **kwargs)
+
+
+# kind -> (expected order, whether the retrieval order is kept as a fallback)
+SCRIPTED = {
+    "good": (REVERSED, False),
+    "fenced": (REVERSED, False),
+    "text": (REVERSED, False),
+    "out_of_range": ([1, 0, 2, 3, 4, 5, 6, 7, 8], False),
+    "duplicates": ([2, 1, 0, 3, 4, 5, 6, 7, 8], False),
+    "empty": (RETRIEVAL, True),
+    "null_content": (RETRIEVAL, True),
+    "non_json": (RETRIEVAL, True),
+    "no_usable": (RETRIEVAL, True),
+    "server_error": (RETRIEVAL, True),
+    "slow": (RETRIEVAL, True),
+    "unauthorized": (RETRIEVAL, True),
+    "forbidden": (RETRIEVAL, True),
+    "schema_rejected": (REVERSED, False),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SCRIPTED))
+def test_every_scripted_reply_returns_a_result(env, photos, kind):
+    env.script(*[kind] * (FAST.max_retries + 2))
+    # The client remembers endpoints that reject JSON-schema output; keep that memory away from gpt-4o.
+    model = "schema-less-model" if kind == "schema_rejected" else None
+    result = _rerank(photos, timeout=0.4, model=model)
+    expected, fell_back = SCRIPTED[kind]
+    assert result.order == expected
+    assert [Path(h).name for h in result.hits] == [f"item{i + 1}.jpg" for i in expected]
+    assert (result.fallback_reason is not None) == fell_back
+    assert result.cached is False
+    if not fell_back:
+        assert result.usage.total_tokens == result.usage.prompt_tokens + result.usage.completion_tokens > 0
+        assert result.explanation
+
+
+def test_repairs_are_recorded(env, photos):
+    env.script("out_of_range")
+    result = _rerank(photos)
+    assert any("out of range" in issue for issue in result.issues)
+    assert any("appended" in issue for issue in result.issues)
+
+
+def test_rate_limit_then_success_retries_once(env, photos):
+    before = len(env.requests)
+    env.script("rate_limit", "good")
+    result = _rerank(photos)
+    assert result.ok and result.order == REVERSED
+    assert [r.kind for r in env.requests[before:]] == ["rate_limit", "good"]
+
+
+def test_server_error_is_retried_then_falls_back(env, photos):
+    before = len(env.requests)
+    env.script(*["server_error"] * 5)
+    result = _rerank(photos)
+    assert len(env.requests) - before == FAST.max_retries + 1
+    assert "500" in result.fallback_reason and "3 attempt" in result.fallback_reason
+
+
+def test_slow_reply_times_out_then_falls_back(env, photos):
+    env.script(*["slow"] * 5)
+    result = _rerank(photos, timeout=0.3, max_retries=1)
+    assert "timed out" in result.fallback_reason.lower()
+
+
+def test_auth_failure_says_which_variable_and_strict_raises(env, photos):
+    env.script("unauthorized", "unauthorized")
+    result = _rerank(photos)
+    assert "OPENAI_API_KEY" in result.fallback_reason
+    with pytest.raises(AuthenticationError, match="OPENAI_API_KEY"):
+        _rerank(photos, strict=True)
+
+
+def test_schema_rejection_falls_back_to_plain_text(env, photos):
+    before = len(env.requests)
+    env.script("schema_rejected", "schema_rejected")
+    result = _rerank(photos, model="another-schema-less-model")
+    sent = env.requests[before:]
+    assert result.ok and "response_format" in sent[0].body and "response_format" not in sent[1].body
+
+
+def test_no_key_and_no_endpoint_falls_back_without_a_request(env, photos, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    before = len(env.requests)
+    result = _rerank(photos)
+    assert result.order == RETRIEVAL and len(env.requests) == before
+    assert "OPENAI_API_KEY" in result.fallback_reason and "OPENAI_BASE_URL" in result.fallback_reason
+    with pytest.raises(ConfigError):
+        _rerank(photos, strict=True)
+
+
+def test_the_request_carries_panorama_prompt_and_schema(env, photos):
+    result = _rerank(photos, instruction='make it "red"\nand longer')
+    request = env.requests[-1]
+    assert request.path == "/v1/chat/completions" and request.body["model"] == "gpt-4o"
+    assert request.headers["authorization"] == f"Bearer {CANARY}"
+    [url] = request.image_urls
+    assert base64.b64decode(url.split(",", 1)[1]) == result.panorama.jpeg
+    assert json.dumps('make it "red"\nand longer') in request.text
+    assert "blue border" in request.text and "red" in request.text and "0 to 8" in request.text
+    assert request.body["response_format"]["type"] == "json_schema"
+
+
+def test_metadata_goes_into_the_prompt_only_when_asked(env, photos):
+    hits = [SimpleNamespace(path=p, meta={"colour": f"shade-{i}"}) for i, p in enumerate(photos[1:10])]
+    result = rerank(hits, photos[0], "make it red", retry=FAST)
+    assert "shade-4" in env.requests[-1].text and result.hits[0] is hits[8]
+    rerank(hits, photos[0], "make it red", retry=FAST, include_metadata=False)
+    assert "shade-4" not in env.requests[-1].text
+
+
+def test_second_identical_call_is_served_from_the_cache(env, photos, tmp_path):
+    first = _rerank(photos)
+    before = len(env.requests)
+    second = _rerank(photos)
+    assert second.cached and not first.cached and len(env.requests) == before
+    assert second.order == first.order and second.usage == first.usage
+    assert len(list((tmp_path / "cache" / "rerank").glob("*.json"))) == 1
+    third = _rerank(photos, instruction="make it green")  # another prompt, another key
+    assert not third.cached and len(env.requests) == before + 1
+
+
+def test_unusable_replies_are_not_cached_and_corrupt_cache_files_are_misses(env, photos, tmp_path):
+    env.script("non_json")
+    assert not _rerank(photos).ok
+    assert _rerank(photos).ok  # asked again, not replayed from the cache
+    for path in (tmp_path / "cache" / "rerank").glob("*.json"):
+        path.write_text("{ not json")
+    assert not _rerank(photos).cached
+
+
+def test_more_candidates_than_cells_keep_their_tail(env, photos):
+    result = rerank(photos[:12], photos[0], "make it red", retry=FAST)
+    assert result.order == REVERSED + [9, 10, 11]
+    assert any("first 9" in issue for issue in result.issues)
+
+
+def test_no_candidates(env, photos):
+    result = rerank([], photos[0], "make it red")
+    assert result.order == [] and result.fallback_reason
+
+
+def test_rerank_many_keeps_input_order_and_isolates_bad_items(env, photos, tmp_path):
+    queries = [(photos[1:10], photos[0], f"query {i}") for i in range(5)]
+    queries.append((photos[1:10], photos[0], "odd one [[stub:non_json]]"))
+    queries.append({"results": photos[1:10], "query_image": tmp_path / "gone.jpg", "instruction": "x"})
+    results = rerank_many(queries, concurrency=3, retry=FAST)
+    assert [r.ok for r in results] == [True] * 5 + [False, False]
+    assert all(r.order == REVERSED for r in results[:5])
+    assert "gone.jpg" in results[-1].fallback_reason
+
+
+def test_the_key_never_reaches_logs_cache_or_files(env, photos, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    for name in ("openai", "httpx", "httpx2", "httpcore", "httpcore2", "mmrag_lab"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    outputs = []
+    for kind in ["good", "fenced", "rate_limit", "server_error", "unauthorized", "forbidden", "non_json"]:
+        env.script(kind, kind, kind)
+        outputs.append(_rerank(photos, instruction=f"kind {kind}"))
+    outputs.append(_rerank(photos, instruction="kind good"))  # a cache hit
+    assert env.requests[-1].headers["authorization"].endswith(CANARY)  # the key was really in use
+    assert any(r.name.startswith("openai") and r.levelno == logging.DEBUG for r in caplog.records)
+    assert CANARY not in caplog.text
+    for result in outputs:
+        assert CANARY not in repr(result) and CANARY not in json.dumps(result.to_dict())
+        assert CANARY[:12] not in (result.fallback_reason or "")
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".json" for p in written)
+    for path in written:
+        assert CANARY.encode() not in path.read_bytes(), path

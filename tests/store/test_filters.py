@@ -1,0 +1,94 @@
+"""Building filter expressions: the vocabulary, escaping, and what each backend dialect can express."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from mmrag_lab.errors import QueryError
+from mmrag_lab.store.filters import (
+    LITE,
+    SERVER,
+    SERVER_2_3,
+    build_filter,
+    combine,
+    dialect_for,
+    string_literal,
+)
+
+HOSTILE = ['say "hi"', "back\\slash", "new\nline", "tab\there", "ünïcødé ☃", '" or 1==1', "\\", "\x01", ""]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_string_literals_hold_exactly_the_value(value):
+    literal = string_literal(value)
+    assert literal.startswith('"') and literal.endswith('"') and json.loads(literal, strict=False) == value
+    # No unescaped quote can end the literal early.
+    assert not re.search(r'(?<!\\)(\\\\)*"', literal[1:-1])
+    assert "\n" not in literal and "\r" not in literal
+
+
+def test_vocabulary():
+    where = {
+        "category": "dress",
+        "path_prefix": "/data/shoes",
+        "min_width": 300,
+        "max_file_size": 10_000,
+        "height": [533, 534],
+        "id": "abc",
+        "meta.colour": ["red", "blue"],
+        "in_stock": True,
+    }
+    expr = build_filter(where, metadata_keys=["category", "in_stock"])
+    assert expr == (
+        'meta["category"] == "dress" and path like "/data/shoes%" and width >= 300 and file_size <= 10000 '
+        'and height in [533, 534] and id == "abc" and (meta["colour"] == "red" or meta["colour"] == "blue") '
+        'and meta["in_stock"] == true'
+    )
+    assert build_filter(None) == "" and build_filter({}) == ""
+
+
+def test_like_patterns_escape_wildcards_where_the_backend_can():
+    assert (
+        build_filter({"path_contains": "50%_off\\x"}, dialect=LITE)
+        == 'path like "%50\\\\%\\\\_off\\\\\\\\x%"'
+    )
+    assert build_filter({"path_prefix": "a_b"}, dialect=SERVER_2_3) == 'path like "a_b%"'
+    with pytest.raises(QueryError, match="path_prefix"):
+        build_filter({"path_contains": "shoes"}, dialect=SERVER_2_3)
+    with pytest.raises(QueryError, match="literally"):
+        build_filter({"path_prefix": "50%"}, dialect=SERVER_2_3)
+
+
+def test_dialect_from_server_version():
+    assert dialect_for("milvus_lite-3.2.2", is_lite=False) is LITE
+    assert dialect_for("v2.3.5-lite", is_lite=False) is SERVER_2_3
+    assert dialect_for("v2.5.1", is_lite=False) is SERVER
+    assert dialect_for("", is_lite=True) is LITE
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ({"colour": "red"}, "Unknown filter key 'colour'"),
+        ({'category"] == "x" or meta["a': "x"}, "plain metadata name"),
+        ({"min_width": "300"}, "finite number"),
+        ({"min_width": float("nan")}, "finite number"),
+        ({"width": 10.5}, "whole number"),
+        ({"min_height": True}, "finite number"),
+        ({"path_prefix": 3}, "needs a string"),
+        ({"category": {"$ne": 1}}, "strings, numbers or booleans"),
+        ({"category": []}, "empty list"),
+    ],
+)
+def test_bad_filters_are_refused_with_a_reason(where, message):
+    with pytest.raises(QueryError, match=re.escape(message)):
+        build_filter(where, metadata_keys=["category"])
+
+
+def test_combine_keeps_each_expression_in_its_parentheses():
+    assert combine("", None) == ""
+    assert combine('meta["category"] == "hat"') == 'meta["category"] == "hat"'
+    assert combine("a == 1", "b == 2 or c == 3") == "(a == 1) and (b == 2 or c == 3)"

@@ -1,0 +1,198 @@
+"""The search/rerank app, driven headless: set widget values, click buttons, read what the app shows."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import io
+
+import pytest
+from openai_stub import OpenAIStub
+from PIL import Image
+
+from mmrag_lab.config import Config
+from mmrag_lab.ingestion.pipeline import ingest
+from mmrag_lab.store.collection import Store
+from mmrag_lab.workbench.app import NO_PICK, SearchApp
+from mmrag_lab.workbench.app_backend import AppBackend, folder_images, parse_filter
+from mmrag_lab.workbench.sample import sample_metadata
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
+    """The bundled sample ingested into a Milvus Lite file with the tiny untrained encoder."""
+    root = tmp_path_factory.mktemp("app")
+    config = Config.load(env={}, milvus_uri=str(root / "app.db"), collection="app", encoder="tiny",
+                         weights="untrained", device="cpu", cache_dir=str(root / "cache"))  # fmt: skip
+    report = ingest(sample_dir, config=config, encoder=tiny_encoder, metadata=sample_metadata(),
+                    progress=False, workers=0)  # fmt: skip
+    assert report.ingested == 40
+    return config
+
+
+@pytest.fixture(autouse=True)
+def no_llm_env(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def _shown_png(app: SearchApp) -> bytes:
+    assert len(app.output.outputs) == 1
+    return base64.b64decode(app.output.outputs[0]["data"]["image/png"])
+
+
+def _assert_message_only(app: SearchApp, *fragments: str) -> None:
+    assert app.output.outputs == ()
+    for fragment in fragments:
+        assert fragment in app.message.value
+    assert "Traceback" not in app.message.value
+    assert not app.search_button.disabled
+
+
+def _upload(data: bytes, name: str = "query.jpg") -> tuple[dict, ...]:
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    return ({"name": name, "type": "image/jpeg", "size": len(data), "content": memoryview(data),
+             "last_modified": when},)  # fmt: skip
+
+
+def test_search_button_draws_the_grid_of_k_hits(collection):
+    app = SearchApp(collection)
+    assert len(app.pick.options) == 41  # the placeholder and the 40 stored images
+    app.pick.value = app.pick.options[5]
+    app.instruction.value = "the same but in red"
+    app.k.value = 6
+    app.search_button.click()
+    assert len(app.results) == 6
+    assert [hit.rank for hit in app.results] == [1, 2, 3, 4, 5, 6]
+    png = Image.open(io.BytesIO(_shown_png(app)))
+    assert png.width > 600 and png.height > 300
+    assert sum(len(ax.images) for ax in app.figure.get_axes()) == 7  # the query and six hits
+    assert "UNTRAINED WEIGHTS" in app.figure.get_suptitle()
+    assert "6 hit(s)" in app.message.value
+    assert not app.search_button.disabled and not app.rerank_button.disabled
+
+
+def test_filter_box_accepts_keyword_filters(collection):
+    app = SearchApp(collection)
+    app.pick.value = app.pick.options[1]
+    app.filter.value = "category=hat"
+    app.search_button.click()
+    assert app.results and {hit.meta["category"] for hit in app.results} == {"hat"}
+
+
+def test_rerank_without_endpoint_keeps_order_and_says_how_to_configure(collection):
+    app = SearchApp(collection, k=5)
+    app.pick.value = app.pick.options[3]
+    app.search_button.click()
+    app.rerank_button.click()
+    assert app.reranked.order == [0, 1, 2, 3, 4]
+    assert "OPENAI_API_KEY" in app.explanation.value and "OPENAI_API_KEY" in app.message.value
+    assert "retrieval order kept" in app.figure.subfigs[2].get_suptitle()
+    assert _shown_png(app)
+
+
+def test_rerank_with_endpoint_shows_the_new_order_and_the_explanation(collection):
+    with OpenAIStub(ranking=[2, 0, 1, 4, 3]) as stub:
+        config = collection.with_overrides(llm_base_url=stub.base_url, llm_model="stub-model")
+        app = SearchApp(config, k=5, instruction="in red")
+        app.pick.value = app.pick.options[2]
+        app.search_button.click()
+        app.rerank_button.click()
+        assert len(stub.requests) == 1 and stub.requests[0].image_urls
+    assert app.reranked.fallback_reason is None
+    assert app.reranked.order == [2, 0, 1, 4, 3]
+    assert "#3, #1, #2, #5, #4" in app.explanation.value
+    titles = [ax.get_title() for ax in app.figure.subfigs[2].get_axes()]
+    assert titles[0].startswith("#1 ▲2 (was #3)")
+    assert _shown_png(app)
+
+
+def test_uploaded_image_is_the_query(collection, sample_dir):
+    app = SearchApp(collection, k=3)
+    app.upload.value = _upload(next(sample_dir.rglob("*.jpg")).read_bytes())
+    app.search_button.click()
+    assert len(app.results) == 3
+    assert isinstance(app.query, Image.Image)
+
+
+def test_no_image_shows_a_message(collection):
+    app = SearchApp(collection)
+    assert app.pick.value == NO_PICK
+    app.search_button.click()
+    assert app.results is None
+    _assert_message_only(app, "Choose a query image")
+    assert app.rerank_button.disabled
+
+
+def test_unreadable_upload_shows_a_message(collection):
+    app = SearchApp(collection)
+    app.upload.value = _upload(b"this is not a picture", "holiday.jpg")
+    app.search_button.click()
+    _assert_message_only(app, "holiday.jpg", "not a recognised image format")
+
+
+def test_rerank_before_search_shows_a_message(collection):
+    app = SearchApp(collection)
+    app.rerank()
+    _assert_message_only(app, "Search first")
+
+
+def test_empty_collection_shows_a_message(tmp_path, collection, tiny_encoder, sample_dir):
+    config = collection.with_overrides(milvus_uri=str(tmp_path / "empty.db"), collection="empty")
+    with Store.open(config) as store:
+        store.ensure_collection(tiny_encoder.info)
+    app = SearchApp(config, images_dir=sample_dir)
+    app.pick.value = app.pick.options[1]
+    app.search_button.click()
+    _assert_message_only(app, "is empty", "Ingest images first")
+
+
+def test_missing_collection_shows_a_message(tmp_path, collection, sample_dir):
+    config = collection.with_overrides(milvus_uri=str(tmp_path / "none.db"), collection="nothing_here")
+    app = SearchApp(config, images_dir=sample_dir)
+    app.pick.value = app.pick.options[1]
+    app.search_button.click()
+    _assert_message_only(app, "no collection 'nothing_here'")
+
+
+def test_buttons_are_disabled_while_work_runs(collection):
+    seen = []
+
+    class Watching(AppBackend):
+        def search(self, *args, **kwargs):
+            seen.append(
+                (app.search_button.disabled, app.rerank_button.disabled, app.progress.layout.visibility)
+            )
+            return super().search(*args, **kwargs)
+
+    app = SearchApp(collection, backend=Watching(collection))
+    app.pick.value = app.pick.options[1]
+    app.search_button.click()
+    assert seen == [(True, True, "visible")]
+    assert not app.search_button.disabled and app.progress.layout.visibility == "hidden"
+
+
+def test_an_unexpected_failure_is_a_message_not_a_traceback(collection):
+    class Broken(AppBackend):
+        def search(self, *args, **kwargs):
+            raise RuntimeError("disk on fire")
+
+    app = SearchApp(collection, backend=Broken(collection))
+    app.pick.value = app.pick.options[1]
+    app.search_button.click()
+    _assert_message_only(app, "failed unexpectedly", "RuntimeError: disk on fire")
+
+
+def test_parse_filter_splits_keyword_filters_from_raw_expressions():
+    assert parse_filter("") == (None, None)
+    assert parse_filter("category=dress, min_width=300") == ({"category": "dress", "min_width": 300}, None)
+    assert parse_filter('category="a b"') == ({"category": "a b"}, None)
+    raw = 'meta["category"] == "dress"'
+    assert parse_filter(raw) == (None, raw)
+
+
+def test_folder_images_lists_pictures_only(tmp_path, sample_dir):
+    assert len(folder_images(sample_dir)) == 40
+    (tmp_path / "notes.txt").write_text("x")
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    assert folder_images(tmp_path) == [str(tmp_path / "a.png")]
