@@ -32,6 +32,7 @@ ENV_VARS: dict[str, str] = {
     "cache_dir": "MMRAG_CACHE_DIR",
     "llm_model": "MMRAG_LLM_MODEL",
     "llm_base_url": "OPENAI_BASE_URL",
+    "lite_idle_timeout": "MMRAG_LITE_IDLE_TIMEOUT",
 }
 SECRET_FIELDS = frozenset({"milvus_token"})
 
@@ -61,6 +62,8 @@ class Config:
         llm_base_url: OpenAI-compatible endpoint; None = the client's default.
         llm_timeout: Seconds per reranker request.
         llm_max_retries: Retries on 429, 5xx and timeouts.
+        lite_idle_timeout: Seconds without a request after which the server of a Milvus Lite file, started
+            by the first process that used it, stops by itself (0: only on ``mmrag lite stop``).
     """
 
     milvus_uri: str = DEFAULT_URI
@@ -78,6 +81,7 @@ class Config:
     llm_base_url: str | None = None
     llm_timeout: float = 60.0
     llm_max_retries: int = 3
+    lite_idle_timeout: float = 900.0
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -122,7 +126,7 @@ class Config:
 
 
 _INT_FIELDS = {"batch_size", "llm_max_retries"}
-_FLOAT_FIELDS = {"llm_timeout"}
+_FLOAT_FIELDS = {"llm_timeout", "lite_idle_timeout"}
 
 
 def _coerce(name: str, value: Any) -> Any:

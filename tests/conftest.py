@@ -12,6 +12,8 @@ import os
 os.environ["MPLBACKEND"] = "Agg"
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+# Lite servers that subprocesses (CLI, notebook kernels) start stop soon after the tests stop using them.
+os.environ.setdefault("MMRAG_LITE_IDLE_TIMEOUT", "120")
 
 import socket  # noqa: E402
 import uuid  # noqa: E402
@@ -65,6 +67,40 @@ class StoreTarget:
         )
         values.update(overrides)
         return Config.load(env={}, **values)
+
+
+def stop_lite_servers(folder: Path) -> int:
+    """Kill every Milvus Lite server serving a file under ``folder`` (tests need no graceful stop)."""
+    import signal
+
+    from mmrag_lab.store import lite_discovery
+
+    stopped = 0
+    for record_path in folder.rglob("*.db.server.json"):
+        record = lite_discovery.read_record(str(record_path)) or {}
+        pid = int(record.get("pid", 0))
+        if (
+            pid
+            and lite_discovery.pid_alive(pid)
+            and lite_discovery.verify(record, record.get("db"), touch=False)
+        ):
+            os.kill(pid, signal.SIGKILL)
+            stopped += 1
+        record_path.unlink(missing_ok=True)
+    return stopped
+
+
+@pytest.fixture(autouse=True)
+def _lite_servers_end_with_the_test(tmp_path):
+    """Each test's Lite files get their own servers; they go when the test ends (memory stays flat)."""
+    yield
+    stop_lite_servers(tmp_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _lite_servers_end_with_the_session(tmp_path_factory):
+    yield
+    stop_lite_servers(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

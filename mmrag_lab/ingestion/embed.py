@@ -1,4 +1,4 @@
-"""The embedding stage of ingest: prepared batches → encoder → complete rows → background writer."""
+"""The embedding stage of ingest: prepared batches → encoder → complete rows → writer thread."""
 
 from __future__ import annotations
 
@@ -50,8 +50,7 @@ def embed_and_write(
 ) -> None:
     """Prepare ``tasks`` in worker processes, embed them in batches and upsert complete rows.
 
-    The rows go to the collection named by ``config`` through a :class:`RowWriter` process, which must be
-    able to open the store: for Milvus Lite, no other process (this one included) may hold the file.
+    The rows go to the collection named by ``config`` through a :class:`RowWriter` thread.
 
     Bad files go to ``report.failed``; ``report.ingested`` counts rows once the store acknowledged them.
     """
@@ -65,7 +64,7 @@ def embed_and_write(
     loader = make_loader(
         PrepareDataset(tasks, transform, draft), batch_size, workers, pin_memory=device.type == "cuda"
     )
-    batches = iter(loader)  # forks the workers now, so that they do not inherit the writer's pipes
+    batches = iter(loader)  # forks the decode workers before the writer thread starts
     writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not progress, dynamic_ncols=True)
     try:

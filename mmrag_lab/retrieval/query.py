@@ -77,7 +77,7 @@ def search(
         started = time.perf_counter()
         vector = _embed(enc, mode, image, words)
         encoded = time.perf_counter()
-        rows = store.search(vector, k=k, filter=expression or None)[0]
+        rows = _search_once_more_if_stale(store, vector, k, expression)
         searched = time.perf_counter()
     finally:
         if own_store:
@@ -138,8 +138,18 @@ def _embed(encoder: Encoder, mode: str, image: ImageSource | None, words: str) -
     return encoder.encode_texts([words])
 
 
+def _search_once_more_if_stale(store: Store, vector: np.ndarray, k: int, expression: str) -> list[dict]:
+    try:
+        return store.search(vector, k=k, filter=expression or None)[0]
+    except StoreError:
+        # another process may have released, dropped or re-created the collection since we cached it
+        store.refresh()
+        _record(store)
+        return store.search(vector, k=k, filter=expression or None)[0]
+
+
 def _record(store: Store) -> CollectionRecord:
-    if not store.exists():
+    if store.cached_record() is None and not store.exists():
         raise StoreError(
             f"There is no collection {store.collection!r} at {display_uri(store.uri)}. Ingest images first "
             "(mmrag ingest FOLDER, or mmrag_lab.ingest(folder)), or set MMRAG_COLLECTION / MMRAG_MILVUS_URI."

@@ -1,9 +1,10 @@
-"""Connecting to the backend a URI names: Milvus Lite (a local ``.db`` folder) or a Milvus server.
+"""Connecting to the backend a URI names, with one long-lived client per (URI, token) in a process.
 
-Milvus Lite 3.x serves a data folder from a gRPC thread inside this process and holds an advisory
-``flock`` on ``<folder>/LOCK`` while it is open, so only one process can use a file at a time. This
-module turns a refused open into :class:`StoreLockedError` with the ways out, and releases the lock
-when the last store on a file closes.
+A local path ending in ``.db`` is Milvus Lite. Milvus Lite lets one process open a file, so every process
+here reaches it through the file's own server (:mod:`mmrag_lab.store.lite_discovery` finds or starts it):
+notebook kernels, the CLI, papermill runs and the app share one database. ``http(s)://host:port`` is a
+Milvus server or Zilliz Cloud. Either way the client is opened once per process and kept: an open costs
+RPCs (and, on Zilliz Cloud, rate-limited ones), so stores borrow it and never close it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,13 +19,19 @@ from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
 from mmrag_lab.config import is_lite_uri
-from mmrag_lab.errors import ConfigError, StoreError, StoreLockedError
+from mmrag_lab.errors import ConfigError, StoreError
+from mmrag_lab.store import lite_discovery
 
-# A lock held by a process that is exiting (a killed ingest's writer finishing its last upsert) clears
-# within moments; wait that long before calling the file busy.
-LOCK_WAIT_S = 5.0
-_lite_users: dict[str, int] = {}
-_lite_guard = threading.Lock()
+# Keepalive pings every 30 s, also while idle and during a long call (an index build): the Lite server
+# accepts them at any rate, and a Milvus server's minimum ping interval is below this.
+CLIENT_GRPC_OPTIONS = {
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+    "grpc.keepalive_permit_without_calls": True,
+    "grpc.http2.max_pings_without_data": 0,
+}
+_clients: dict[tuple[int, str, str], MilvusClient] = {}
+_clients_guard = threading.Lock()
 
 
 class _DropMessage(logging.Filter):
@@ -42,12 +48,14 @@ class _DropNotImplemented(logging.Filter):
         return not (record.exc_info and record.exc_info[0] is NotImplementedError)
 
 
-# Noise, not news: a query iterator asks Milvus Lite for an MVCC timestamp that Lite does not implement
-# (its gRPC thread logs a traceback, pymilvus a warning, and the iterator works on), and Milvus Lite logs a
-# full traceback for a locked file that StoreLockedError explains in words.
+# Noise, not news: a query iterator asks Milvus Lite for an MVCC timestamp that Lite does not implement (a
+# warning, and the iterator works on). pymilvus logs every refused call with a traceback, and a failed
+# reconnect to a Lite server that went away, before the Store turns the first into a StoreError that says
+# what to do, and recovers from the second.
 logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_DropMessage("mvccTs"))
+logging.getLogger("pymilvus.decorators").addFilter(_DropMessage("RPC error: [", "Unexpected error: ["))
+logging.getLogger("pymilvus.client.connection_manager").addFilter(_DropMessage("Connection recovery failed"))
 logging.getLogger("grpc._server").addFilter(_DropNotImplemented())
-logging.getLogger("milvus_lite.server_manager").addFilter(_DropMessage("Failed to start MilvusLite"))
 
 
 def display_uri(uri: str) -> str:
@@ -60,40 +68,65 @@ def display_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def connect(uri: str, token: str | None = None) -> MilvusClient:
-    """A client for ``uri``.
+def connect(uri: str, token: str | None = None, idle_timeout_s: float | None = None) -> MilvusClient:
+    """This process's client for ``uri``: made on first use (starting a Lite file's server if needed), then shared.
+
+    Args:
+        uri: A Milvus Lite ``.db`` path or a server address.
+        token: Server token (Zilliz Cloud, servers with authentication).
+        idle_timeout_s: For a Lite file whose server must be started: seconds without a request after
+            which it stops by itself (default 900).
 
     Raises:
         ConfigError: A local path that does not end in ``.db``.
-        StoreLockedError: Another process holds the Milvus Lite file.
-        StoreError: The server cannot be reached.
+        StoreLockedError: A program other than mmrag_lab holds the Lite file.
+        StoreError: The server cannot be reached or started.
     """
-    if is_lite_uri(uri):
-        return _connect_lite(lite_path(uri))
+    key = _key(uri, token)
+    with _clients_guard:
+        if key not in _clients:
+            _clients[key] = _open(uri, token, idle_timeout_s)
+        return _clients[key]
+
+
+def reconnect(uri: str, token: str | None = None, idle_timeout_s: float | None = None) -> MilvusClient:
+    """Replace this process's client for ``uri`` after its connection failed (e.g. the Lite server died).
+
+    For Milvus Lite this finds the file's live server, or starts a new one.
+    """
+    key = _key(uri, token)
+    with _clients_guard:
+        old = _clients.pop(key, None)
+        if old is not None:
+            try:
+                old.close()
+            except Exception:  # closing a client of a dead server may fail; it is dropped anyway
+                pass
+        _clients[key] = _open(uri, token, idle_timeout_s)
+        return _clients[key]
+
+
+def _key(uri: str, token: str | None) -> tuple[int, str, str]:
+    # per process: a forked child must never share its parent's gRPC channel
+    where = str(_check_lite_path(lite_path(uri))) if is_lite_uri(uri) else uri
+    return os.getpid(), where, token or ""
+
+
+def _open(uri: str, token: str | None, idle_timeout_s: float | None) -> MilvusClient:
+    if not is_lite_uri(uri):
+        return _new_client(uri, token or "", uri)
+    timeout = lite_discovery.DEFAULT_IDLE_TIMEOUT_S if idle_timeout_s is None else idle_timeout_s
+    return _new_client(lite_discovery.ensure_server(str(lite_path(uri)), timeout), "", uri)
+
+
+def _new_client(address: str, token: str, uri: str) -> MilvusClient:
     try:
-        return MilvusClient(uri=uri, token=token or "")
+        return MilvusClient(uri=address, token=token, dedicated=True, grpc_options=dict(CLIENT_GRPC_OPTIONS))
     except MilvusException as exc:
         raise StoreError(
             f"Cannot reach the Milvus server at {display_uri(uri)} ({exc}). Check that it runs and that the "
             "URI and port are right; Zilliz Cloud and servers with authentication need MMRAG_MILVUS_TOKEN."
         ) from exc
-
-
-def disconnect(client: MilvusClient, uri: str) -> None:
-    """Close ``client``; when it was the last one on a Lite file, release the file lock."""
-    client.close()
-    if not is_lite_uri(uri):
-        return
-    path = str(lite_path(uri))
-    with _lite_guard:
-        _lite_users[path] = _lite_users.get(path, 1) - 1
-        last = _lite_users[path] <= 0
-        if last:
-            _lite_users.pop(path, None)
-    if last:
-        from milvus_lite.server_manager import server_manager_instance
-
-        server_manager_instance.release_server(path)
 
 
 def lite_path(uri: str) -> Path:
@@ -107,76 +140,31 @@ def lite_path(uri: str) -> Path:
     return path
 
 
-def query_iterator(client: MilvusClient, collection: str, fields: list[str], filter: str, batch_size: int):
-    return client.query_iterator(collection, batch_size=batch_size, filter=filter, output_fields=fields)
-
-
-def _connect_lite(path: Path) -> MilvusClient:
+def _check_lite_path(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise StoreError(
             f"{path} is a file, but Milvus Lite 3 keeps a collection in a folder. It may come from Milvus "
             "Lite 2.x; pick a new path (e.g. --uri ./mmrag_lab3.db) and ingest again."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + LOCK_WAIT_S
-    while True:
-        try:
-            client = MilvusClient(uri=str(path))
-            break
-        except MilvusException as exc:
-            holder = lock_holder(path)
-            if holder is None:
-                raise StoreError(f"Cannot open the Milvus Lite file {path}: {exc}") from exc
-            if time.monotonic() > deadline:
-                raise StoreLockedError(locked_message(path, holder)) from None
-            time.sleep(0.25)
-    with _lite_guard:
-        _lite_users[str(path)] = _lite_users.get(str(path), 0) + 1
-    return client
+    return path
 
 
-def lock_holder(path: Path) -> int | None:
-    """The pid holding the Lite lock on ``path`` (0 if unknown), or None when nobody holds it."""
-    lock = path / "LOCK"
-    try:
-        import fcntl
-    except ImportError:  # Windows: Lite locks with msvcrt; report the lock without a pid
-        return 0 if lock.exists() else None
-    try:
-        fd = os.open(lock, os.O_RDWR)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return _pid_from_proc_locks(lock)
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
+def query_iterator(client: MilvusClient, collection: str, fields: list[str], filter: str, batch_size: int):
+    return client.query_iterator(collection, batch_size=batch_size, filter=filter, output_fields=fields)
 
 
-def locked_message(path: Path, pid: int) -> str:
-    who = f"process {pid}" if pid else "another process"
-    return (
-        f"The Milvus Lite file {path} is in use by {who}. Milvus Lite lets one process at a time open a "
-        f"file and enforces it with a lock (flock on {path / 'LOCK'}). Ways out: (1) finish or close the "
-        "other user (a notebook kernel keeps the file until Store.close() or a kernel restart); "
-        f"(2) serve the file to many processes with `milvus-lite server --data-dir {path} --port 19530` "
-        "and use --uri http://127.0.0.1:19530 (MMRAG_MILVUS_URI); (3) use a Milvus server URI instead of a "
-        "local file."
-    )
+def error_text(exc: MilvusException) -> str:
+    """The message of a Milvus error, without its class decoration."""
+    return str(getattr(exc, "message", exc))
 
 
-def _pid_from_proc_locks(lock: Path) -> int:
-    try:
-        inode = os.stat(lock).st_ino
-        with open("/proc/locks", encoding="ascii", errors="replace") as table:
-            for line in table:
-                fields = line.split()
-                if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].endswith(f":{inode}"):
-                    return int(fields[4])
-    except (OSError, ValueError):
-        pass
-    return 0
+def lost_connection(exc: MilvusException) -> bool:
+    """True when ``exc`` says the server could not be reached (rather than refusing the request)."""
+    text = error_text(exc).lower()
+    return any(s in text for s in ("fail connecting", "unavailable", "connection refused", "closed channel"))
+
+
+def needs_load(exc: MilvusException) -> bool:
+    """True when ``exc`` says the collection is released (a restarted Lite server starts that way)."""
+    text = error_text(exc).lower()
+    return "not loaded" in text or "state 'released'" in text or "call load()" in text

@@ -1,9 +1,12 @@
 """The vector store: one Milvus collection of image embeddings, on Milvus Lite or a Milvus server.
 
-The URI decides the backend. A local path ending in ``.db`` is a Milvus Lite data folder (embedded, one
-process per file). ``http(s)://host:port`` is a Milvus server or Zilliz Cloud; its token comes from
-``Config.milvus_token`` (``MMRAG_MILVUS_TOKEN``). The schema, the index and the record of the encoder
-that made the vectors are described in :mod:`mmrag_lab.store.schema`.
+The URI decides the backend. A local path ending in ``.db`` is a Milvus Lite data folder, served to every
+process by its own local server (:mod:`mmrag_lab.store.backend`). ``http(s)://host:port`` is a Milvus server
+or Zilliz Cloud; its token comes from ``Config.milvus_token`` (``MMRAG_MILVUS_TOKEN``). The schema, the index
+and the record of the encoder that made the vectors are described in :mod:`mmrag_lab.store.schema`.
+
+A :class:`Store` is cheap: it borrows the process's long-lived client, and the collection's record and
+loaded state are kept per process, so a warm search is one search RPC.
 
 Writes go through ``upsert``: a Milvus server keeps a second row when ``insert`` meets an existing
 primary key, so only upsert makes a repeated write of the same content hash harmless.
@@ -23,7 +26,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 from pymilvus import MilvusClient  # noqa: E402
 from pymilvus.exceptions import MilvusException  # noqa: E402
 
-from mmrag_lab.config import Config  # noqa: E402
+from mmrag_lab.config import Config, is_lite_uri  # noqa: E402
 from mmrag_lab.errors import CollectionMismatchError, StoreError  # noqa: E402
 from mmrag_lab.store import backend  # noqa: E402
 from mmrag_lab.store.reads import StoreReads  # noqa: E402
@@ -45,8 +48,8 @@ log = logging.getLogger(__name__)
 class Store(StoreReads, StoreWrites):
     """One collection in Milvus Lite or on a Milvus server. Open it with :meth:`Store.open`.
 
-    Use it as a context manager, or call :meth:`close`: closing a Milvus Lite store releases the file
-    lock so that another process can open the file.
+    Any number of stores, in any number of processes, may be open on one collection at once. ``close()``
+    (or leaving a ``with`` block) only lets go of this object: the connection stays for the next one.
     """
 
     def __init__(self, client: MilvusClient, uri: str, collection: str, config: Config):
@@ -54,9 +57,31 @@ class Store(StoreReads, StoreWrites):
         self.uri = uri
         self.collection = collection
         self.config = config
-        self.is_lite = backend.is_lite_uri(uri)
-        self._record: CollectionRecord | None = None
-        self._loaded = False
+        self.is_lite = is_lite_uri(uri)
+        self._token = config.milvus_token
+        self._key = (uri, collection)
+
+    @property
+    def _record(self) -> CollectionRecord | None:
+        return _records.get(self._key)
+
+    @_record.setter
+    def _record(self, record: CollectionRecord | None) -> None:
+        if record is None:
+            _records.pop(self._key, None)
+        else:
+            _records[self._key] = record
+
+    @property
+    def _loaded(self) -> bool:
+        return self._key in _loaded
+
+    @_loaded.setter
+    def _loaded(self, loaded: bool) -> None:
+        if loaded:
+            _loaded.add(self._key)
+        else:
+            _loaded.discard(self._key)
 
     @classmethod
     def open(
@@ -70,14 +95,16 @@ class Store(StoreReads, StoreWrites):
             token: Server token; default ``config.milvus_token``.
 
         Raises:
-            StoreLockedError: Another process holds the Milvus Lite file.
+            StoreLockedError: A program other than mmrag_lab holds the Milvus Lite file.
             StoreError: The backend cannot be reached.
         """
         if isinstance(config, str):
             config = Config.load(milvus_uri=config)
         config = config or Config.load()
-        client = backend.connect(config.milvus_uri, token or config.milvus_token)
-        return cls(client, config.milvus_uri, collection or config.collection, config)
+        client = backend.connect(config.milvus_uri, token or config.milvus_token, config.lite_idle_timeout)
+        store = cls(client, config.milvus_uri, collection or config.collection, config)
+        store._token = token or config.milvus_token
+        return store
 
     def __enter__(self) -> Store:
         return self
@@ -114,7 +141,7 @@ class Store(StoreReads, StoreWrites):
         if record.differences(wanted):
             raise CollectionMismatchError(record.mismatch_message(wanted, self._where()))
         self.add_metadata_keys(metadata_keys)
-        self._load()
+        self.load()
         return self.record() or record
 
     def record(self) -> CollectionRecord | None:
@@ -123,6 +150,15 @@ class Store(StoreReads, StoreWrites):
             description = self._call(self.client.describe_collection, self.collection)
             self._record = CollectionRecord.from_properties(description.get("properties") or {})
         return self._record
+
+    def cached_record(self) -> CollectionRecord | None:
+        """The record this process already read, without asking the backend."""
+        return self._record
+
+    def refresh(self) -> None:
+        """Forget what this process cached about the collection; the next call asks the backend again."""
+        self._record = None
+        self._loaded = False
 
     def add_metadata_keys(self, keys: Iterable[str]) -> None:
         """Add sidecar keys to the record's list of metadata fields."""
@@ -141,8 +177,7 @@ class Store(StoreReads, StoreWrites):
         self._loaded = False
 
     def close(self) -> None:
-        """Close the connection; for Milvus Lite also release the file lock."""
-        backend.disconnect(self.client, self.uri)
+        """Let go of this store. The process's connection stays open for the next store (see the module)."""
 
     def _create(self, record: CollectionRecord) -> None:
         try:
@@ -164,8 +199,6 @@ class Store(StoreReads, StoreWrites):
             self._call(self.client.load_collection, self.collection)
             self._loaded = True
 
-    _load = load
-
     def server_version(self) -> str:
         """The backend's version string, or "" when it does not say."""
         try:
@@ -186,10 +219,32 @@ class Store(StoreReads, StoreWrites):
         return f"Collection {self.collection!r} at {backend.display_uri(self.uri)}"
 
     def _call(self, method, *args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except MilvusException as exc:
-            name = getattr(method, "__name__", "a call")
-            raise StoreError(
-                f"Milvus refused {name} on {self._where()}: {getattr(exc, 'message', exc)}"
-            ) from exc
+        name = getattr(method, "__name__", "a call")
+        own = getattr(method, "__self__", None) is self.client
+        for attempt in range(3):
+            try:
+                return (getattr(self.client, name) if attempt and own else method)(*args, **kwargs)
+            except MilvusException as exc:
+                text = backend.error_text(exc)
+                if attempt < 2 and own and backend.needs_load(exc) and name != "load_collection":
+                    self._loaded = False  # another process released it (an ingest's final index build)
+                    self.load()
+                elif attempt < 2 and own and self.is_lite and backend.lost_connection(exc):
+                    # the Lite server went away (killed, or stopped while idle): find or start it
+                    self.client = backend.reconnect(self.uri, self._token, self.config.lite_idle_timeout)
+                    _loaded.clear()
+                else:
+                    raise StoreError(f"Milvus refused {name} on {self._where()}: {text}") from exc
+        raise AssertionError("unreachable")
+
+
+# Per process, per (URI, collection): the record read once, and whether the collection is loaded.
+_records: dict[tuple[str, str], CollectionRecord] = {}
+_loaded: set[tuple[str, str]] = set()
+
+
+def forget_state(uri: str | None = None) -> None:
+    """Forget cached records and loaded states (of one URI, or all), e.g. after another process dropped one."""
+    for key in [k for k in _records if uri is None or k[0] == uri]:
+        _records.pop(key, None)
+    _loaded.difference_update({k for k in _loaded if uri is None or k[0] == uri})

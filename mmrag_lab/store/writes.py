@@ -56,7 +56,7 @@ class StoreWrites:
         self.flush()
         if not self.is_lite:
             self._wait_for_index(index_timeout)
-        self._load()
+        self.load()
 
     def release(self) -> None:
         """Release the collection from memory. Writes still work; reads load it again first.

@@ -210,19 +210,20 @@ def test_uint8_hand_over_gives_the_same_pixels_as_the_full_transform(sample_dir,
     assert torch.equal(finish(handed_over.unsqueeze(0))[0], tiny_encoder.transform(image))
 
 
-def test_writer_process_reports_a_held_lite_file_and_bad_rows(tmp_path):
-    from mmrag_lab.errors import StoreError, StoreLockedError
+def test_writer_reports_bad_rows_and_counts_only_acknowledged_ones(tmp_path):
+    from mmrag_lab.errors import StoreError
     from mmrag_lab.ingestion.writer import RowWriter
 
     config = mmrag_lab.Config.load(env={}, milvus_uri=str(tmp_path / "w.db"), collection="w")
-    with Store.open(config) as holder:
-        holder.ensure_collection(EncoderInfo("tiny", 4, True, "untrained", "x"))
-        writer = RowWriter(config)
-        with pytest.raises(StoreLockedError, match="in use by process"):
-            writer.close()
+    with Store.open(config) as store:
+        store.ensure_collection(EncoderInfo("tiny", 4, True, "untrained", "x"))
     written = []
     writer = RowWriter(config, on_written=written.append)
+    good = {"path": "/x.jpg", "width": 1, "height": 1, "file_size": 1, "meta": {}}
+    writer.put([{"id": "b" * 64, "vector": [0.0, 1.0, 0.0, 0.0], **good}])
     writer.put([{"id": "a" * 64, "vector": [1.0, 0.0, 0.0, 0.0], "path": "/x.jpg"}])  # incomplete row
     with pytest.raises(StoreError, match="lacks field"):
         writer.close()
-    assert written == []
+    assert written == [1]
+    with Store.open(config) as store:
+        assert store.count() == 1

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 from pymilvus import DataType, MilvusClient
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
-from mmrag_lab.errors import CollectionMismatchError, ConfigError, StoreLockedError
+from mmrag_lab.errors import CollectionMismatchError, ConfigError
 from mmrag_lab.store import writes as store_writes
 from mmrag_lab.store.backend import display_uri
 from mmrag_lab.store.collection import Store
@@ -161,61 +157,7 @@ def test_large_inserts_are_split_under_the_rpc_cap(store, monkeypatch):
     assert store.count() == 30
 
 
-def test_lite_file_held_by_another_process_names_the_way_out(tmp_path):
-    uri = str(tmp_path / "held.db")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_SCRIPT, uri],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(StoreLockedError) as caught:
-            Store.open(Config.load(env={}, milvus_uri=uri))
-        message = str(caught.value)
-        assert f"process {holder.pid}" in message
-        assert "milvus-lite server" in message and "flock" in message and "http://" in message
-    finally:
-        holder.communicate("done\n", timeout=60)
-    with Store.open(Config.load(env={}, milvus_uri=uri)) as reopened:  # released when the holder exits
-        assert reopened.exists() is False
-
-
-def test_closing_a_lite_store_releases_the_file(tmp_path):
-    uri = str(tmp_path / "released.db")
-    with Store.open(Config.load(env={}, milvus_uri=uri)) as opened:
-        opened.ensure_collection(INFO)
-    result = subprocess.run(
-        [sys.executable, "-c", COUNT_SCRIPT, uri], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "0"
-
-
 def test_uri_forms():
     with pytest.raises(ConfigError, match="must end in '.db'"):
         Store.open(Config.load(env={}, milvus_uri="./vectors.sqlite"))
     assert display_uri("https://user:secret@example.com:19530") == "https://example.com:19530"
-
-
-HOLD_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    from mmrag_lab.config import Config
-    from mmrag_lab.store.collection import Store
-    store = Store.open(Config.load(env={}, milvus_uri=sys.argv[1]))
-    print("ready", flush=True)
-    sys.stdin.readline()
-    store.close()
-    """
-)
-COUNT_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    from mmrag_lab.config import Config
-    from mmrag_lab.store.collection import Store
-    with Store.open(Config.load(env={}, milvus_uri=sys.argv[1], collection="mmrag_images")) as store:
-        print(store.count())
-    """
-)

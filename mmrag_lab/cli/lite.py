@@ -1,0 +1,54 @@
+"""``mmrag lite status|stop [URI]``: what serves a Milvus Lite file, and stopping it."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from mmrag_lab.config import Config
+from mmrag_lab.errors import ConfigError
+from mmrag_lab.store.backend import lite_path
+from mmrag_lab.store.lite_discovery import server_status, stop_server
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "lite",
+        help="show or stop the local server that shares a Milvus Lite file between processes",
+        description=(
+            "Every process that opens a Milvus Lite file (*.db) reaches it through one local server, started "
+            "by the first of them and stopped after MMRAG_LITE_IDLE_TIMEOUT seconds (900) without a request. "
+            "'status' shows it, 'stop' stops it now (the next user starts it again)."
+        ),
+    )
+    parser.add_argument("action", choices=("status", "stop"))
+    parser.add_argument("uri", nargs="?", metavar="URI", help="the Lite file (default MMRAG_MILVUS_URI)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    config = Config.load(milvus_uri=args.uri)
+    if not config.is_lite:
+        raise ConfigError(
+            f"{config.milvus_uri} is a server address; 'mmrag lite' is for Milvus Lite files (*.db)."
+        )
+    path = str(lite_path(config.milvus_uri))
+    if args.action == "stop":
+        print(f"stopped the server of {path}" if stop_server(path) else f"no server was running for {path}")
+        return 0
+    print(describe(server_status(path)))
+    return 0
+
+
+def describe(status: dict) -> str:
+    """One paragraph a person can read."""
+    if not status["running"]:
+        return f"{status['db']}: no server running (the next process to open it starts one)."
+    calls = sum(status.get("calls", {}).values())
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status["started"]))
+    return (
+        f"{status['db']}: served by pid {status['pid']} on 127.0.0.1 since {started}; {calls} requests, "
+        f"idle for {status['idle_for_s']:.0f} s, stops after {status['idle_timeout_s']:.0f} s idle "
+        f"(record: {status['record']})."
+    )
