@@ -31,6 +31,7 @@ CPU_SECTIONS = {
     "ingest_cpu": "bench_ingest",
     "milvus_scale": "bench_search_scale",
     "query_cpu": "bench_query",
+    "lite_shared": "bench_lite_shared",
 }
 # GPU result file -> (module, renderer)
 GPU_SECTIONS = {

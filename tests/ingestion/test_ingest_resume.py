@@ -99,3 +99,33 @@ def test_kill_9_twice_then_rerun_stores_every_image_exactly_once(store_uri, tmp_
         assert row["path"] == os.path.join(root, rel)
         assert (row["width"], row["height"], row["file_size"], row["meta"]) == (480, 360, size, {})
         assert np.linalg.norm(row["vector"]) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_shared_lite_server_mid_ingest_then_rerun_is_exact(tmp_path):
+    from mmrag_lab.store import lite_discovery
+
+    folder = tmp_path / "photos"
+    make_photos(folder, 120)
+    target = type("Target", (), {"uri": str(tmp_path / "shared.db"), "collection": "killed"})
+    command = ingest_command(folder, target)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    seen, killed = b"", None
+    while chunk := os.read(process.stderr.fileno(), 65536):
+        seen = (seen + chunk)[-4096:]
+        matches = PROGRESS.findall(seen)
+        if killed is None and matches and int(matches[-1][1]) >= 30:
+            killed = lite_discovery.server_status(target.uri)["pid"]
+            os.kill(killed, signal.SIGKILL)
+    out, _ = process.communicate(timeout=600)
+    assert killed, f"the ingest never stored 30 rows: {seen[-800:]!r}"
+    # the ingest either recovered on a new server by itself or failed with an error; a re-run finishes
+    rerun = subprocess.run(command + ["--no-progress"], capture_output=True, text=True, timeout=600, env=env)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    status = lite_discovery.server_status(target.uri)
+    assert status["running"] and status["pid"] != killed
+    config = Store.open(target.uri).config.with_overrides(collection="killed")
+    with Store.open(config) as store:
+        paths = [row["path"] for row in store.iterate(("path",))]
+        assert store.count() == 120 == len(set(paths)) == len(paths)
