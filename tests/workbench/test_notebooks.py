@@ -161,3 +161,16 @@ def test_secret_like_parameters_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="MILVUS_TOKEN"):
         run_notebook("02_search", tmp_path, {"K": 1, "MILVUS_TOKEN": CANARY_TOKEN})
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_notebook_runs_print_no_grpc_noise_or_traceback(runs, name):
+    noise = ("too_many_pings", "GOAWAY", "Traceback", "StatusCode.", "Connection recovery failed", "grpc")
+    for run_dir in (runs.main, runs.fallback) if name == "03_rerank" else (runs.main,):
+        stderr = "".join(
+            "".join(out.get("text", ""))
+            for out in _outputs(run_dir / f"{name}.ipynb")
+            if out["output_type"] == "stream" and out.get("name") == "stderr"
+        )
+        assert not [word for word in noise if word in stderr], stderr[-2000:]
+        assert not [out for out in _outputs(run_dir / f"{name}.ipynb") if out["output_type"] == "error"]
