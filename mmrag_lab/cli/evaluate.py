@@ -120,6 +120,8 @@ def _summary(run) -> str:
     lines.append(f"{m['retrieval']['n_evaluated']} of {q['n_loaded']} queries scored.")
     if m.get("submission_files"):
         lines.append(f"submission file(s): {', '.join(m['submission_files'])}")
+        if m.get("submission_warning"):
+            lines.append(f"WARNING: {m['submission_warning']}")
     if q["n_encoded"] < q["n_loaded"] or skipped:
         lines.append(
             "Some queries could not be scored: see 'queries' and 'retrieval.missing' in metrics.json."

@@ -20,7 +20,7 @@ from mmrag_lab.evaluation.querysets import Query
 from mmrag_lab.evaluation.rerank_ab import rerank_stage
 from mmrag_lab.evaluation.rundir import EvalRun, query_record, write_run
 from mmrag_lab.evaluation.stage import retrieval_stage
-from mmrag_lab.evaluation.submission import write_submission
+from mmrag_lab.evaluation.submission import short_rankings, write_submission
 
 
 def evaluate(
@@ -141,6 +141,7 @@ def evaluate(
     if submission:
         coco_ids = next((q.meta.get("coco_ids") for q in loaded if q.meta.get("coco_ids")), None)
         run.metrics["submission_files"] = write_submission(kind, run, index.path_of, coco_ids)
+        run.metrics["submission_warning"] = short_rankings(run.rankings)
         write_run(run)
     return run
 

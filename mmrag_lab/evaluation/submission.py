@@ -44,15 +44,12 @@ def write_submission(
 ) -> list[str]:
     """Write the submission file(s) of a finished run into its folder and return their names.
 
+    A ranking shorter than 50 (a collection smaller than the test image set) is written as it is; the run's
+    ``metrics.json`` then says so under ``submission_warning``.
+
     Raises:
-        EvaluationError: The benchmark has no submission format, or a ranking is shorter than required.
+        EvaluationError: The benchmark has no submission format.
     """
-    short = [r["id"] for r in run.rankings if len(r["ranking"]) < SUBMISSION_DEPTH]
-    if short:
-        raise EvaluationError(
-            f"{len(short)} queries (e.g. {short[:3]}) ranked fewer than {SUBMISSION_DEPTH} images; the "
-            "servers expect the top 50: ingest the whole test image set."
-        )
     mark = ".UNTRAINED" if run.untrained else ""
     stem_of = lambda cid: PurePath(path_of(cid)).stem  # noqa: E731
     if kind == "cirr":
@@ -71,6 +68,17 @@ def write_submission(
     for name, content in files.items():
         (Path(run.out_dir) / name).write_text(json.dumps(content) + "\n", encoding="utf-8")
     return list(files)
+
+
+def short_rankings(records: list[dict]) -> str | None:
+    """A warning when some ranking holds fewer than the 50 images the servers expect."""
+    short = [r["id"] for r in records if len(r["ranking"]) < SUBMISSION_DEPTH]
+    if not short:
+        return None
+    return (
+        f"{len(short)} queries (e.g. {short[:3]}) ranked fewer than {SUBMISSION_DEPTH} images: the collection "
+        "is smaller than the test image set; ingest all of it before submitting."
+    )
 
 
 def _cirr_version(source: str) -> str:
