@@ -140,6 +140,8 @@ def chat(client: Any, model: str, request: dict[str, Any], *, retry: RetryPolicy
     while True:
         try:
             sent = {k: v for k, v in request.items() if k not in dropped}
+            if "max_tokens" in dropped and "max_tokens" in request:  # newer OpenAI models name it so
+                sent.setdefault("max_completion_tokens", request["max_tokens"])
             response = client.chat.completions.create(model=model, **sent)
             if dropped - _REFUSED.get(endpoint, set()):
                 with _REFUSED_LOCK:  # remembered only once the request without them has worked
