@@ -29,27 +29,12 @@ from mmrag_lab.retrieval.query import search  # noqa: E402
 from mmrag_lab.store.collection import Store  # noqa: E402
 from mmrag_lab.workbench.sample import sample_dir  # noqa: E402
 
-DIM = 768
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import DIM, clustered, realistic_queries  # noqa: E402
+
 K = 10
 EFS = (16, 64, 128, 256)
 SIZES = (10_000, 30_000, 100_000)
-
-
-def clustered(n: int, seed: int, clusters: int = 200, spread: float = 0.35) -> np.ndarray:
-    """``n`` unit vectors around ``clusters`` random centres."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((clusters, DIM)).astype(np.float32)
-    data = centres[rng.integers(0, clusters, n)] + spread * rng.standard_normal((n, DIM)).astype(np.float32)
-    return data / np.linalg.norm(data, axis=1, keepdims=True)
-
-
-def realistic_queries(data: np.ndarray, n: int, seed: int = 1, shift: float = 0.45) -> np.ndarray:
-    """``n`` queries near stored vectors: a random stored vector plus noise of norm ``shift``, re-normalised."""
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((n, data.shape[1])).astype(np.float32)
-    noise *= shift / np.linalg.norm(noise, axis=1, keepdims=True)
-    queries = data[rng.integers(0, len(data), n)] + noise
-    return queries / np.linalg.norm(queries, axis=1, keepdims=True)
 
 
 def fill(uri: str, info: EncoderInfo, vectors: np.ndarray, paths: list[str]) -> tuple[Store, float, float]:
