@@ -32,11 +32,13 @@ CPU_SECTIONS = {
     "milvus_scale": "bench_search_scale",
     "query_cpu": "bench_query",
     "lite_shared": "bench_lite_shared",
+    "eval_exact": "bench_eval",
 }
 # GPU result file -> (module, renderer)
 GPU_SECTIONS = {
     "gpu_encoder.json": ("bench_encoder", "render_gpu"),
     "gpu_ingest.json": ("bench_ingest", "render_gpu"),
+    "gpu_eval.json": ("bench_eval", "render_gpu"),
 }
 
 

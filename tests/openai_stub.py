@@ -28,9 +28,11 @@ from typing import Any
 KINDS = (
     "good", "fenced", "text", "out_of_range", "duplicates", "empty", "null_content", "non_json", "no_usable",
     "rate_limit", "flaky", "server_error", "slow", "unauthorized", "forbidden", "schema_rejected",
+    "image_too_large", "seed_rejected",
 )  # fmt: skip
 _MARKER = re.compile(r"\[\[stub:([a-z_]+)\]\]")
 _COUNT = re.compile(r"The (\d+) candidates")
+_FIRST = re.compile(r"numbers run from (\d+) to")
 
 
 @dataclass
@@ -67,7 +69,8 @@ class OpenAIStub:
     Args:
         default: Reply kind when nothing is scripted and no marker is present.
         slow_s: How long a ``slow`` reply takes.
-        ranking: Ranking that good replies give; default: the candidates in reverse order.
+        ranking: Ranking that good replies give, as 0-based positions (sent in the prompt's numbering);
+            default: the candidates in reverse order.
         retry_after: ``Retry-After`` header sent with 429 replies (None = no header).
     """
 
@@ -119,9 +122,11 @@ class OpenAIStub:
             return self._queue.popleft() if self._queue else self.default
 
     def _content(self, kind: str, request: Recorded) -> str | None:
-        found = _COUNT.search(request.text)
+        found, start = _COUNT.search(request.text), _FIRST.search(request.text)
         n = int(found.group(1)) if found else 3
-        ranking = self.ranking if self.ranking is not None else list(range(n))[::-1]
+        f = int(start.group(1)) if start else 0  # the number the prompt gives the first candidate
+        positions = self.ranking if self.ranking is not None else list(range(n))[::-1]
+        ranking = [p + f for p in positions]
         good = json.dumps(
             {"ranking": ranking, "explanation": f"Candidate {ranking[0]} fits the instruction."}
         )
@@ -130,14 +135,15 @@ class OpenAIStub:
             "flaky": good,
             "slow": good,
             "schema_rejected": good,
+            "seed_rejected": good,
             "fenced": f"Sure! Here is the ranking.\n```json\n{good}\n```\nLet me know if you need more.",
             "text": f"Ranked list: {ranking}\nReasons: Candidate {ranking[0]} matches the colour asked for.",
-            "out_of_range": json.dumps({"ranking": [n + 4, -1, 1, 0], "explanation": "mixed"}),
-            "duplicates": json.dumps({"ranking": [2, 2, 1, 2, 0], "explanation": "twice"}),
+            "out_of_range": json.dumps({"ranking": [n + 4 + f, -1, 1 + f, f], "explanation": "mixed"}),
+            "duplicates": json.dumps({"ranking": [2 + f, 2 + f, 1 + f, 2 + f, f], "explanation": "twice"}),
             "empty": "",
             "null_content": None,
             "non_json": "I like the second picture best, it has a nice colour.",
-            "no_usable": json.dumps({"ranking": [n + 10, "x", True], "explanation": "nothing valid"}),
+            "no_usable": json.dumps({"ranking": [n + 10 + f, "x", True], "explanation": "nothing valid"}),
         }[kind]
 
 
@@ -182,6 +188,12 @@ def _handler_for(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             if kind == "schema_rejected" and "response_format" in request.body:
                 return self._send(
                     400, _error("response_format json_schema is not supported", "invalid_request")
+                )
+            if kind == "image_too_large":  # a 400 about something else than the response format
+                return self._send(400, _error("image too large: at most 20 MB per image", "invalid_request"))
+            if kind == "seed_rejected" and "seed" in request.body:
+                return self._send(
+                    400, _error("Unrecognized request argument supplied: seed", "invalid_request")
                 )
             if kind == "slow":
                 time.sleep(stub.slow_s)

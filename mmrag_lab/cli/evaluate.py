@@ -16,7 +16,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "and mAP@K (CIRCO), per category when queries have one (FashionIQ). QUERIES is a JSON Lines "
             "query set, a CIRR cap.rc2.val.json, a FashionIQ captions folder, a CIRCO val.json (--kind "
             "circo), or a folder of class subfolders of images (--kind folders). The run folder gets the "
-            "config, the encoder, metrics.json, rankings.jsonl, a results table and plots."
+            "config, the encoder, metrics.json, rankings.jsonl, a results table and plots. Ranking is exact "
+            "(every stored vector scored) and follows each benchmark's official protocol unless overridden."
         ),
     )
     parser.add_argument("queries", metavar="QUERIES", help="query file or folder")
@@ -31,7 +32,34 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--weights", help="checkpoint path or 'untrained' (MMRAG_WEIGHTS)")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
     parser.add_argument("--batch-size", type=int, metavar="N", help="queries per encoder batch")
-    parser.add_argument("--keep-reference", action="store_true", help="let the query image be a candidate")
+    ref = parser.add_mutually_exclusive_group()
+    ref.add_argument(
+        "--exclude-reference",
+        dest="exclude_reference",
+        action="store_true",
+        default=None,
+        help="leave the query image out of its candidates (default: the benchmark's protocol)",
+    )
+    ref.add_argument(
+        "--keep-reference",
+        dest="exclude_reference",
+        action="store_false",
+        help="let the query image be a candidate (default: the benchmark's protocol)",
+    )
+    parser.add_argument(
+        "--ann",
+        action="store_true",
+        help="rank through the collection's index (default: exact) and report its recall@K",
+    )
+    parser.add_argument("--cirr-soft", action="store_true", help="CIRR: score target_soft as CIRPLANT does")
+    parser.add_argument(
+        "--submission",
+        action="store_true",
+        help="write the CIRR / CIRCO test-split submission file(s) into the run folder",
+    )
+    parser.add_argument(
+        "--image-splits", metavar="DIR", help="FashionIQ image_splits folder (default: beside captions)"
+    )
     parser.add_argument("--missing", choices=("skip", "miss"), default="skip", help="targets not stored")
     parser.add_argument("--ties", choices=("stable", "optimistic", "pessimistic"), default="stable")
     parser.add_argument("--split", help="FashionIQ split (default val)")
@@ -64,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         None if args.price_in is None else {"input_per_1m": args.price_in, "output_per_1m": args.price_out}
     )
     out = args.out or str(Path("runs") / datetime.now().strftime("eval-%Y-%m-%d_%H%M%S"))
-    given = {"split": args.split, "categories": args.category, "id_to_name": args.coco_info}
+    given = {"split": args.split, "categories": args.category, "id_to_name": args.coco_info,
+             "image_splits": args.image_splits}  # fmt: skip
     options = {k: v for k, v in given.items() if v}
     queries, kind = args.queries, args.kind
     if kind == "folders":
@@ -75,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(
         queries, kind=kind, loader_options=options, config=config, rerank=args.rerank,
         rerank_top_n=args.top_n, concurrency=args.concurrency, prices=prices,
-        exclude_reference=not args.keep_reference, missing=args.missing, ties=args.ties, out_dir=out,
+        exclude_reference=args.exclude_reference, ann=args.ann, cirr_soft=args.cirr_soft,
+        submission=args.submission, missing=args.missing, ties=args.ties, out_dir=out,
         progress=not args.no_progress, **extra,
     )  # fmt: skip
     print(_summary(result))
@@ -88,6 +118,10 @@ def _summary(run) -> str:
     q = m["queries"]
     skipped = m["retrieval"]["missing"]["skipped_queries"]
     lines.append(f"{m['retrieval']['n_evaluated']} of {q['n_loaded']} queries scored.")
+    if m.get("submission_files"):
+        lines.append(f"submission file(s): {', '.join(m['submission_files'])}")
+        if m.get("submission_warning"):
+            lines.append(f"WARNING: {m['submission_warning']}")
     if q["n_encoded"] < q["n_loaded"] or skipped:
         lines.append(
             "Some queries could not be scored: see 'queries' and 'retrieval.missing' in metrics.json."

@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mmrag_lab.errors import EvaluationError
-from mmrag_lab.evaluation.metrics import average_precision_at_k, recall_at_k, target_ranks
+from mmrag_lab.evaluation.metrics import (
+    average_precision_at_k,
+    graded_recall_at_k,
+    recall_at_k,
+    target_ranks,
+)
 
 RECALL_KS = (1, 5, 10, 50)
 MAP_KS = (5, 10, 25, 50)
@@ -38,6 +43,10 @@ class RankedQuery:
         subset: CIRR ``img_set`` members (reference excluded when it is excluded from ``ranking``) ranked
             best first, for Recall_subset@K; None when the query has no subset. It is kept apart from
             ``ranking`` because a top-K ranking may not reach every member.
+        primary: CIRCO's ``target_img_id``: when set, ``recall@K`` counts it alone and ``recall_any@K``
+            counts any target.
+        graded: CIRR ``target_soft`` grades by id: when set, ``recall@K`` and ``recall_subset@K`` are
+            CIRPLANT's soft recalls.
     """
 
     query_id: str
@@ -46,6 +55,8 @@ class RankedQuery:
     missing_targets: tuple[str, ...] = ()
     category: str | None = None
     subset: tuple[str, ...] | None = field(default=None)
+    primary: str | None = None
+    graded: tuple[tuple[str, float], ...] | None = None
 
     def scored_targets(self, missing: str) -> tuple[str, ...]:
         """The targets a metric counts under the given missing-target policy."""
@@ -62,10 +73,18 @@ def query_metrics(
 ) -> dict[str, float]:
     """One query's ``recall@K``, ``map@K`` (its AP@K) and, with a subset, ``recall_subset@K``."""
     targets = q.scored_targets(missing)
-    out = {f"recall@{k}": recall_at_k(q.ranking, targets, k) for k in ks}
+    graded = dict(q.graded) if q.graded is not None else None
+
+    def recall(ranking: Sequence[str], k: int, wanted: Sequence[str]) -> float:
+        return recall_at_k(ranking, wanted, k) if graded is None else graded_recall_at_k(ranking, graded, k)
+
+    hit = (q.primary,) if q.primary is not None else targets
+    out = {f"recall@{k}": recall(q.ranking, k, hit) for k in ks}
+    if q.primary is not None:
+        out.update({f"recall_any@{k}": recall_at_k(q.ranking, targets, k) for k in ks})
     out.update({f"map@{k}": average_precision_at_k(q.ranking, targets, k) for k in map_ks})
     if q.subset is not None:
-        out.update({f"recall_subset@{k}": recall_at_k(q.subset, targets, k) for k in subset_ks})
+        out.update({f"recall_subset@{k}": recall(q.subset, k, targets) for k in subset_ks})
     return out
 
 

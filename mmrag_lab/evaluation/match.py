@@ -21,6 +21,8 @@ class MatchedQuery:
         target_ids: Collection ids of the targets that are stored.
         missing_targets: Target names that match no stored image (reported, never dropped silently).
         subset_ids: Collection ids of the stored ``subset`` members, or None when the query has no subset.
+        primary_id: The collection id of CIRCO's ``target_img_id`` (None elsewhere or when not stored).
+        graded: ``(id, grade)`` of the stored CIRR soft targets, or None when soft targets are not scored.
     """
 
     query: Query
@@ -29,6 +31,8 @@ class MatchedQuery:
     target_ids: tuple[str, ...]
     missing_targets: tuple[str, ...]
     subset_ids: tuple[str, ...] | None = None
+    primary_id: str | None = None
+    graded: tuple[tuple[str, float], ...] | None = None
 
     def ranked(self, ranking: Sequence[str], subset: Sequence[str] | None) -> RankedQuery:
         """This query with a ranking (and a ranked subset), ready for the metrics."""
@@ -39,6 +43,8 @@ class MatchedQuery:
             missing_targets=self.missing_targets,
             category=self.query.category,
             subset=None if subset is None else tuple(subset),
+            primary=self.primary_id,
+            graded=self.graded,
         )
 
 
@@ -98,9 +104,23 @@ def match_queries(
                 target_ids=tuple(dict.fromkeys(cid for _, cid in resolved if cid is not None)),
                 missing_targets=tuple(t for t, cid in resolved if cid is None),
                 subset_ids=subset,
+                primary_id=_resolve_optional(index, q.meta.get("primary_target")),
+                graded=_graded(index, q.meta.get("soft_targets")),
             )
         )
     return report
+
+
+def _resolve_optional(index: ImageIndex, name: str | None) -> str | None:
+    # A primary target that is not stored keeps its name, so it never hits rather than counting any target.
+    return None if name is None else index.resolve(name) or f"<not stored: {name}>"
+
+
+def _graded(index: ImageIndex, soft: dict[str, float] | None) -> tuple[tuple[str, float], ...] | None:
+    if soft is None:
+        return None
+    resolved = [(index.resolve(name), grade) for name, grade in soft.items()]
+    return tuple((cid, grade) for cid, grade in resolved if cid is not None)
 
 
 def _existing_file(name: str, base_dir: str | Path | None) -> str | None:

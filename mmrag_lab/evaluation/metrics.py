@@ -7,6 +7,10 @@ Definitions (``r(t)`` is the 1-based rank of target ``t``; a target absent from 
 
 - **Recall@K** (CIRR, FashionIQ): 1 if ANY target has ``r(t) <= K``, else 0; averaged over queries.
   With one target per query this is the hit rate the CIRR and FashionIQ papers report.
+- **Soft Recall@K** (CIRR with ``target_soft``, CIRPLANT's validation code): the best soft score (1.0,
+  0.5 or -1.0) among the soft targets in the top K, and 0 when none is (so -1.0 never counts).
+- **CIRCO Recall@K** (``evaluation.py``): Recall@K of ``target_img_id`` alone; the any-ground-truth
+  variant is reported as ``recall_any@K``.
 - **Recall_subset@K** (CIRR): Recall@K of the ranking restricted to the query's ``img_set`` members, the
   reference image excluded (CIRR reports K = 1, 2, 3 over the 5 remaining members).
 - **AP@K** (CIRCO, ``miccunifi/CIRCO`` ``src/evaluation.py``)::
@@ -25,7 +29,7 @@ equal-scored hits in. :func:`order_ties` gives the optimistic (targets first amo
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from mmrag_lab.errors import EvaluationError
 
@@ -112,6 +116,13 @@ def recall_at_k(ranking: Sequence[str], targets: Iterable[str], k: int) -> float
     _check_k(k)
     wanted = set(targets)
     return 1.0 if any(cid in wanted for cid in ranking[:k]) else 0.0
+
+
+def graded_recall_at_k(ranking: Sequence[str], graded: Mapping[str, float], k: int) -> float:
+    """CIRPLANT's soft Recall@K: the highest grade among the first ``k`` candidates, at least 0."""
+    _check_k(k)
+    top = set(ranking[:k])
+    return max([0.0, *(float(g) for cid, g in graded.items() if cid in top)])
 
 
 def recall_subset_at_k(

@@ -9,7 +9,7 @@ from typing import Any
 
 from IPython.display import Markdown
 
-from mmrag_lab.evaluation.benchmarks import load_queries
+from mmrag_lab.evaluation.benchmarks import guess_kind, load_queries
 from mmrag_lab.evaluation.folders import folder_queries
 from mmrag_lab.evaluation.querysets import Query
 from mmrag_lab.evaluation.report import Table
@@ -23,6 +23,11 @@ def query_set(
     if queries:
         return load_queries(queries, kind)
     return folder_queries(images_dir)
+
+
+def kind_of(queries: str | os.PathLike | None, kind: str | None) -> str | None:
+    """The benchmark a query file is (so that its official protocol applies); None for the smoke-test set."""
+    return (kind or guess_kind(Path(queries))) if queries else None
 
 
 def preview(queries: Sequence[Query], n: int = 5) -> Table:

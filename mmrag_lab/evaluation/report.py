@@ -12,19 +12,24 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from mmrag_lab.plots.figures import titled
+from mmrag_lab.plots.figures import UNTRAINED_MARK, titled
 
 
 @dataclass(frozen=True)
 class Table:
-    """A small table that renders as Markdown in notebooks and writes CSV."""
+    """A small table that renders as Markdown in notebooks and writes CSV.
+
+    ``notes`` (e.g. the untrained-weights warning) are printed above the Markdown table.
+    """
 
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    notes: tuple[str, ...] = ()
 
     def to_markdown(self) -> str:
         """GitHub-flavoured Markdown; floats with 2 decimals."""
-        lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
+        lines = [f"{note}\n" for note in self.notes]
+        lines += ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
         lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in self.rows]
         return "\n".join(lines) + "\n"
 
@@ -54,7 +59,7 @@ def metric_names(summary: dict) -> list[str]:
     keys = set(summary.get("overall", {}))
     for row in summary.get("per_category", {}).values():
         keys |= set(row)
-    families = ("recall@", "recall_subset@", "map@")
+    families = ("recall@", "recall_any@", "recall_subset@", "map@")
     return sorted(
         keys, key=lambda k: (next(i for i, f in enumerate(families) if k.startswith(f)), int(k.split("@")[1]))
     )
@@ -63,10 +68,13 @@ def metric_names(summary: dict) -> list[str]:
 def results_table(metrics: dict) -> Table:
     """One row per stage (retrieval, reranked) and scope (all queries, each category, category average).
 
-    Values are percentages, as papers print them.
+    Values are percentages, as papers print them. An untrained encoder adds a warning note and an
+    ``untrained`` column (so the CSV carries the mark too); a rerank stage where every query fell back is
+    labelled as such, since its numbers are the retrieval's.
     """
     stages = [(name, metrics[name]) for name in ("retrieval", "reranked") if metrics.get(name)]
     names = metric_names(stages[0][1]) if stages else []
+    untrained = bool(metrics.get("untrained"))
     rows = []
     for stage, summary in stages:
         scopes = [("all", summary["overall"], summary["n_evaluated"])]
@@ -74,9 +82,38 @@ def results_table(metrics: dict) -> Table:
         scopes += [(c, m, counts.get(c)) for c, m in summary.get("per_category", {}).items()]
         if summary.get("category_average"):
             scopes.append(("category average", summary["category_average"], None))
+        label = _rerank_label(metrics.get("rerank")) if stage == "reranked" else stage
         for scope, values, n in scopes:
-            rows.append((stage, scope, n, *[_pct(values.get(k)) for k in names]))
-    return Table(("stage", "scope", "queries", *names), tuple(rows))
+            row = (label, scope, n, *[_pct(values.get(k)) for k in names])
+            rows.append((*row, "UNTRAINED") if untrained else row)
+    columns = ("stage", "scope", "queries", *names, *(("untrained",) if untrained else ()))
+    return Table(columns, tuple(rows), tuple(_notes(metrics)))
+
+
+def _rerank_label(stats: dict | None) -> str:
+    if not stats or not stats.get("n_fallback"):
+        return "reranked"
+    n, fell = stats["n_queries"], stats["n_fallback"]
+    if fell >= n:
+        return f"reranked: NOTHING reranked (all {n} fell back to retrieval order)"
+    return f"reranked ({fell} of {n} fell back to retrieval order)"
+
+
+def _notes(metrics: dict) -> list[str]:
+    notes = []
+    if metrics.get("untrained"):
+        notes.append(
+            f"**{UNTRAINED_MARK}** (the encoder ran on untrained weights; these numbers mean nothing)"
+        )
+    protocol = (metrics.get("settings") or {}).get("protocol")
+    if protocol:
+        notes.append(
+            f"Protocol: {protocol['reference']}; search {protocol['search']}; targets {protocol['targets']}."
+        )
+    if metrics.get("index_recall"):
+        shown = ", ".join(f"{k} {100 * v:.1f}" for k, v in metrics["index_recall"].items() if v is not None)
+        notes.append(f"Index recall against exact search (same queries, %): {shown}.")
+    return notes
 
 
 def _pct(value: float | None) -> float | None:

@@ -13,21 +13,22 @@ from typing import Any
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.aggregate import RankedQuery, best_target_rank, summarize
 from mmrag_lab.evaluation.costs import RerankOutcome, rerank_stats
+from mmrag_lab.evaluation.exact import VectorTable
 from mmrag_lab.evaluation.match import MatchedQuery
 from mmrag_lab.evaluation.metrics import target_ranks
-from mmrag_lab.evaluation.querysets import ImageIndex
 from mmrag_lab.evaluation.retrieve import Retrieved
+from mmrag_lab.retrieval.results import Hit
 
 
 @dataclass(frozen=True)
 class RerankInput:
-    """One query for the reranker: its ranking and where the images are."""
+    """One query for the reranker: its ranking and each candidate as a search hit (path and metadata)."""
 
     query_id: str
     image_path: str
     instruction: str
     ranking: tuple[str, ...]
-    paths: Mapping[str, str]
+    hits: Mapping[str, Hit]
 
 
 def run_reranker(
@@ -49,7 +50,8 @@ def run_reranker(
     if top_n < 1:
         raise EvaluationError(f"rerank_top_n must be at least 1, got {top_n}.")
     grid = (math.ceil(top_n / 3), 3) if top_n > 3 else (1, top_n)
-    jobs = [([x.paths[cid] for cid in x.ranking[:top_n]], x.image_path, x.instruction) for x in inputs]
+    # Hits, not bare paths: the prompt then lists each candidate's metadata, as in the notebooks and the app.
+    jobs = [([x.hits[cid] for cid in x.ranking[:top_n]], x.image_path, x.instruction) for x in inputs]
     started = time.perf_counter()
     results = rerank_many(jobs, concurrency=concurrency, grid=grid, **rerank_kwargs)
     wall = time.perf_counter() - started
@@ -83,7 +85,7 @@ def rerank_stage(
     matched: Sequence[MatchedQuery],
     retrieved: Sequence[Retrieved],
     records: Sequence[dict],
-    index: ImageIndex,
+    table: VectorTable,
     *,
     top_n: int,
     concurrency: int,
@@ -98,7 +100,7 @@ def rerank_stage(
         ``rank_moves`` (how many best-target ranks improved, worsened or stayed), for ``metrics.json``.
     """
     inputs = [
-        RerankInput(m.query.query_id, m.image_path, m.query.instruction, r.ranking, _paths(r, index))
+        RerankInput(m.query.query_id, m.image_path, m.query.instruction, r.ranking, _hits(r, table, top_n))
         for m, r in zip(matched, retrieved, strict=True)
     ]
     outcomes, wall = run_reranker(inputs, top_n=top_n, concurrency=concurrency, **rerank_kwargs)
@@ -141,5 +143,12 @@ def _record(q: RankedQuery, o: RerankOutcome, before: int | None) -> dict:
     }
 
 
-def _paths(r: Retrieved, index: ImageIndex) -> dict[str, str]:
-    return {cid: r.paths.get(cid) or index.path_of(cid) for cid in r.ranking}
+def _hits(r: Retrieved, table: VectorTable, top_n: int) -> dict[str, Hit]:
+    """The first ``top_n`` candidates as search hits, built the way ``mmrag_lab.search`` builds them."""
+    out = {}
+    for rank, (cid, score) in enumerate(zip(r.ranking[:top_n], r.scores[:top_n], strict=True), start=1):
+        row = table.position[cid]
+        out[cid] = Hit.from_row(
+            rank, {"id": cid, "score": score, "path": table.paths[row], "meta": table.metas[row]}
+        )
+    return out

@@ -1,8 +1,8 @@
 """The retrieval stage of an evaluation: encode every query in batches, search, rank with the tie policy.
 
-All queries are encoded in encoder-sized batches and searched in large batches against the store, which
-is far faster than one :func:`mmrag_lab.retrieval.query.search` call per query. Subset members (CIRR) are scored
-exactly from their stored vectors, since a top-K search need not reach them.
+All queries are encoded in encoder-sized batches. By default they are ranked exactly against every stored
+vector (:mod:`.exact`); with ``ann`` they are searched through the collection's index in large batches.
+Subset members (CIRR) are always scored exactly from their stored vectors.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from tqdm.auto import tqdm
 
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ImageLoadError
+from mmrag_lab.evaluation.exact import VectorTable
 from mmrag_lab.evaluation.match import MatchedQuery
 from mmrag_lab.evaluation.metrics import order_ties, rank_by_score
+from mmrag_lab.evaluation.querysets import ImageIndex
 
 SEARCH_BATCH = 256
 
@@ -78,28 +80,42 @@ def search_all(store, vectors: np.ndarray, depth: int) -> list[list[dict]]:
     return hits
 
 
-def subset_scores(store, metric: str, vectors: np.ndarray, matched: Sequence[MatchedQuery]) -> list[dict]:
-    """``{member_id: score}`` per query (empty when it has no subset), from the stored member vectors."""
-    wanted = sorted({cid for m in matched for cid in (m.subset_ids or ())})
-    rows = store.get(wanted, output_fields=["vector"]) if wanted else []
-    table = {str(r["id"]): np.asarray(r["vector"], np.float32) for r in rows}
+def subset_scores(table: VectorTable, vectors: np.ndarray, matched: Sequence[MatchedQuery]) -> list[dict]:
+    """``{member_id: score}`` per query (empty when it has no subset), scored exactly from the table."""
     out = []
     for vec, m in zip(vectors, matched, strict=True):
-        ids = [cid for cid in (m.subset_ids or ()) if cid in table]
-        out.append(dict(zip(ids, _similarity(metric, vec, [table[c] for c in ids]), strict=True)))
+        ids = [cid for cid in (m.subset_ids or ()) if cid in table.position]
+        rows = np.asarray([table.position[c] for c in ids], np.int64)
+        scores = table.scores(vec[None, :], rows)[0].tolist() if ids else []
+        out.append(dict(zip(ids, scores, strict=True)))
     return out
 
 
-def _similarity(metric: str, query: np.ndarray, members: list[np.ndarray]) -> list[float]:
-    if not members:
-        return []
-    stack = np.stack(members)
-    if metric.upper() == "L2":
-        return (-np.sum((stack - query) ** 2, axis=1)).tolist()
-    if metric.upper() == "COSINE":
-        stack = stack / np.maximum(np.linalg.norm(stack, axis=1, keepdims=True), 1e-12)
-        query = query / max(float(np.linalg.norm(query)), 1e-12)
-    return (stack @ query).tolist()
+def pool_rows(
+    matched: Sequence[MatchedQuery], index: ImageIndex, table: VectorTable
+) -> list[np.ndarray | None]:
+    """Per query, the table rows of its candidate pool (FashionIQ category images); None: every row."""
+    resolved: dict[int, np.ndarray] = {}
+    out: list[np.ndarray | None] = []
+    for m in matched:
+        pool = m.query.meta.get("pool")
+        if pool is not None and id(pool) not in resolved:
+            ids = (index.resolve(name) for name in pool)
+            resolved[id(pool)] = np.asarray(
+                sorted({table.position[c] for c in ids if c is not None}), np.int64
+            )
+        out.append(None if pool is None else resolved[id(pool)])
+    return out
+
+
+def ann_search(store, vectors: np.ndarray, depth: int, pools, table: VectorTable) -> list[list[dict]]:
+    """The index's answers; a pool is applied after the search (so a pooled list can come up short)."""
+    hits = search_all(store, vectors, depth)
+    for i, pool in enumerate(pools):
+        if pool is not None:
+            allowed = {table.ids[r] for r in pool}
+            hits[i] = [h for h in hits[i] if str(h["id"]) in allowed]
+    return hits
 
 
 def rank_query(

@@ -6,7 +6,12 @@ Layout::
     encoder.json       encoder name, weights, fingerprint, untrained flag
     metrics.json       retrieval (and reranked) metrics, reranker stats, what could not be evaluated
     rankings.jsonl     one line per query: ranked ids, scores, target ranks (and the reranked order)
-    results.csv / results.md   the results table
+    results.csv / results.md   the results table (with the protocol, and any index recall, as notes)
+    *_submission*.json test-split submission files (``--submission``; CIRR and CIRCO)
+
+With an untrained encoder every file carries the mark: an ``untrained``/``warning`` key in the JSON files
+and on every ``rankings.jsonl`` line, a column in ``results.csv``, a note in ``results.md``, the title of
+every plot, and ``.UNTRAINED`` in submission file names (whose content the servers fix).
     recall_at_k.png    Recall@K curve(s)
     rerank.png         before/after reranking (when reranking)
 """
@@ -26,6 +31,7 @@ from mmrag_lab.evaluation.match import MatchedQuery
 from mmrag_lab.evaluation.metrics import target_ranks
 from mmrag_lab.evaluation.report import Table, plot_recall_curve, plot_rerank, results_table
 from mmrag_lab.evaluation.retrieve import Retrieved
+from mmrag_lab.plots.figures import UNTRAINED_MARK
 
 FILES = ("config.json", "encoder.json", "metrics.json", "rankings.jsonl", "results.csv", "results.md")
 
@@ -112,10 +118,11 @@ def write_run(run: EvalRun) -> Path:
     """Write the run folder (creating it) and return its path."""
     out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _dump(out / "config.json", run.config)
-    _dump(out / "encoder.json", run.encoder)
-    _dump(out / "metrics.json", run.metrics)
-    lines = [json.dumps(rec, ensure_ascii=False) for rec in run.rankings]
+    _dump(out / "config.json", _marked(run.config, run.untrained))
+    _dump(out / "encoder.json", _marked(run.encoder, run.untrained))
+    _dump(out / "metrics.json", _marked(run.metrics, run.untrained))
+    mark = {"untrained": True} if run.untrained else {}
+    lines = [json.dumps({**rec, **mark}, ensure_ascii=False) for rec in run.rankings]
     (out / "rankings.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     table = run.table()
     (out / "results.csv").write_text(table.to_csv(), encoding="utf-8")
@@ -133,6 +140,13 @@ def load_run(folder: str | Path) -> EvalRun:
     text = (folder / "rankings.jsonl").read_text(encoding="utf-8")
     rankings = [json.loads(line) for line in text.splitlines() if line.strip()]
     return EvalRun(folder, read("config.json"), read("encoder.json"), read("metrics.json"), rankings)
+
+
+def _marked(data: dict, untrained: bool) -> dict:
+    """``data`` with the untrained mark first, so that no reader of the file can miss it."""
+    if not untrained:
+        return data
+    return {"untrained": True, "warning": f"{UNTRAINED_MARK}; these numbers mean nothing", **data}
 
 
 def _dump(path: Path, data: Any) -> None:

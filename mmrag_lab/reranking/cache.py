@@ -1,8 +1,11 @@
 """A disk cache of reranker replies, so that re-running a notebook costs no tokens.
 
-One JSON file per request, named by ``sha256(model, prompt, panorama JPEG bytes)``. Files are written
-atomically (temporary file in the same folder, then rename). They hold the reply text, the model and the
-token usage; never the API key, the endpoint URL or the picture.
+One JSON file per request, named by the SHA-256 of the endpoint's base URL, the model and the whole request:
+the messages (system and user text, the panorama's JPEG bytes as its data URL), the response format,
+temperature, max tokens and seed. Two endpoints serving the same model name never share an entry, and any
+change to what is asked is a new entry. Files are written atomically (temporary file in the same folder,
+then rename). They hold the reply text, the model and the token usage; never the API key, the endpoint URL
+or the picture.
 """
 
 from __future__ import annotations
@@ -13,20 +16,23 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from mmrag_lab.reranking.llm import ChatReply, Usage
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2
 
 
-def cache_key(model: str, prompt: str, jpeg: bytes) -> str:
-    """The cache key of one rerank request."""
-    digest = hashlib.sha256()
-    for part in (model.encode(), prompt.encode(), jpeg):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.hexdigest()
+def cache_key(endpoint: str, model: str, request: dict[str, Any]) -> str:
+    """The cache key of one rerank request (see the module docstring for what it covers)."""
+    blob = json.dumps(
+        {"format": FORMAT, "endpoint": endpoint.rstrip("/"), "model": model, "request": request},
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 class ReplyCache:

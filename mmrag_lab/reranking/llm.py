@@ -20,9 +20,40 @@ from mmrag_lab.errors import AuthenticationError, ConfigError, RerankError
 
 log = logging.getLogger(__name__)
 KEY_VAR = "OPENAI_API_KEY"
-# Endpoints (base URL, model) seen rejecting JSON-schema output; asked for plain text from then on.
-_NO_SCHEMA: set[tuple[str, str]] = set()
-_NO_SCHEMA_LOCK = threading.Lock()
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Request fields an endpoint (base URL, model) refused with a 400 naming them; left out from then on.
+_REFUSED: dict[tuple[str, str], set[str]] = {}
+_REFUSED_LOCK = threading.Lock()
+# What a refusal message must mention for its field to be dropped; any other 400 is an error.
+_FIELD_WORDS = {
+    "response_format": ("response_format", "json_schema", "structured output", "response format"),
+    "seed": ("seed",),
+    "max_tokens": ("max_tokens",),
+    "temperature": ("temperature",),
+}
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Generation settings sent with every request, so that a reply (and the cache of it) is reproducible.
+
+    Temperature 0 makes the model as deterministic as the endpoint allows; ``seed`` is sent too and left
+    out only if the endpoint refuses it; ``max_tokens`` bounds the cost of a runaway reply.
+    """
+
+    temperature: float = 0.0
+    max_tokens: int = 800
+    seed: int | None = 0
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        return out if self.seed is None else {**out, "seed": self.seed}
+
+
+def endpoint_url(client: Any = None, base_url: str | None = None) -> str:
+    """The endpoint a request goes to, normalised (part of the reply cache's key)."""
+    url = str(getattr(client, "base_url", None) or base_url or DEFAULT_BASE_URL)
+    return url.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -85,10 +116,17 @@ def make_client(config: Config, *, base_url: str | None = None, timeout: float |
     )
 
 
-def chat(
-    client: Any, model: str, messages: list[dict], *, schema: dict | None, retry: RetryPolicy
-) -> ChatReply:
+def chat(client: Any, model: str, request: dict[str, Any], *, retry: RetryPolicy) -> ChatReply:
     """Send one chat request; retry what a retry can fix and translate the rest into project errors.
+
+    Args:
+        client: An ``openai.OpenAI``-compatible client.
+        model: The model name.
+        request: ``messages`` plus optional ``response_format``, ``temperature``, ``max_tokens``, ``seed``.
+        retry: Backoff policy for 429, 5xx, timeouts and dropped connections.
+
+    A 400 that names one of the optional fields (e.g. "response_format json_schema is not supported") is
+    retried once without that field, and the endpoint is remembered; any other 400 fails at once.
 
     Raises:
         AuthenticationError: The endpoint refused the credentials (401/403).
@@ -96,24 +134,28 @@ def chat(
     """
     import openai
 
-    endpoint = (str(client.base_url), model)
-    use_schema = schema is not None and endpoint not in _NO_SCHEMA
+    endpoint = (endpoint_url(client), model)
+    dropped = set(_REFUSED.get(endpoint, ()))
     started, attempt = time.perf_counter(), 0
     while True:
         try:
-            extra = {"response_format": schema} if use_schema else {}
-            response = client.chat.completions.create(model=model, messages=messages, **extra)
-            if schema is not None and not use_schema:
-                with _NO_SCHEMA_LOCK:  # remembered only once plain text has worked
-                    _NO_SCHEMA.add(endpoint)
-            return _reply(response, model, started, attempt + 1, use_schema)
+            sent = {k: v for k, v in request.items() if k not in dropped}
+            if "max_tokens" in dropped and "max_tokens" in request:  # newer OpenAI models name it so
+                sent.setdefault("max_completion_tokens", request["max_tokens"])
+            response = client.chat.completions.create(model=model, **sent)
+            if dropped - _REFUSED.get(endpoint, set()):
+                with _REFUSED_LOCK:  # remembered only once the request without them has worked
+                    _REFUSED.setdefault(endpoint, set()).update(dropped)
+            structured = "response_format" in sent
+            return _reply(response, model, started, attempt + 1, structured)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise AuthenticationError(_auth_message(client, exc)) from None
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-            if not use_schema:
+            field = _refused_field(exc, set(request) - dropped)
+            if field is None:
                 raise RerankError(f"The endpoint rejected the request ({_describe(client, exc)})") from None
-            log.info("endpoint %s rejected JSON-schema output; asking for plain text", endpoint[0])
-            use_schema = False
+            log.info("endpoint %s refused %s; asking without it", endpoint[0], field)
+            dropped.add(field)
         except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
             if attempt >= retry.max_retries:
                 raise RerankError(
@@ -127,6 +169,17 @@ def chat(
             attempt += 1
         except openai.APIStatusError as exc:
             raise RerankError(f"The endpoint refused the request ({_describe(client, exc)})") from None
+
+
+def _refused_field(exc: Exception, optional: set[str]) -> str | None:
+    """The optional request field a 400 is about, or None when it is about something else."""
+    text = str(getattr(exc, "message", "") or exc).lower()
+    body = getattr(exc, "body", None)
+    param = str(body.get("param") or "").lower() if isinstance(body, dict) else ""
+    for name, words in _FIELD_WORDS.items():
+        if name in optional and (param == name or any(w in text for w in words)):
+            return name
+    return None
 
 
 def _reply(response: Any, model: str, started: float, attempts: int, structured: bool) -> ChatReply:

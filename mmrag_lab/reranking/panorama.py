@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from mmrag_lab.errors import ImageLoadError
 from mmrag_lab.images import ImageSource, load_image
+from mmrag_lab.reranking.prompt import FIRST_NUMBER
 
 Box = tuple[int, int, int, int]
 BLUE = (24, 78, 220)
@@ -40,6 +41,7 @@ class PanoramaLayout:
     tile_boxes: tuple[Box, ...]
     badge_boxes: tuple[Box, ...]
     unreadable: tuple[int, ...] = ()
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ def build_panorama(
     grid: tuple[int, int] = (3, 3),
     tile: int = 300,
     max_bytes: int = 400_000,
-    start_index: int = 0,
+    start_index: int = FIRST_NUMBER,
     skip_unreadable: bool = False,
 ) -> Panorama:
     """Draw the query and its candidates into one JPEG under a byte budget.
@@ -84,7 +86,7 @@ def build_panorama(
         grid: ``(rows, cols)`` of the candidate grid.
         tile: Side of one candidate tile in pixels, before any downscaling for the byte budget.
         max_bytes: Upper bound on the JPEG size; quality drops, then the picture shrinks, until it fits.
-        start_index: Number printed on the first candidate.
+        start_index: Number printed on the first candidate (1, as in the prompt and every grid).
         skip_unreadable: Draw a grey "unreadable" tile instead of raising for a broken candidate file.
 
     Raises:
@@ -127,6 +129,7 @@ def build_panorama(
         tile_boxes=tuple(_scaled(b, scale) for b in tiles),
         badge_boxes=tuple(_scaled(b, scale) for b in badges),
         unreadable=tuple(unreadable),
+        labels=tuple(str(start_index + i) for i in range(len(candidates))),
     )
     return Panorama(image=image, jpeg=jpeg, layout=layout)
 

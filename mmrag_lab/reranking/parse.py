@@ -39,8 +39,8 @@ class ParsedRanking:
     fallback_reason: str | None = None
 
 
-def parse_ranking(text: str | None, n: int) -> ParsedRanking:
-    """Read a ranking of ``n`` candidates (indices ``0..n-1``) from a model's reply."""
+def parse_ranking(text: str | None, n: int, first: int = 0) -> ParsedRanking:
+    """Read a ranking of ``n`` candidates, numbered ``first..first+n-1`` in the reply, as 0-based positions."""
     text = (text or "").strip()
     if not text:
         return ParsedRanking(list(range(n)), fallback_reason="the model returned an empty reply")
@@ -50,32 +50,34 @@ def parse_ranking(text: str | None, n: int) -> ParsedRanking:
         reason = f"the reply holds no ranking (neither JSON nor 'Ranked list: [...]'); it began: {preview!r}"
         return ParsedRanking(list(range(n)), fallback_reason=reason)
     values, explanation, form = found
-    order, issues = validate_indices(values, n)
+    order, issues = validate_indices(values, n, first)
     if order is None:
-        reason = f"no usable index in the reply's ranking {values!r:.120}; valid indices are 0..{n - 1}"
+        reason = f"no usable index in the reply's ranking {values!r:.120}; valid numbers are {first}..{n - 1 + first}"
         return ParsedRanking(list(range(n)), explanation, form, issues, fallback_reason=reason)
     return ParsedRanking(order, explanation, form, issues)
 
 
-def validate_indices(values: list[Any], n: int) -> tuple[list[int] | None, list[str]]:
-    """Keep valid, first-seen indices, then append the missing ones; None when none was valid."""
+def validate_indices(values: list[Any], n: int, first: int = 0) -> tuple[list[int] | None, list[str]]:
+    """Keep valid, first-seen numbers as 0-based positions, then append the missing ones; None when none was
+    valid. Issues quote the numbers as the reply wrote them (``first`` is the first candidate's number)."""
     order: list[int] = []
     issues: list[str] = []
     for value in values:
-        index = _as_index(value)
-        if index is None:
+        number = _as_index(value)
+        if number is None:
             issues.append(f"ignored {value!r:.40}: not an integer index")
-        elif not 0 <= index < n:
-            issues.append(f"ignored index {index}: out of range 0..{n - 1}")
-        elif index in order:
-            issues.append(f"ignored duplicate index {index}")
+        elif not first <= number < n + first:
+            issues.append(f"ignored index {number}: out of range {first}..{n - 1 + first}")
+        elif number - first in order:
+            issues.append(f"ignored duplicate index {number}")
         else:
-            order.append(index)
+            order.append(number - first)
     if not order:
         return None, issues
     missing = [i for i in range(n) if i not in order]
     if missing:
-        issues.append(f"appended indices the reply left out, in retrieval order: {missing}")
+        shown = [i + first for i in missing]
+        issues.append(f"appended indices the reply left out, in retrieval order: {shown}")
     return order + missing, issues
 
 

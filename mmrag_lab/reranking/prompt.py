@@ -10,6 +10,9 @@ import json
 from collections.abc import Mapping, Sequence
 
 MAX_META_CHARS = 300
+# Candidates are numbered from 1 everywhere a person or the model sees them: the panorama's badges, this
+# prompt, the model's reply, the grids ("#1".."#9") and the "New order" texts. Only code indexes from 0.
+FIRST_NUMBER = 1
 
 SYSTEM = (
     "You rank the results of a composed image retrieval. The user searched with a query image plus an "
@@ -39,19 +42,19 @@ def prompt_text(instruction: str, n: int, metadata: Sequence[Mapping] | None = N
     """The user-turn text for ``n`` candidates, optionally listing each candidate's metadata."""
     lines = [
         "The attached picture shows the query image on the left, inside a blue border and labelled "
-        f"'query'. The {n} candidates are on the right; each has its index number in red on a white badge "
-        f"at its top-left corner. The indices run from 0 to {n - 1}; do not confuse them with the picture "
-        "content.",
+        f"'query'. The {n} candidates are on the right; each has its number in red on a white badge "
+        f"at its top-left corner. The numbers run from {FIRST_NUMBER} to {n - 1 + FIRST_NUMBER}; do not "
+        "confuse them with the picture content.",
         f"User instruction: {json.dumps(instruction or '', ensure_ascii=False)}",
     ]
     described = [(i, m) for i, m in enumerate(metadata or []) if m]
     if described:
         lines.append("Metadata of the candidates:")
-        lines += [f"{i}: {_meta(m)}" for i, m in described]
+        lines += [f"{i + FIRST_NUMBER}: {_meta(m)}" for i, m in described]
     lines.append(
-        "Rank ALL candidates from most to least suitable for the instruction, each index exactly once, and "
-        "explain briefly why the first one fits best. Answer with JSON only, in this form: "
-        '{"ranking": [best index, next index, ...], "explanation": "why the best one fits"}'
+        "Rank ALL candidates from most to least suitable for the instruction, each number exactly once, "
+        "and explain briefly why the first one fits best. Answer with JSON only, in this form: "
+        '{"ranking": [best number, next number, ...], "explanation": "why the best one fits"}'
     )
     return "\n".join(lines)
 

@@ -19,12 +19,12 @@ from mmrag_lab.config import Config
 from mmrag_lab.errors import MmragError
 from mmrag_lab.images import ImageSource
 from mmrag_lab.reranking.cache import ReplyCache, cache_key
-from mmrag_lab.reranking.llm import RetryPolicy, chat, make_client
+from mmrag_lab.reranking.llm import RetryPolicy, Sampling, chat, endpoint_url, make_client
 from mmrag_lab.reranking.panorama import build_panorama
-from mmrag_lab.reranking.prompt import RESPONSE_FORMAT, SYSTEM, build_messages, prompt_text
+from mmrag_lab.reranking.prompt import FIRST_NUMBER, RESPONSE_FORMAT, build_messages, prompt_text
 from mmrag_lab.reranking.result import RerankResult, fallback, from_reply, split_candidates
 
-__all__ = ["RerankResult", "RetryPolicy", "rerank", "rerank_many"]
+__all__ = ["RerankResult", "RetryPolicy", "Sampling", "rerank", "rerank_many"]
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +47,7 @@ def rerank(
     tile: int = 300,
     max_bytes: int = 400_000,
     use_cache: bool = True,
+    sampling: Sampling | None = None,
 ) -> RerankResult:
     """Ask a multimodal chat model to reorder search hits for a composed query.
 
@@ -72,6 +73,8 @@ def rerank(
         tile: Tile side in pixels.
         max_bytes: Upper bound on the panorama's JPEG size.
         use_cache: Read and write the reply cache.
+        sampling: Temperature, max tokens and seed; default :class:`~mmrag_lab.reranking.llm.Sampling`
+            (temperature 0, 800 tokens, seed 0).
 
     Raises:
         ImageLoadError: The query image cannot be read (unreadable candidates become grey tiles).
@@ -83,10 +86,16 @@ def rerank(
         return fallback(items, "there are no candidates to rerank")
     model = model or cfg.llm_model
     panorama = build_panorama(
-        query_image, sources[:cells], grid=grid, tile=tile, max_bytes=max_bytes, skip_unreadable=True
-    )
+        query_image, sources[:cells], grid=grid, tile=tile, max_bytes=max_bytes, skip_unreadable=True,
+        start_index=FIRST_NUMBER,
+    )  # fmt: skip
     text = prompt_text(instruction, cells, metas[:cells] if include_metadata else None)
-    key = cache_key(model, SYSTEM + "\n\n" + text, panorama.jpeg)
+    request = {
+        "messages": build_messages(text, panorama.data_url()),
+        "response_format": RESPONSE_FORMAT,
+        **(sampling or Sampling()).fields(),
+    }
+    key = cache_key(endpoint_url(client, base_url or cfg.llm_base_url), model, request)
     cache = ReplyCache(Path(cache_dir) if cache_dir else Path(cfg.cache_dir) / "rerank")
     started = time.perf_counter()
     reply = cache.load(key) if use_cache else None
@@ -97,8 +106,7 @@ def rerank(
             policy = RetryPolicy(max_retries, policy.backoff_s, policy.max_wait_s)
         try:
             client = client or make_client(cfg, base_url=base_url, timeout=timeout)
-            reply = chat(client, model, build_messages(text, panorama.data_url()), schema=RESPONSE_FORMAT,
-                         retry=policy)  # fmt: skip
+            reply = chat(client, model, request, retry=policy)
         except MmragError as exc:
             if strict:
                 raise

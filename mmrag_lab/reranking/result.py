@@ -14,6 +14,7 @@ from mmrag_lab.images import ImageSource
 from mmrag_lab.reranking.llm import ChatReply, Usage
 from mmrag_lab.reranking.panorama import Panorama
 from mmrag_lab.reranking.parse import parse_ranking
+from mmrag_lab.reranking.prompt import FIRST_NUMBER
 
 
 @dataclass
@@ -30,7 +31,7 @@ class RerankResult:
         usage: Token counts of the reply; for a cache hit, those of the original call (no new cost).
         cached: True when the reply came from the disk cache.
         fallback_reason: Why the retrieval order was kept, or None when the model's ranking was used.
-        issues: Repairs made to a usable reply (ignored or appended indices, unreadable candidates).
+        issues: Repairs made to a usable reply (ignored or appended numbers, unreadable candidates).
         panorama: The picture that was sent (None when no picture could be built).
     """
 
@@ -88,10 +89,11 @@ def from_reply(
     items: list[Any], cells: int, reply: ChatReply, panorama: Panorama, cached: bool, latency: float
 ) -> RerankResult:
     """Validate the reply's ranking of the first ``cells`` candidates; the rest keep their order."""
-    parsed = parse_ranking(reply.text, cells)
+    parsed = parse_ranking(reply.text, cells, first=FIRST_NUMBER)
     issues = list(parsed.issues)
     if panorama.layout.unreadable:
-        issues.append(f"candidates drawn as unreadable: {list(panorama.layout.unreadable)}")
+        shown = [i + FIRST_NUMBER for i in panorama.layout.unreadable]
+        issues.append(f"candidates drawn as unreadable: {shown}")
     if len(items) > cells:
         issues.append(f"only the first {cells} candidates were ranked; the other {len(items) - cells} follow")
     order = parsed.order + list(range(cells, len(items)))

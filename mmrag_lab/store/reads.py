@@ -132,3 +132,25 @@ class StoreReads:
                 yield from (dict(row) for row in batch)
         finally:
             iterator.close()
+
+    def iter_vectors(
+        self, output_fields: Sequence[str] = ("path",), batch_size: int = 4096
+    ) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
+        """Every stored vector once, in batches: ``(rows, matrix)`` with row ``i`` describing ``matrix[i]``.
+
+        For exact (brute-force) evaluation, which scores queries against the whole collection. Rows hold
+        ``id`` and ``output_fields``; the matrix is float32 of shape ``(len(rows), dim)``.
+        """
+        rows: list[dict[str, Any]] = []
+        for row in self.iterate((*output_fields, "vector"), batch_size=batch_size):
+            rows.append(row)
+            if len(rows) == batch_size:
+                yield _split_vectors(rows)
+                rows = []
+        if rows:
+            yield _split_vectors(rows)
+
+
+def _split_vectors(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    matrix = np.asarray([row.pop("vector") for row in rows], dtype=np.float32)
+    return rows, matrix

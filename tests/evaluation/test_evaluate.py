@@ -160,8 +160,15 @@ def test_circo_with_a_coco_id_table_and_fashioniq_one_category(collection, sampl
     run = load_run(tmp_path / "circo")
     assert run.metrics["queries"]["match"]["n_missing_targets"] == 0
     assert all(len(r["targets"]) == 3 for r in run.rankings)
-    assert _rescore(run.rankings, "ranking", (1, 5, 10, 50), (5, 10, 25, 50)) == pytest.approx(
-        run.metrics["retrieval"]["overall"]
+    overall = run.metrics["retrieval"]["overall"]
+    # CIRCO keeps the reference by default; recall@K counts target_img_id only, recall_any@K any target.
+    assert all(r["reference_id"] in r["ranking"] for r in run.rankings)
+    rescored = _rescore(run.rankings, "ranking", (1, 5, 10, 50), (5, 10, 25, 50))
+    assert {k.replace("recall", "recall_any"): v for k, v in rescored.items() if k.startswith("recall")} == (
+        pytest.approx({k: v for k, v in overall.items() if k.startswith("recall_any")})
+    )
+    assert {k: v for k, v in rescored.items() if k.startswith("map")} == pytest.approx(
+        {k: v for k, v in overall.items() if k.startswith("map")}
     )
 
     captions = tmp_path / "captions"
@@ -175,6 +182,7 @@ def test_circo_with_a_coco_id_table_and_fashioniq_one_category(collection, sampl
     fiq = load_run(tmp_path / "fiq")
     assert list(fiq.metrics["retrieval"]["per_category"]) == ["dress"]
     assert [r["instruction"] for r in fiq.rankings] == ["Is it and too"] * 3
+    assert all(r["reference_id"] in r["ranking"] for r in fiq.rankings)  # CLIP4Cir keeps the reference
 
 
 def test_rerank_ab_against_the_local_openai_server(collection, sample_dir, tmp_path, monkeypatch, capsys):

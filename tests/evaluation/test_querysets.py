@@ -119,8 +119,10 @@ def test_load_cirr_test_split_says_to_use_val(tmp_path):
 
 def test_fashioniq_caption_join():
     assert join_fashioniq_captions(["is red.", " has long sleeves?"]) == "Is red and has long sleeves"
-    assert join_fashioniq_captions(["is shorter", ""]) == "Is shorter"
-    assert join_fashioniq_captions([]) == ""
+    # CLIP4Cir keeps an empty caption in the join (3 FashionIQ val queries have one).
+    assert join_fashioniq_captions(["is shorter", ""]) == "Is shorter and "
+    assert join_fashioniq_captions(["", "is Red"]) == " and is Red"
+    assert join_fashioniq_captions(["IS RED", "x"]) == "Is red and x"  # str.capitalize, as CLIP4Cir
 
 
 def test_load_fashioniq_reads_every_category_with_its_name(tmp_path):

@@ -97,3 +97,21 @@ def test_rank_move(before, after, move):
 
 def test_merge_subset_follows_the_reranked_order_then_the_retrieval_subset_order():
     assert merge_subset(["x", "m3", "y", "m1"], ["m1", "m2", "m3"]) == ("m3", "m1", "m2")
+
+
+def test_a_rerank_row_where_every_query_fell_back_says_nothing_was_reranked():
+    summary = summarize([RankedQuery("q", ("a", "b"), ("a",))], ks=(1,), map_ks=(), subset_ks=())
+    metrics = {"retrieval": summary, "reranked": summary, "rerank": {"n_queries": 1, "n_fallback": 1}}
+    assert results_table(metrics).rows[1][0].startswith("reranked: NOTHING reranked (all 1 fell back")
+    metrics["rerank"] = {"n_queries": 4, "n_fallback": 1}
+    assert results_table(metrics).rows[1][0] == "reranked (1 of 4 fell back to retrieval order)"
+    metrics["rerank"] = {"n_queries": 4, "n_fallback": 0}
+    assert results_table(metrics).rows[1][0] == "reranked"
+
+
+def test_the_untrained_mark_reaches_the_markdown_and_the_csv():
+    summary = summarize([RankedQuery("q", ("a", "b"), ("a",))], ks=(1,), map_ks=(), subset_ks=())
+    table = results_table({"retrieval": summary, "untrained": True})
+    assert "UNTRAINED" in table.to_markdown().splitlines()[0]
+    assert table.to_csv().splitlines()[0].endswith(",untrained") and table.rows[0][-1] == "UNTRAINED"
+    assert "UNTRAINED" not in results_table({"retrieval": summary}).to_markdown()

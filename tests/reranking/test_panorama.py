@@ -100,8 +100,9 @@ def test_fewer_candidates_than_cells_and_too_many(photos):
 
 
 def test_indices_start_where_asked(photos):
-    zero = build_panorama(photos[0], photos[1:3], max_bytes=2_000_000)
-    one = build_panorama(photos[0], photos[1:3], start_index=1, max_bytes=2_000_000)
+    zero = build_panorama(photos[0], photos[1:3], start_index=0, max_bytes=2_000_000)
+    one = build_panorama(photos[0], photos[1:3], max_bytes=2_000_000)  # numbered from 1 by default
+    assert zero.layout.labels == ("0", "1") and one.layout.labels == ("1", "2")
     first = np.asarray(zero.image.crop(zero.layout.badge_boxes[0])).astype(int)
     shifted = np.asarray(one.image.crop(zero.layout.badge_boxes[0])).astype(int)
     # Badge "1" of the second picture is drawn where badge "0" was, with different strokes.

@@ -157,8 +157,11 @@ def test_the_request_carries_panorama_prompt_and_schema(env, photos):
     [url] = request.image_urls
     assert base64.b64decode(url.split(",", 1)[1]) == result.panorama.jpeg
     assert json.dumps('make it "red"\nand longer') in request.text
-    assert "blue border" in request.text and "red" in request.text and "0 to 8" in request.text
+    assert "blue border" in request.text and "red" in request.text and "from 1 to 9" in request.text
     assert request.body["response_format"]["type"] == "json_schema"
+    # Reproducible by default: temperature 0, a bounded reply, a seed.
+    assert request.body["temperature"] == 0 and request.body["seed"] == 0
+    assert 0 < request.body["max_tokens"] <= 2000
 
 
 def test_metadata_goes_into_the_prompt_only_when_asked(env, photos):
@@ -229,3 +232,61 @@ def test_the_key_never_reaches_logs_cache_or_files(env, photos, tmp_path, caplog
     assert any(p.suffix == ".json" for p in written)
     for path in written:
         assert CANARY.encode() not in path.read_bytes(), path
+
+
+def test_two_endpoints_serving_the_same_model_never_share_a_cache_entry(env, photos, tmp_path):
+    """An always-400 endpoint must not look successful because another endpoint's answer is cached."""
+    with OpenAIStub(default="image_too_large") as broken:
+        good = _rerank(photos, base_url=env.base_url, model="gpt-4o")
+        before = len(broken.requests)
+        bad = _rerank(photos, base_url=broken.base_url, model="gpt-4o")
+        assert good.ok and not good.cached
+        assert not bad.ok and not bad.cached and len(broken.requests) == before + 1
+        assert "image too large" in bad.fallback_reason
+    assert len(list((tmp_path / "cache" / "rerank").glob("*.json"))) == 1
+    # Anything else in the request (here the sampling) is a new entry too.
+    from mmrag_lab.reranking.llm import Sampling
+
+    again = _rerank(photos, base_url=env.base_url, model="gpt-4o", sampling=Sampling(temperature=0.7))
+    assert not again.cached and _rerank(photos, base_url=env.base_url, model="gpt-4o").cached
+
+
+def test_a_400_about_something_else_is_not_retried_without_the_schema(env, photos):
+    before = len(env.requests)
+    env.script("image_too_large", "good")
+    result = _rerank(photos, model="schema-model-a")
+    sent = env.requests[before:]
+    assert not result.ok and "image too large" in result.fallback_reason
+    assert len(sent) == 1 and "response_format" in sent[0].body
+    assert _rerank(photos, model="schema-model-a").ok  # and the schema is still used afterwards
+    assert "response_format" in env.requests[-1].body
+
+
+def test_a_refused_seed_is_dropped_and_the_schema_kept(env, photos):
+    before = len(env.requests)
+    env.script("seed_rejected", "seed_rejected")
+    result = _rerank(photos, model="seedless-model")
+    sent = env.requests[before:]
+    assert result.ok and [("seed" in r.body) for r in sent] == [True, False]
+    assert all("response_format" in r.body for r in sent)
+
+
+def test_numbers_in_prompt_panorama_reply_and_grids_agree(env, photos):
+    from mmrag_lab.plots.figures import plot_rerank
+    from mmrag_lab.retrieval.results import Hit
+
+    hits = [
+        Hit(rank=i + 1, id=f"c{i}", path=p, score=1 - i / 10, meta={"n": i})
+        for i, p in enumerate(photos[1:10])
+    ]
+    result = rerank(hits, photos[0], "make it red", retry=FAST, cache_dir=None, use_cache=False)
+    text = env.requests[-1].text
+    # The panorama's badges, the prompt's numbers and metadata lines, and the grid titles all say 1..9.
+    assert result.panorama.layout.labels == tuple(str(i) for i in range(1, 10))
+    assert "from 1 to 9" in text and '\n1: {"n": 0}' in text and '\n9: {"n": 8}' in text
+    # The stub answers in the prompt's numbers (9 first) and names its pick: "Candidate 9 fits".
+    assert "Candidate 9" in result.explanation and result.hits[0] is hits[8]
+    fig = plot_rerank(hits, result)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert any(t.startswith("#9") for t in titles)  # the retrieval grid shows that hit as #9
+    assert any("was #9" in t for t in titles)  # and the reranked grid says where it came from
