@@ -11,7 +11,13 @@ from mmrag_lab.config import Config
 from mmrag_lab.errors import MmragError
 
 # subcommand -> module in this package; each module has add_parser(subparsers) and run(args) -> int
-SUBCOMMANDS = {"ingest": "ingest", "search": "search", "eval": "evaluate"}
+SUBCOMMANDS = {
+    "ingest": "ingest",
+    "search": "search",
+    "eval": "evaluate",
+    "info": "info",
+    "migrate": "migrate",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
