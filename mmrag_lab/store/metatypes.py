@@ -3,7 +3,7 @@
 A column is ``int``, ``float``, ``bool`` or ``text``; JSON Lines sidecars may also hold lists, typed
 ``list[int]``, ``list[float]``, ``list[bool]`` or ``list[text]``. CSV cells are text, so their type is
 read from what every non-empty cell of the column looks like (``2021`` is an int, ``12.5`` a float,
-``true``/``false`` a bool). JSON values keep their JSON type. A column whose cells disagree becomes the
+``true``/``false`` a bool; ``007`` stays text). JSON values keep their JSON type. A column whose cells disagree becomes the
 widest type that holds them all: int and float make float, anything else with text makes text.
 
 Filter values are coerced by the stored type, so ``year=2021`` typed in a shell matches the integer 2021,
@@ -19,7 +19,9 @@ from typing import Any
 
 SCALARS = ("int", "float", "bool", "text")
 TYPES = (*SCALARS, *(f"list[{name}]" for name in SCALARS))
-_INT = re.compile(r"[+-]?\d{1,18}")
+# A leading zero (``007``, a code or a zip) is text: reading it as a number would lose the zeros.
+_INT = re.compile(r"[+-]?(0|[1-9]\d{0,17})")
+_ZERO_LED = re.compile(r"[+-]?0\d")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _TRUE, _FALSE = frozenset({"true", "yes"}), frozenset({"false", "no"})
 
@@ -58,7 +60,7 @@ def type_of(value: Any, from_text: bool) -> str:
         text = value.strip()
         if _INT.fullmatch(text):
             return "int"
-        if _FLOAT.fullmatch(text):
+        if _FLOAT.fullmatch(text) and not _ZERO_LED.match(text):
             return "float"
         if text.lower() in ("true", "false"):
             return "bool"

@@ -44,10 +44,13 @@ class StoreWrites:
         if not changes:
             return 0
         if self.supports_partial_update():
-            rows = [{"id": key, **fields} for key, fields in changes.items()]
-            for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
-                self._call(self.client.upsert, self.collection, list(batch), partial_update=True)
-            return len(rows)
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for key, fields in changes.items():  # one request carries one set of fields
+                groups.setdefault(tuple(sorted(fields)), []).append({"id": key, **fields})
+            for rows in groups.values():
+                for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
+                    self._call(self.client.upsert, self.collection, list(batch), partial_update=True)
+            return len(changes)
         stored = self.get(list(changes), output_fields=["vector", *CORE_FIELDS])
         return self.insert([{**row, **changes[row["id"]]} for row in stored])
 
