@@ -14,6 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from mmrag_lab.errors import ImageLoadError
 
 ImageSource = str | os.PathLike | Image.Image
+CONTENT_HASH = "mmrag.content_hash"  # key in a PIL image's ``info``: the sha256 of the bytes it came from
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 # Pillow warns at 89 MP and refuses at 2x that; we refuse at the warning threshold.
@@ -133,8 +134,11 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def file_identity(source: ImageSource | None) -> tuple[str, str] | None:
     """The sha256 of an image file's bytes and its real path; None when ``source`` is not a file.
 
-    A PIL image opened from a file counts as that file (``Image.filename``).
+    A PIL image opened from a file counts as that file (``Image.filename``); one decoded from bytes counts
+    when its ``info`` carries their hash under :data:`CONTENT_HASH` (the app's uploads do).
     """
+    if isinstance(source, Image.Image) and source.info.get(CONTENT_HASH):
+        return str(source.info[CONTENT_HASH]), ""
     path = source if isinstance(source, (str, os.PathLike)) else getattr(source, "filename", None)
     if not path or not os.path.isfile(path):
         return None

@@ -103,6 +103,13 @@ def test_ingest_prune_brings_rows_in_line_with_the_folder(edited, tmp_path, caps
     hits = json.loads(capsys.readouterr().out)["hits"]
     assert [hit["path"].removeprefix(f"{folder}/") for hit in hits] == [names["redated"]]
     assert hits[0]["meta"]["year"] == 2021
+    search = ["search", "--text", "x", "--uri", target.uri, "--collection", target.collection, "--device", "cpu",
+              "--out", str(tmp_path / "out")]  # fmt: skip
+    assert cli_main([*search, "--where", "year=twenty"]) == 2
+    assert "'year' holds int values; 'twenty' is not an int" in capsys.readouterr().err
+    assert cli_main(["info", "--uri", target.uri, "--collection", target.collection]) == 0
+    info = capsys.readouterr().out
+    assert "category (text), year (int)" in info and f"photos = {folder}" in info
 
     again = ingest(folder, config=target.config(), encoder=tiny_encoder, metadata=sidecar, workers=0,
                    prune=True, progress=False)  # fmt: skip
