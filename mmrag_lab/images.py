@@ -157,6 +157,6 @@ def is_same_file(item: Any, identity: tuple[str, str] | None) -> bool:
     if identity is None:
         return False
     if isinstance(item, (str, os.PathLike)):
-        return os.path.realpath(item) == identity[1]
+        return os.path.realpath(item) == identity[1] or (file_identity(item) or ("",))[0] == identity[0]
     get = item.get if isinstance(item, dict) else lambda name: getattr(item, name, None)
     return get("content_hash") == identity[0] or get("path") == identity[1]
