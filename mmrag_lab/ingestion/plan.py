@@ -11,7 +11,8 @@ for this folder, each file on disk is:
 - *added*: a new id; its vector is copied when identical bytes are stored anywhere in the collection,
   else it is encoded. Identical bytes under several new names are encoded once, one row per name.
 
-Rows of this folder whose file is gone are pruned (only with ``prune``). Without a sidecar, stored
+Rows of this folder whose file is gone are pruned (only with ``prune``); rows of files or folders that
+could not be read this time are kept. Without a sidecar, stored
 metadata is kept; with one, the sidecar is what each row's metadata becomes.
 """
 
@@ -72,7 +73,13 @@ def plan_ingest(
         files[row["id"]] = file
     stored = store.rows_under(root, STORED_FIELDS)
     gone = {key: row for key, row in stored.items() if key not in files}
-    plan.stale = [key for key, row in gone.items() if row["rel_path"] not in unreadable]
+    prefix = scan.root.rstrip("/") + "/"
+    blocked = [problem["path"].removeprefix(prefix) for problem in scan.problems]  # never pruned
+    plan.stale = [
+        key
+        for key, row in gone.items()
+        if row["rel_path"] not in unreadable and not any(_within(row["rel_path"], b) for b in blocked)
+    ]
     sources = _vector_sources(store, wanted, stored, gone)
     renamed_hashes = {row["content_hash"] for row in gone.values()}
     encoding: dict[str, Task] = {}
@@ -114,6 +121,10 @@ def partial_row(root: str, file: ImageFile, digest: str, meta: dict[str, Any]) -
         "file_size": file.size,
         "meta": meta,
     }
+
+
+def _within(rel_path: str, blocked: str) -> bool:
+    return rel_path == blocked or rel_path.startswith(blocked.rstrip("/") + "/")
 
 
 def _vector_sources(
