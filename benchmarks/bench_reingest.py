@@ -79,7 +79,8 @@ def run(quick: bool = False, count: int | None = None, encoder: str | None = Non
         *table,
         "",
         f"Unchanged re-run phases: {phases}. Metadata-only phases: {meta_phases}. The unchanged re-run is a "
-        "scan, a hash of every file and one read of the folder's rows; the full ingest's time is the encoder's, "
+        "scan, a hash of every file and one read of the folder's rows (both in the `hash` phase); the full "
+        "ingest's time is the encoder's, "
         "so with `visualized-bge-base` the ratios shrink further (its encode phase alone is about 40 min here).",
     ])  # fmt: skip
     return {
