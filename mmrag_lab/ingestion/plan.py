@@ -81,7 +81,7 @@ def plan_ingest(
         if row["rel_path"] not in unreadable and not any(_within(row["rel_path"], b) for b in blocked)
     ]
     sources = _vector_sources(store, wanted, stored, gone)
-    renamed_hashes = {row["content_hash"] for row in gone.values()}
+    renamed_meta = {row["content_hash"]: row.get("meta") or {} for row in gone.values()}
     encoding: dict[str, Task] = {}
     updatable = UPDATABLE if sidecar.source else tuple(n for n in UPDATABLE if n != "meta")
     for row in wanted:
@@ -96,7 +96,9 @@ def plan_ingest(
                 plan.unchanged += 1
             continue
         digest = row["content_hash"]
-        kind = "reencoded" if old else "renamed" if digest in renamed_hashes else "added"
+        kind = "reencoded" if old else "renamed" if digest in renamed_meta else "added"
+        if kind == "renamed" and not sidecar.source:  # the metadata moves with the file
+            row["meta"] = renamed_meta[digest]
         plan.kinds[row["id"]] = kind
         if digest in sources:
             plan.copies.append((row, sources[digest]))

@@ -163,3 +163,30 @@ def test_a_moved_folder_keeps_its_rows_and_vectors(store_uri, tmp_path, sample_d
     rows = all_rows(store_uri)
     assert {rel: row["content_hash"] for rel, row in rows.items()} == before
     assert all(row["path"].startswith(f"{moved}/") for row in rows.values())
+
+
+def test_without_a_sidecar_metadata_is_kept_and_moves_with_a_renamed_file(store_uri, tmp_path, sample_dir,
+                                                                           tiny_encoder):  # fmt: skip
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for path in sorted(sample_dir.rglob("*.jpg"))[:3]:
+        shutil.copyfile(path, folder / path.name)
+    names = sorted(p.name for p in folder.iterdir())
+    sidecar = tmp_path / "meta.csv"
+    write_sidecar(sidecar, {name: {"category": f"c{i}", "year": "2020"} for i, name in enumerate(names)})
+    ingest(
+        folder, config=store_uri.config(), encoder=tiny_encoder, metadata=sidecar, workers=0, progress=False
+    )
+    (folder / names[0]).rename(folder / "renamed.jpg")
+    report = ingest(folder, config=store_uri.config(), encoder=tiny_encoder, workers=0, prune=True,
+                    progress=False)  # fmt: skip
+    assert (report.renamed, report.encoded, report.updated, report.unchanged, report.pruned) == (
+        1,
+        0,
+        0,
+        2,
+        1,
+    )
+    metas = {rel: row["meta"] for rel, row in all_rows(store_uri).items()}
+    assert metas == {"renamed.jpg": {"category": "c0", "year": 2020}, names[1]: {"category": "c1", "year": 2020},
+                     names[2]: {"category": "c2", "year": 2020}}  # fmt: skip
