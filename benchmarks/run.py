@@ -4,7 +4,7 @@ Each section's result is kept in benchmarks/results/<name>.json, so `--only NAME
 the page is re-stitched from the rest. GPU sections are measured on a GPU machine by the scripts
 benchmarks/gpu_*.py, whose JSON is kept in benchmarks/results/gpu_*.json and rendered here.
 
-usage: python benchmarks/run.py [--quick] [--only NAME ...] [--images N] [--render-only]
+usage: python benchmarks/run.py [--quick] [--only NAME ...] [--images N] [--encoder PRESET] [--render-only]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ CPU_SECTIONS = {
     "query_cpu": "bench_query",
     "lite_shared": "bench_lite_shared",
     "eval_exact": "bench_eval",
+    "reingest_cpu": "bench_reingest",
 }
 # GPU result file -> (module, renderer)
 GPU_SECTIONS = {
@@ -62,13 +63,14 @@ def machine() -> str:
     )
 
 
-def measure(names: list[str], quick: bool, images: int | None = None) -> None:
+def measure(names: list[str], quick: bool, images: int | None = None, encoder: str | None = None) -> None:
     RESULTS.mkdir(exist_ok=True)
     for name in names:
         module = importlib.import_module(CPU_SECTIONS[name])
         print(f"== {name} ...", flush=True)
-        takes_count = "count" in inspect.signature(module.run).parameters
-        section = module.run(quick=quick, count=images) if takes_count and images else module.run(quick=quick)
+        accepts = inspect.signature(module.run).parameters
+        given = {"count": images, "encoder": encoder}
+        section = module.run(quick=quick, **{k: v for k, v in given.items() if v and k in accepts})
         section.update(machine=machine(), quick=quick)
         (RESULTS / f"{name}.json").write_text(json.dumps(section, indent=2, default=str))
         print(section["markdown"], flush=True)
@@ -115,11 +117,14 @@ def main() -> None:
         "--images", type=int, help="images for the CPU ingest comparison (default: all 3,781)"
     )
     parser.add_argument(
+        "--encoder", help="encoder preset for the re-ingest section (default tiny, untrained)"
+    )
+    parser.add_argument(
         "--render-only", action="store_true", help="re-stitch BENCHMARKS.md from saved results"
     )
     args = parser.parse_args()
     if not args.render_only:
-        measure(args.only or list(CPU_SECTIONS), args.quick, args.images)
+        measure(args.only or list(CPU_SECTIONS), args.quick, args.images, args.encoder)
     (ROOT / "BENCHMARKS.md").write_text(render())
     print(f"wrote {ROOT / 'BENCHMARKS.md'}")
 

@@ -54,6 +54,10 @@ class CollectionMismatchError(StoreError):
     """A collection was made by another encoder, dimension or metric."""
 
 
+class SchemaOutdatedError(CollectionMismatchError):
+    """The collection was made by an older mmrag_lab; the message names the command that migrates it."""
+
+
 class StoreLockedError(StoreError):
     """A Milvus Lite file is held by another process."""
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mmrag_lab.errors import ImageLoadError
 
 ImageSource = str | os.PathLike | Image.Image
+CONTENT_HASH = "mmrag.content_hash"  # key in a PIL image's ``info``: the sha256 of the bytes it came from
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 # Pillow warns at 89 MP and refuses at 2x that; we refuse at the warning threshold.
@@ -126,3 +129,34 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         scaled = (array - low) / ((high - low) or 1.0) * 255.0
         return Image.fromarray(scaled.astype("uint8"), mode="L").convert("RGB")
     return image.convert("RGB")
+
+
+def file_identity(source: ImageSource | None) -> tuple[str, str] | None:
+    """The sha256 of an image file's bytes and its real path; None when ``source`` is not a file.
+
+    A PIL image opened from a file counts as that file (``Image.filename``); one decoded from bytes counts
+    when its ``info`` carries their hash under :data:`CONTENT_HASH` (the app's uploads do).
+    """
+    if isinstance(source, Image.Image) and source.info.get(CONTENT_HASH):
+        return str(source.info[CONTENT_HASH]), ""
+    path = source if isinstance(source, (str, os.PathLike)) else getattr(source, "filename", None)
+    if not path or not os.path.isfile(path):
+        return None
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:  # unreadable here: loading it will say why
+        return None
+    return digest.hexdigest(), os.path.realpath(path)
+
+
+def is_same_file(item: Any, identity: tuple[str, str] | None) -> bool:
+    """True when a stored row or hit (a mapping or an object) is the file of ``identity``."""
+    if identity is None:
+        return False
+    if isinstance(item, (str, os.PathLike)):
+        return os.path.realpath(item) == identity[1] or (file_identity(item) or ("",))[0] == identity[0]
+    get = item.get if isinstance(item, dict) else lambda name: getattr(item, name, None)
+    return get("content_hash") == identity[0] or get("path") == identity[1]

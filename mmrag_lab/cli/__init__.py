@@ -11,7 +11,14 @@ from mmrag_lab.config import Config
 from mmrag_lab.errors import MmragError
 
 # subcommand -> module in this package; each module has add_parser(subparsers) and run(args) -> int
-SUBCOMMANDS = {"ingest": "ingest", "search": "search", "eval": "evaluate", "lite": "lite"}
+SUBCOMMANDS = {
+    "ingest": "ingest",
+    "search": "search",
+    "eval": "evaluate",
+    "info": "info",
+    "migrate": "migrate",
+    "lite": "lite",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

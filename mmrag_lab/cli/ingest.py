@@ -8,11 +8,14 @@ import argparse
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "ingest",
-        help="embed a folder of images into a Milvus collection (idempotent, resumable)",
+        help="sync a folder of images into a Milvus collection (idempotent, resumable)",
         description=(
-            "Embed every image under IMAGES_DIR that is not stored yet. Re-running is cheap and never "
-            "duplicates a row; after a crash, run the same command again to resume. Exit status 0 means "
-            "the job ran (bad files are listed in the report); non-zero means it could not run."
+            "Bring the collection in line with IMAGES_DIR: one row per image file. New files are encoded, "
+            "files whose bytes changed are re-encoded, renamed files and identical copies reuse the stored "
+            "vector, changed --metadata updates rows in place, and --prune removes rows of gone files. "
+            "Re-running is cheap and never duplicates a row; after a crash, run the same command again to "
+            "resume. Exit status 0 means the job ran (bad files are listed in the report); non-zero means it "
+            "could not run."
         ),
     )
     parser.add_argument("images_dir", metavar="IMAGES_DIR", help="folder searched recursively for images")
@@ -20,7 +23,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
     parser.add_argument("--metadata", metavar="FILE", help="CSV or JSON Lines sidecar keyed by file name")
     parser.add_argument("--batch-size", type=int, metavar="N", help="images per encoder batch")
-    parser.add_argument("--prune", action="store_true", help="delete rows whose files are gone")
+    parser.add_argument("--prune", action="store_true", help="delete this folder's rows whose files are gone")
     parser.add_argument("--report", metavar="PATH", help="write the ingest report as JSON")
     parser.add_argument("--encoder", help="encoder preset (MMRAG_ENCODER)")
     parser.add_argument("--weights", help="checkpoint path or 'untrained' (MMRAG_WEIGHTS)")

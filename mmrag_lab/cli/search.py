@@ -25,7 +25,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "Search the collection and print the top-k hits. --where filters are built safely from "
             "KEY=VALUE pairs (keys: path, path_prefix, path_contains, id, width, height, file_size, "
             "min_/max_width, min_/max_height, min_/max_file_size, or a metadata key such as category); "
-            "repeat a key to accept several values. --filter takes a raw Milvus expression. With --rerank, "
+            "repeat a key to accept several values; metadata values are read as the column's stored type "
+            "(see `mmrag info`), so --where year=2021 matches the integer 2021. The query image itself is "
+            "left out of the hits unless --keep-query. --filter takes a raw Milvus expression. With --rerank, "
             "an OpenAI-compatible LLM (OPENAI_API_KEY, OPENAI_BASE_URL) reorders the hits; without one, "
             "the retrieval order is kept and the command still succeeds."
         ),
@@ -36,6 +38,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-k", type=int, default=9, help="number of hits (default 9)")
     parser.add_argument("--where", action="append", default=[], metavar="KEY=VALUE", help="safe filter")
     parser.add_argument("--filter", metavar="EXPR", help="raw Milvus boolean expression (experts)")
+    parser.add_argument(
+        "--keep-query", action="store_true", help="let the query image (same bytes or path) be a hit"
+    )
     parser.add_argument("--rerank", action="store_true", help="let the LLM reorder the hits and explain")
     parser.add_argument("--model", help="chat model for --rerank (MMRAG_LLM_MODEL, default gpt-4o)")
     parser.add_argument("--base-url", help="OpenAI-compatible endpoint for --rerank (OPENAI_BASE_URL)")
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     results = search(
         args.image, args.instruction, args.text, k=args.k, where=parse_where(args.where), filter=args.filter,
-        config=config,
+        config=config, exclude_query=not args.keep_query,
     )  # fmt: skip
     out = Path(args.out or f"runs/search-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
 def parse_where(pairs: list[str]) -> dict[str, Any]:
     """``["category=dress", "min_width=300", "category=hat"]`` -> ``{"category": ["dress", "hat"], ...}``.
 
-    Numbers are read for the size keys only; metadata values stay strings, as sidecar files store them.
+    Numbers are read for the size keys only; metadata values stay strings here and are coerced to each
+    column's stored type when the filter is built (:mod:`mmrag_lab.store.filters`).
     """
     where: dict[str, Any] = {}
     for pair in pairs:

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
+from mmrag_lab.ingestion.plan import partial_row
 from mmrag_lab.ingestion.prepare import PrepareDataset, Task, make_loader, split_transform
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.sidecar import Sidecar
@@ -52,7 +53,8 @@ def embed_and_write(
 
     The rows go to the collection named by ``config`` through a :class:`RowWriter` thread.
 
-    Bad files go to ``report.failed``; ``report.ingested`` counts rows once the store acknowledged them.
+    Each task fills one row per name its bytes have. Bad files go to ``report.failed`` (every name of
+    them); ``report.encoded`` counts images encoded, ``report.ingested`` rows the store acknowledged.
     """
     if not tasks:
         return
@@ -70,13 +72,19 @@ def embed_and_write(
     try:
         for batch in batches:
             for task, reason in batch.failed:
-                report.add_failure(task.file.display, reason)
+                for partial in _partials(task, sidecar):
+                    report.add_failure(partial["path"], reason)
             if batch.pixels is not None:
                 pixels = (
                     batch.pixels if finish is None else finish(batch.pixels.to(device, non_blocking=True))
                 )
                 vectors = encoder.encode_pixels(pixels)
-                writer.put([_row(t, v, s, sidecar) for t, v, s in zip(batch.tasks, vectors, batch.sizes)])
+                report.encoded += len(batch.tasks)
+                writer.put([
+                    _row(partial, v, s)
+                    for t, v, s in zip(batch.tasks, vectors, batch.sizes)
+                    for partial in _partials(t, sidecar)
+                ])  # fmt: skip
             bar.update(len(batch.tasks) + len(batch.failed))
             bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
     finally:
@@ -84,13 +92,12 @@ def embed_and_write(
         writer.close()
 
 
-def _row(task: Task, vector, size: tuple[int, int], sidecar: Sidecar) -> dict:
-    return {
-        "id": task.id,
-        "vector": vector,
-        "path": task.file.display,
-        "width": int(size[0]),
-        "height": int(size[1]),
-        "file_size": task.file.size,
-        "meta": sidecar.lookup(task.file.rel),
-    }
+def _row(partial: dict, vector, size: tuple[int, int]) -> dict:
+    return {**partial, "vector": vector, "width": int(size[0]), "height": int(size[1])}
+
+
+def _partials(task: Task, sidecar: Sidecar) -> tuple[dict, ...]:
+    if task.rows:
+        return task.rows
+    # A task made without a plan (benchmarks): one row, keyed under the nameless root.
+    return (partial_row("", task.file, task.id, sidecar.lookup(task.file.rel)),)

@@ -1,7 +1,11 @@
-"""Ingest a folder of images into Milvus: scan → plan (hash, skip stored) → prepare → embed → write.
+"""Ingest a folder of images into Milvus: scan → plan → copy and update → prepare → embed → write → prune.
 
-The pipeline is resumable after ``kill -9`` at any point: rows are keyed by the hash of the image bytes,
-each write is one all-or-nothing upsert of complete rows, and a re-run skips every hash already stored.
+Re-ingest brings the collection in line with the folder (see :mod:`.plan`): new files are added, changed
+bytes re-encoded, renamed files and identical copies take a stored vector, changed metadata updates rows
+in place, and with ``prune`` rows of gone files are deleted. Nothing changed means nothing is written.
+
+The pipeline is resumable after ``kill -9`` at any point: each write is one all-or-nothing upsert of
+complete rows keyed by the file, and a re-run plans again from what is stored.
 ``mmrag_lab.ingest(...)`` and ``mmrag ingest`` both run :func:`ingest`.
 """
 
@@ -15,10 +19,12 @@ from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.embed import EmbedOptions, embed_and_write
-from mmrag_lab.ingestion.plan import plan_ingest, prune_rows
+from mmrag_lab.ingestion.plan import Plan, plan_ingest
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.scan import display_path, scan_images
 from mmrag_lab.ingestion.sidecar import load_sidecar
+from mmrag_lab.ingestion.sync import prune as prune_rows
+from mmrag_lab.ingestion.sync import write_copies, write_updates
 from mmrag_lab.store.backend import display_uri
 from mmrag_lab.store.collection import Store
 
@@ -40,15 +46,19 @@ def ingest(
     fast_decode: bool = False,
     dtype: str = "auto",
 ) -> IngestReport:
-    """Embed every new image under ``images_dir`` and store it; safe to re-run at any time.
+    """Bring the collection in line with the images under ``images_dir``; safe to re-run at any time.
+
+    Rows are keyed by the folder's name and each file's path relative to it (see :mod:`.plan`), so the
+    folder may move: ingest it again from its new place and only the stored paths change.
 
     Args:
         images_dir: Folder searched recursively for jpg, jpeg, png, webp, bmp, gif and tif(f) files.
         config: Settings (URI, collection, encoder, device); default ``Config.load()``.
         encoder: A loaded encoder; default ``load_encoder(config=config)``.
-        metadata: Sidecar CSV or JSON Lines file keyed by file name (see :mod:`mmrag_lab.ingestion.sidecar`).
+        metadata: Sidecar CSV or JSON Lines file keyed by file name (see :mod:`mmrag_lab.ingestion.sidecar`);
+            its column types go into the collection record.
         batch_size: Images per encoder batch; default ``config.batch_size``.
-        prune: Also delete rows under ``images_dir`` whose files are gone.
+        prune: Also delete this folder's rows whose files are gone.
         report_path: Where to write the report as JSON.
         workers: Decode/preprocess processes; default :func:`mmrag_lab.ingestion.embed.default_workers`. 0 decodes
             inline.
@@ -65,6 +75,7 @@ def ingest(
 
     Raises:
         ConfigError: The folder or the metadata file does not exist, or a setting is wrong.
+        SchemaOutdatedError: The collection has the older content-hash keyed schema (run ``mmrag migrate``).
         CollectionMismatchError: The collection holds vectors of another encoder, dimension or metric.
         StoreLockedError: Another process holds the Milvus Lite file.
         StoreError: The store cannot be reached or refuses a write.
@@ -86,27 +97,43 @@ def ingest(
         fingerprint=encoder.info.fingerprint,
     )
     with Store.open(cfg) as store:
-        store.ensure_collection(encoder.info, metadata_keys=sidecar.keys)
+        store.ensure_collection(encoder.info, metadata_types=sidecar.types)
+        report.root = store.register_root(report.images_dir)
         with _phase(report, "scan"):
             scan = scan_images(root)
             report.seen = len(scan.files) + len(scan.problems)
             report.failed.extend(scan.problems)
         with _phase(report, "hash"):
-            plan = plan_ingest(scan, store, report)
-    # Closed while the writer process owns the store: a Milvus Lite file admits one process at a time.
-    with _phase(report, "encode"):
-        options = EmbedOptions(cfg.batch_size, workers, progress, fast_decode)
-        embed_and_write(plan.tasks, encoder, cfg, sidecar, report, options)
-    with Store.open(cfg) as store:
-        if prune:
-            with _phase(report, "prune"):
-                prune_rows(store, report.images_dir, plan, report)
-        with _phase(report, "flush"):
-            store.flush_and_load()
+            plan = plan_ingest(scan, store, report.root, sidecar, report)
+        with _phase(report, "copy"):
+            write_copies(store, plan, report)
+        with _phase(report, "update"):
+            write_updates(store, plan, report)
+    # Closed while the writer owns the store: a Milvus Lite file admits one process at a time.
+    if plan.tasks:
+        with _phase(report, "encode"):
+            options = EmbedOptions(cfg.batch_size, workers, progress, fast_decode)
+            embed_and_write(plan.tasks, encoder, cfg, sidecar, report, options)
+    _count(report, plan)
+    if prune and plan.stale or report.ingested or report.updated:
+        with Store.open(cfg) as store:
+            if prune:
+                with _phase(report, "prune"):
+                    prune_rows(store, plan, report)
+            with _phase(report, "flush"):
+                store.flush_and_load()
     report.finish(time.perf_counter() - started)
     if report_path is not None:
         report.write(report_path)
     return report
+
+
+def _count(report: IngestReport, plan: Plan) -> None:
+    failed = {item["path"] for item in report.failed}
+    paths = {row["id"]: row["path"] for task in plan.tasks for row in task.rows}
+    paths.update((row["id"], row["path"]) for row, _ in plan.copies)
+    kinds = {key: kind for key, kind in plan.kinds.items() if paths.get(key) not in failed}
+    report.count_kinds(kinds, plan.unchanged)
 
 
 def _check_folder(images_dir: str | os.PathLike) -> bytes:

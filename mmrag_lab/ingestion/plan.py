@@ -1,79 +1,149 @@
-"""Deciding what to ingest before decoding anything, and what to prune afterwards.
+"""Deciding what each file needs before decoding anything: nothing, new fields, a stored vector, or encoding.
 
-Files are named by the hash of their bytes. Bytes already in the store are skipped without decoding,
-and bytes seen twice in one run are stored once (the first path in sorted order wins). This is what
-makes a re-run after a crash, or after new images arrive, cheap and free of duplicates.
+A row is one file, keyed by :func:`~mmrag_lab.store.schema.row_id` of the folder's root name and the
+file's relative path; its bytes are named by their sha256 (``content_hash``). Against the rows stored
+for this folder, each file on disk is:
+
+- *unchanged*: same id, same bytes, same path, size and metadata: nothing is written;
+- *updated*: same id and bytes, but its metadata (or its folder's location) changed: those fields only;
+- *re-encoded*: same id, new bytes: a new vector replaces the row;
+- *renamed*: a new id whose bytes are stored under a path that is gone: the stored vector is copied;
+- *added*: a new id; its vector is copied when identical bytes are stored anywhere in the collection,
+  else it is encoded. Identical bytes under several new names are encoded once, one row per name.
+
+Rows of this folder whose file is gone are pruned (only with ``prune``); rows of files or folders that
+could not be read this time are kept. Without a sidecar, stored
+metadata is kept; with one, the sidecar is what each row's metadata becomes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from mmrag_lab.ingestion.prepare import Task
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.scan import ImageFile, ScanResult, hash_files
+from mmrag_lab.ingestion.sidecar import Sidecar
 from mmrag_lab.store.collection import Store
-from mmrag_lab.store.schema import CORE_FIELDS
+from mmrag_lab.store.schema import row_id
+
+UPDATABLE = ("path", "file_size", "meta")
+STORED_FIELDS = ("content_hash", "path", "rel_path", "file_size", "meta")
 
 
 @dataclass
 class Plan:
-    """The images to encode, and what the folder holds now (for pruning).
+    """What to write, by kind of change.
 
     Attributes:
-        tasks: Files whose bytes are not stored yet, one per content hash.
-        paths: Every display path found for each content hash.
-        unreadable: Display paths that could not be hashed (their rows are never pruned).
+        root: The folder's root name (the first part of every row id).
+        tasks: Images to encode, one per new content hash; each carries the rows it will fill.
+        copies: Row (without vector, width and height) to the id of a stored row with the same bytes.
+        updates: Row id to the fields that changed.
+        kinds: Row id to ``added``, ``reencoded`` or ``renamed`` for every row that gets a vector.
+        unchanged: Files whose row is already up to date.
+        stale: Ids of this folder's rows whose file is gone (pruned with ``prune``).
     """
 
+    root: str
     tasks: list[Task] = field(default_factory=list)
-    paths: dict[str, set[str]] = field(default_factory=dict)
-    unreadable: set[str] = field(default_factory=set)
+    copies: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    unchanged: int = 0
+    stale: list[str] = field(default_factory=list)
 
-    def first_path(self, content_id: str) -> str:
-        return min(self.paths[content_id])
 
-
-def plan_ingest(scan: ScanResult, store: Store, report: IngestReport, threads: int = 4) -> Plan:
-    """Hash every scanned file, set duplicates and stored ones aside, and return the rest as tasks."""
-    plan = Plan()
-    first: dict[str, ImageFile] = {}
+def plan_ingest(
+    scan: ScanResult, store: Store, root: str, sidecar: Sidecar, report: IngestReport, threads: int = 4
+) -> Plan:
+    """Hash every scanned file and compare it with the rows stored for the folder named ``root``."""
+    plan = Plan(root)
+    wanted: list[dict[str, Any]] = []
+    files: dict[str, ImageFile] = {}
+    unreadable: set[str] = set()
     for file, digest in zip(scan.files, hash_files(scan.files, threads), strict=True):
         if isinstance(digest, OSError):
             report.add_failure(file.display, f"cannot read file ({digest.strerror or digest})")
-            plan.unreadable.add(file.display)
+            unreadable.add(file.rel)
             continue
-        plan.paths.setdefault(digest, set()).add(file.display)
-        if digest in first:
-            report.duplicates.append({"path": file.display, "same_as": first[digest].display})
+        row = partial_row(root, file, digest, sidecar.lookup(file.rel))
+        wanted.append(row)
+        files[row["id"]] = file
+    stored = store.rows_under(root, STORED_FIELDS)
+    gone = {key: row for key, row in stored.items() if key not in files}
+    prefix = scan.root.rstrip("/") + "/"
+    blocked = [problem["path"].removeprefix(prefix) for problem in scan.problems]  # never pruned
+    plan.stale = [
+        key
+        for key, row in gone.items()
+        if row["rel_path"] not in unreadable and not any(_within(row["rel_path"], b) for b in blocked)
+    ]
+    sources = _vector_sources(store, wanted, stored, gone)
+    renamed_meta = {row["content_hash"]: row.get("meta") or {} for row in gone.values()}
+    encoding: dict[str, Task] = {}
+    updatable = UPDATABLE if sidecar.source else tuple(n for n in UPDATABLE if n != "meta")
+    for row in wanted:
+        old = stored.get(row["id"])
+        if old is not None and not sidecar.source:
+            row["meta"] = old.get("meta") or {}
+        if old is not None and old["content_hash"] == row["content_hash"]:
+            changed = {name: row[name] for name in updatable if old.get(name) != row[name]}
+            if changed:
+                plan.updates[row["id"]] = changed
+            else:
+                plan.unchanged += 1
+            continue
+        digest = row["content_hash"]
+        kind = "reencoded" if old else "renamed" if digest in renamed_meta else "added"
+        if kind == "renamed" and not sidecar.source:  # the metadata moves with the file
+            row["meta"] = renamed_meta[digest]
+        plan.kinds[row["id"]] = kind
+        if digest in sources:
+            plan.copies.append((row, sources[digest]))
+        elif digest in encoding:
+            task = encoding[digest]
+            encoding[digest] = Task(task.file, digest, (*task.rows, row))
+            report.duplicates.append({"path": row["path"], "same_as": task.file.display})
         else:
-            first[digest] = file
-    existing = store.existing_ids(first)
-    report.skipped_existing = len(existing)
-    plan.tasks = [Task(file, digest) for digest, file in first.items() if digest not in existing]
+            encoding[digest] = Task(files[row["id"]], digest, (row,))
+    plan.tasks = list(encoding.values())
     return plan
 
 
-def prune_rows(store: Store, root: str, plan: Plan, report: IngestReport) -> None:
-    """Make the rows under ``root`` match the folder.
+def partial_row(root: str, file: ImageFile, digest: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """Every field of a file's row except ``vector``, ``width`` and ``height``."""
+    return {
+        "id": row_id(root, file.rel),
+        "path": file.display,
+        "root": root,
+        "rel_path": file.rel,
+        "content_hash": digest,
+        "file_size": file.size,
+        "meta": meta,
+    }
 
-    A row whose bytes are no longer anywhere in the folder is deleted. A row whose bytes moved to another
-    path in the folder is re-pointed to it. Rows outside ``root``, and rows of files that exist but could
-    not be read this time, are left alone.
-    """
-    prefix = root.rstrip("/") + "/"
-    stale: list[str] = []
-    moved: dict[str, str] = {}
-    for row in store.iterate(("path",)):
-        path = row["path"]
-        if not path.startswith(prefix) or path in plan.unreadable:
-            continue
-        paths = plan.paths.get(row["id"])
-        if paths is None:
-            stale.append(row["id"])
-        elif path not in paths:
-            moved[row["id"]] = min(paths)
-    report.pruned = store.delete(stale) if stale else 0
-    if moved:
-        rows = store.get(moved, output_fields=["vector", *CORE_FIELDS])
-        report.repointed = store.insert([{**row, "path": moved[row["id"]]} for row in rows])
+
+def _within(rel_path: str, blocked: str) -> bool:
+    return rel_path == blocked or rel_path.startswith(blocked.rstrip("/") + "/")
+
+
+def _vector_sources(
+    store: Store, wanted: list[dict], stored: dict[str, dict], gone: dict[str, dict]
+) -> dict[str, str]:
+    """Content hash to the id of a stored row holding those bytes (rows of gone files first)."""
+    needed = {
+        row["content_hash"]
+        for row in wanted
+        if stored.get(row["id"], {}).get("content_hash") != row["content_hash"]
+    }
+    sources: dict[str, str] = {}
+    for key, row in [*gone.items(), *stored.items()]:
+        if row["content_hash"] in needed:
+            sources.setdefault(row["content_hash"], key)
+    elsewhere = needed - set(sources)
+    if elsewhere:
+        for row in store.rows_with_hashes(elsewhere):
+            sources.setdefault(row["content_hash"], str(row["id"]))
+    return sources

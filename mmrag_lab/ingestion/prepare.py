@@ -33,10 +33,15 @@ Transform = Callable[[Image.Image], torch.Tensor]
 
 @dataclass(frozen=True)
 class Task:
-    """One image to ingest: the file and the content hash it was planned under."""
+    """One image to encode: the file, the content hash it was planned under, and the rows it fills.
+
+    ``rows`` are complete but for ``vector``, ``width`` and ``height``: one per file name that holds
+    these bytes (identical files are encoded once and stored once per name).
+    """
 
     file: ImageFile
     id: str
+    rows: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass

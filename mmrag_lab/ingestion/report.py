@@ -1,7 +1,7 @@
 """The ingest report: what happened to every image, returned and written as JSON.
 
 Every image-named entry found lands in exactly one bucket, so
-``seen == ingested + skipped_existing + len(duplicates) + len(failed)``.
+``seen == added + reencoded + renamed + updated + unchanged + len(failed)``.
 """
 
 from __future__ import annotations
@@ -25,15 +25,21 @@ class IngestReport:
         untrained: True when the vectors come from untrained weights (meaningless results).
         fingerprint: Encoder parameter hash recorded in the collection.
         seen: Image files found, plus image-named entries that could not be read.
-        ingested: Rows written in this run.
-        skipped_existing: Files whose bytes were already stored before this run (not decoded).
-        duplicates: Files with the same bytes as another file of this run: ``{path, same_as}``.
-        failed: Files that could not be ingested: ``{path, reason}``.
+        added: Rows for paths new to the collection (encoded, or copied from identical stored bytes).
+        reencoded: Rows whose file's bytes changed; the new vector replaced the row.
+        renamed: Rows for new paths whose bytes were stored under a path that is gone (vector copied).
+        updated: Rows whose metadata, path or size changed; the vector stayed.
+        unchanged: Files whose row was already up to date.
         pruned: Rows deleted by ``prune`` because their file is gone.
-        repointed: Rows whose file moved within the folder; ``prune`` updated their path.
+        encoded: Images that went through the encoder.
+        copied: Rows that got the stored vector of identical bytes instead of being encoded.
+        ingested: Rows written with a vector in this run (``added + reencoded + renamed``).
+        duplicates: Files with the same bytes as another new file of this run (encoded once, one row
+            each): ``{path, same_as}``.
+        failed: Files that could not be ingested: ``{path, reason}``.
         duration_s: Wall time of the whole run.
         images_per_s: ``ingested / duration_s``.
-        phases_s: Wall time per phase (scan, hash, encode, prune, flush).
+        phases_s: Wall time per phase (scan, hash, copy, update, encode, prune, flush).
     """
 
     images_dir: str
@@ -42,13 +48,19 @@ class IngestReport:
     encoder: str
     untrained: bool
     fingerprint: str = ""
+    root: str = ""
     seen: int = 0
+    added: int = 0
+    reencoded: int = 0
+    renamed: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    pruned: int = 0
+    encoded: int = 0
+    copied: int = 0
     ingested: int = 0
-    skipped_existing: int = 0
     duplicates: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
-    pruned: int = 0
-    repointed: int = 0
     duration_s: float = 0.0
     images_per_s: float = 0.0
     phases_s: dict[str, float] = field(default_factory=dict)
@@ -74,17 +86,22 @@ class IngestReport:
         target.write_text(self.to_json() + "\n", encoding="utf-8")
         return target
 
+    def count_kinds(self, kinds: dict[str, str], unchanged: int) -> None:
+        """Set added / re-encoded / renamed from the plan's kinds of the rows that were written."""
+        values = list(kinds.values())
+        self.added, self.reencoded = values.count("added"), values.count("reencoded")
+        self.renamed, self.unchanged = values.count("renamed"), unchanged
+
     def summary(self) -> str:
         """A few human lines for a terminal or a notebook."""
         lines = [
-            f"{self.seen} images seen in {self.images_dir}: {self.ingested} ingested, "
-            f"{self.skipped_existing} already stored, {len(self.duplicates)} duplicate(s), "
-            f"{len(self.failed)} failed",
+            f"{self.seen} images seen in {self.images_dir}: {self.ingested} ingested ({self.added} added, "
+            f"{self.reencoded} re-encoded, {self.renamed} renamed), {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.pruned} pruned, {len(self.failed)} failed",
+            f"{self.encoded} encoded, {self.copied} copied from identical stored bytes; "
             f"{self.duration_s:.1f} s, {self.images_per_s:.1f} images/s, encoder {self.encoder}"
             + (" (UNTRAINED weights: vectors carry no meaning)" if self.untrained else ""),
         ]
-        if self.pruned or self.repointed:
-            lines.append(f"prune: {self.pruned} row(s) deleted, {self.repointed} re-pointed to a moved file")
         lines += [f"  failed: {item['path']}: {item['reason']}" for item in self.failed[:20]]
         if len(self.failed) > 20:
             lines.append(f"  ... and {len(self.failed) - 20} more failures (see the JSON report)")

@@ -4,6 +4,10 @@ The key column is the first of ``file``, ``filename``, ``file_name``, ``path``, 
 the file has. A key may be a path relative to the image folder (``shoes/a.jpg``) or a bare file name
 (``a.jpg``); the relative path wins when both match. Every other column becomes a metadata key, stored in
 the row's ``meta`` JSON field (empty values are left out). The reranker shows this metadata to the LLM.
+
+Each column gets a type (int, float, bool, text, or a list of one of them in JSON Lines), inferred from
+all its values (see :mod:`mmrag_lab.store.metatypes`); values are stored as that type, so a CSV's
+``2021`` becomes the integer 2021, and the types go into the collection record for filters.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.store.metatypes import coerce_row, infer_types
 
 KEY_COLUMNS = ("file", "filename", "file_name", "path", "image", "name")
 
@@ -28,11 +33,13 @@ class Sidecar:
         source: The file it was read from.
         entries: Key (relative path or bare name) to metadata dict.
         keys: Every metadata key seen, sorted.
+        types: The type of each key.
     """
 
     source: str = ""
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: tuple[str, ...] = ()
+    types: dict[str, str] = field(default_factory=dict)
 
     def lookup(self, rel: str) -> dict[str, Any]:
         """Metadata for the file at ``rel`` (relative, ``/``-separated); ``{}`` when it has none."""
@@ -58,7 +65,7 @@ def load_sidecar(path: str | os.PathLike | None) -> Sidecar:
         rows = _read_csv(source, "\t" if suffix == ".tsv" else ",")
     else:
         rows = _read_jsonl(source)
-    return _index(rows, source)
+    return _index(rows, source, from_text=suffix in (".csv", ".tsv"))
 
 
 def _read_csv(source: Path, delimiter: str) -> list[dict[str, Any]]:
@@ -82,7 +89,7 @@ def _read_jsonl(source: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _index(rows: list[dict[str, Any]], source: Path) -> Sidecar:
+def _index(rows: list[dict[str, Any]], source: Path, from_text: bool) -> Sidecar:
     columns = list(rows[0]) if rows else []
     key = next((c for c in KEY_COLUMNS if any(c in row for row in rows)), None)
     if rows and key is None:
@@ -99,4 +106,6 @@ def _index(rows: list[dict[str, Any]], source: Path) -> Sidecar:
         meta = {str(k): v for k, v in row.items() if k != key and k is not None and v not in (None, "")}
         entries[name] = meta
         keys.update(meta)
-    return Sidecar(source=str(source), entries=entries, keys=tuple(sorted(keys)))
+    types = infer_types(entries.values(), from_text)
+    entries = {name: coerce_row(meta, types) for name, meta in entries.items()}
+    return Sidecar(source=str(source), entries=entries, keys=tuple(sorted(keys)), types=types)

@@ -31,12 +31,30 @@ class CollectionSummary:
     weights: str = "?"
     untrained: bool = False
     metadata_keys: tuple[str, ...] = ()
+    metadata_types: dict[str, str] = field(default_factory=dict)
+    roots: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "metadata_keys": list(self.metadata_keys)}
 
+    def to_text(self) -> str:
+        """Aligned lines for a terminal (``mmrag info``)."""
+        lines = [f"{name:>12}: {_cell(value)}" for name, value in self._settings().items()]
+        return "\n".join(lines) + (
+            "\nUNTRAINED WEIGHTS: the vectors carry no meaning." if self.untrained else ""
+        )
+
+    def _settings(self) -> dict[str, Any]:
+        values = {
+            k: v for k, v in self.to_dict().items() if k not in ("metadata_keys", "metadata_types", "roots")
+        }
+        types = self.metadata_types or dict.fromkeys(self.metadata_keys, "?")
+        values["metadata"] = [f"{key} ({kind})" for key, kind in sorted(types.items())]
+        values["folders"] = [f"{name} = {path}" for name, path in sorted(self.roots.items())]
+        return values
+
     def _repr_markdown_(self) -> str:
-        rows = [f"| {name} | {_cell(value)} |" for name, value in self.to_dict().items()]
+        rows = [f"| {name} | {_cell(value)} |" for name, value in self._settings().items()]
         warning = "\n\n**UNTRAINED WEIGHTS: the vectors carry no meaning.**" if self.untrained else ""
         return "| setting | value |\n|---|---|\n" + "\n".join(rows) + warning
 
@@ -62,12 +80,14 @@ def require_collection(store: Store) -> None:
 
 
 def collection_summary(store: Store) -> CollectionSummary:
-    """Row count, backend, encoder, dimension, metric, weights and metadata fields of the collection."""
+    """Row count, backend, encoder, dimension, metric, weights, ingested folders and typed metadata fields."""
     require_collection(store)
     described = store.describe()
     known = {name for name in CollectionSummary.__dataclass_fields__}
     values = {key: value for key, value in described.items() if key in known}
     values["metadata_keys"] = tuple(described.get("metadata_keys") or ())
+    values["metadata_types"] = dict(described.get("metadata_types") or {})
+    values["roots"] = dict(described.get("roots") or {})
     return CollectionSummary(**values)
 
 

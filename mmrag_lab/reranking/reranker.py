@@ -17,7 +17,7 @@ from typing import Any
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import MmragError
-from mmrag_lab.images import ImageSource
+from mmrag_lab.images import ImageSource, file_identity, is_same_file
 from mmrag_lab.reranking.cache import ReplyCache, cache_key
 from mmrag_lab.reranking.llm import RetryPolicy, Sampling, chat, endpoint_url, make_client
 from mmrag_lab.reranking.panorama import build_panorama
@@ -48,6 +48,7 @@ def rerank(
     max_bytes: int = 400_000,
     use_cache: bool = True,
     sampling: Sampling | None = None,
+    exclude_query: bool = True,
 ) -> RerankResult:
     """Ask a multimodal chat model to reorder search hits for a composed query.
 
@@ -75,11 +76,16 @@ def rerank(
         use_cache: Read and write the reply cache.
         sampling: Temperature, max tokens and seed; default :class:`~mmrag_lab.reranking.llm.Sampling`
             (temperature 0, 800 tokens, seed 0).
+        exclude_query: Drop candidates that are the query image itself (same bytes or same path), so it
+            never takes a panorama slot; ``False`` keeps them.
 
     Raises:
         ImageLoadError: The query image cannot be read (unreadable candidates become grey tiles).
     """
     cfg = config or Config.load()
+    if exclude_query:
+        own = file_identity(query_image)
+        results = [item for item in results if not is_same_file(item, own)]
     items, sources, metas = split_candidates(results)
     cells = min(len(items), grid[0] * grid[1])
     if cells == 0:

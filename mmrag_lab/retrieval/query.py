@@ -2,7 +2,9 @@
 
 The query is embedded by the encoder that made the collection: by default the one its record names, and
 an explicitly given encoder must have the same fingerprint, so query and corpus vectors never come from
-different spaces. ``mmrag_lab.search(...)`` and ``mmrag search`` both run :func:`search`.
+different spaces. A query image that is stored (the same bytes, or the same path) is left out of its own
+results unless ``exclude_query=False``. ``mmrag_lab.search(...)`` and ``mmrag search`` both run
+:func:`search`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import CollectionMismatchError, QueryError, StoreError
-from mmrag_lab.images import ImageSource
+from mmrag_lab.images import ImageSource, file_identity, is_same_file
 from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
 from mmrag_lab.store.backend import display_uri
 from mmrag_lab.store.collection import Store
@@ -41,6 +43,7 @@ def search(
     config: Config | None = None,
     encoder: Encoder | None = None,
     store: Store | None = None,
+    exclude_query: bool = True,
 ) -> SearchResults:
     """Find the ``k`` images closest to a query.
 
@@ -55,6 +58,9 @@ def search(
         config: Settings (URI, collection, device); default ``Config.load()``.
         encoder: A loaded encoder; default: the one that made the collection (cached between calls).
         store: An open store to reuse; default: open one from ``config`` and close it afterwards.
+        exclude_query: Leave the query image out of the hits: every stored row with the same bytes (its
+            content hash) or the same path. Nobody asking for "the same garment in red" wants the photo
+            they gave back. ``False`` keeps it. A text-only query is unaffected.
 
     Raises:
         QueryError: No query, conflicting query parts, a bad ``k`` or a bad ``where`` filter.
@@ -73,11 +79,15 @@ def search(
         enc = encoder or encoder_for(record, cfg)
         check_same_space(record, enc)
         dialect = _dialect(store)
-        expression = combine(build_filter(where, dialect=dialect, metadata_keys=record.metadata_keys), filter)
+        keywords = build_filter(
+            where, dialect=dialect, metadata_keys=record.metadata_keys, metadata_types=record.metadata_types
+        )
+        expression = combine(keywords, filter)
         started = time.perf_counter()
         vector = _embed(enc, mode, image, words)
         encoded = time.perf_counter()
-        rows = _search_once_more_if_stale(store, vector, k, expression)
+        own = file_identity(image) if exclude_query and mode != "text" else None
+        rows = _search_without(store, vector, k, expression or None, own)
         searched = time.perf_counter()
     finally:
         if own_store:
@@ -91,6 +101,17 @@ def search(
         collection=store.collection,
         timings={"encode_s": encoded - started, "search_s": searched - encoded},
     )
+
+
+def _search_without(store: Store, vector, k: int, expression: str | None, own) -> list[dict[str, Any]]:
+    """Top ``k`` rows that are not the query: ask for k+1, and for more when its bytes have several names."""
+    limit = k + 1 if own else k
+    while True:
+        rows = _search_once_more_if_stale(store, vector, limit, expression)
+        kept = [row for row in rows if not is_same_file(row, own)]
+        if len(kept) >= k or len(rows) < limit or limit >= MAX_K:
+            return kept[:k]
+        limit = min(MAX_K, limit * 2)
 
 
 def encoder_for(record: CollectionRecord, config: Config) -> Encoder:
@@ -138,7 +159,9 @@ def _embed(encoder: Encoder, mode: str, image: ImageSource | None, words: str) -
     return encoder.encode_texts([words])
 
 
-def _search_once_more_if_stale(store: Store, vector: np.ndarray, k: int, expression: str) -> list[dict]:
+def _search_once_more_if_stale(
+    store: Store, vector: np.ndarray, k: int, expression: str | None
+) -> list[dict]:
     try:
         return store.search(vector, k=k, filter=expression or None)[0]
     except StoreError:

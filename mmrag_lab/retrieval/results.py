@@ -25,6 +25,7 @@ class Hit:
     height: int = 0
     file_size: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    content_hash: str = ""
 
     @classmethod
     def from_row(cls, rank: int, row: dict[str, Any]) -> Hit:
@@ -38,6 +39,7 @@ class Hit:
             height=int(row.get("height") or 0),
             file_size=int(row.get("file_size") or 0),
             meta=dict(row.get("meta") or {}),
+            content_hash=str(row.get("content_hash") or ""),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Store: the only code that talks to Milvus (Lite, a server or Zilliz Cloud).
 
 :class:`Store` (in :mod:`.collection`) is one collection of image rows. :mod:`.backend` turns a URI into a
-client, :mod:`.schema` defines the fields, the index and the collection's record of its encoder, :mod:`.rows`
-batches and shapes rows, and :mod:`.filters` builds escaped filter expressions for each backend's dialect.
+client, :mod:`.schema` defines the fields (one row per file) and the index, :mod:`.record` the collection's
+record (encoder, ingested folders, metadata types), :mod:`.rows` batches and shapes rows, :mod:`.filters`
+builds escaped, typed filter expressions for each backend's dialect (:mod:`.metatypes` types metadata), and
+:mod:`.migrate` upgrades collections of the older content-hash keyed schema.
 """
 
 from mmrag_lab.store.collection import Store

@@ -9,13 +9,14 @@ A :class:`Store` is cheap: it borrows the process's long-lived client, and the c
 loaded state are kept per process, so a warm search is one search RPC.
 
 Writes go through ``upsert``: a Milvus server keeps a second row when ``insert`` meets an existing
-primary key, so only upsert makes a repeated write of the same content hash harmless.
+primary key, so only upsert makes a repeated write of the same file harmless.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -27,16 +28,13 @@ from pymilvus import MilvusClient  # noqa: E402
 from pymilvus.exceptions import MilvusException  # noqa: E402
 
 from mmrag_lab.config import Config, is_lite_uri  # noqa: E402
-from mmrag_lab.errors import CollectionMismatchError, StoreError  # noqa: E402
+from mmrag_lab.errors import CollectionMismatchError, SchemaOutdatedError, StoreError  # noqa: E402
 from mmrag_lab.store import backend  # noqa: E402
+from mmrag_lab.store.base import StoreBase  # noqa: E402
 from mmrag_lab.store.reads import StoreReads  # noqa: E402
+from mmrag_lab.store.record import RECORD_FORMAT, RECORD_PROPERTY, CollectionRecord  # noqa: E402
 from mmrag_lab.store.rows import STRONG  # noqa: E402
-from mmrag_lab.store.schema import (  # noqa: E402
-    RECORD_PROPERTY,
-    CollectionRecord,
-    build_index,
-    build_schema,
-)
+from mmrag_lab.store.schema import build_index, build_schema  # noqa: E402
 from mmrag_lab.store.writes import StoreWrites  # noqa: E402
 
 if TYPE_CHECKING:  # the encoders package imports torch; the store must not need it
@@ -45,7 +43,7 @@ if TYPE_CHECKING:  # the encoders package imports torch; the store must not need
 log = logging.getLogger(__name__)
 
 
-class Store(StoreReads, StoreWrites):
+class Store(StoreBase, StoreReads, StoreWrites):
     """One collection in Milvus Lite or on a Milvus server. Open it with :meth:`Store.open`.
 
     Any number of stores, in any number of processes, may be open on one collection at once. ``close()``
@@ -60,28 +58,6 @@ class Store(StoreReads, StoreWrites):
         self.is_lite = is_lite_uri(uri)
         self._token = config.milvus_token
         self._key = (uri, collection)
-
-    @property
-    def _record(self) -> CollectionRecord | None:
-        return _records.get(self._key)
-
-    @_record.setter
-    def _record(self, record: CollectionRecord | None) -> None:
-        if record is None:
-            _records.pop(self._key, None)
-        else:
-            _records[self._key] = record
-
-    @property
-    def _loaded(self) -> bool:
-        return self._key in _loaded
-
-    @_loaded.setter
-    def _loaded(self, loaded: bool) -> None:
-        if loaded:
-            _loaded.add(self._key)
-        else:
-            _loaded.discard(self._key)
 
     @classmethod
     def open(
@@ -121,26 +97,37 @@ class Store(StoreReads, StoreWrites):
         return bool(self._call(self.client.has_collection, self.collection))
 
     def ensure_collection(
-        self, info: EncoderInfo, *, metadata_keys: Iterable[str] = (), metric: str | None = None
+        self,
+        info: EncoderInfo,
+        *,
+        metadata_keys: Iterable[str] = (),
+        metric: str | None = None,
+        metadata_types: dict[str, str] | None = None,
     ) -> CollectionRecord:
         """Create the collection for ``info``'s vectors, or check that an existing one matches.
 
         Args:
             info: The encoder that will make the vectors.
-            metadata_keys: Sidecar keys to add to the record.
+            metadata_keys: Sidecar keys to add to the record (typed ``text`` unless ``metadata_types``
+                says otherwise).
             metric: Vector metric; default ``config.metric`` (COSINE).
+            metadata_types: Sidecar column types to add to the record.
 
         Raises:
+            SchemaOutdatedError: The collection has the older, content-hash keyed schema; the message
+                names the ``mmrag migrate`` command.
             CollectionMismatchError: The collection was made by another encoder, dimension, metric or
                 weights, or not by mmrag_lab; the message names both sides.
         """
         wanted = CollectionRecord.for_encoder(info, metric or self.config.metric, self.config.index_type)
         if not self.exists():
             self._create(wanted)
+        self.refresh()  # another process may have changed the record since this one read it
         record = self._require_record()
         if record.differences(wanted):
             raise CollectionMismatchError(record.mismatch_message(wanted, self._where()))
-        self.add_metadata_keys(metadata_keys)
+        types = {key: "text" for key in metadata_keys} | dict(metadata_types or {})
+        self.add_metadata_types(types)
         self.load()
         return self.record() or record
 
@@ -161,14 +148,36 @@ class Store(StoreReads, StoreWrites):
         self._loaded = False
 
     def add_metadata_keys(self, keys: Iterable[str]) -> None:
-        """Add sidecar keys to the record's list of metadata fields."""
+        """Add sidecar keys (typed ``text`` when new) to the record's metadata fields."""
+        self.add_metadata_types({key: "text" for key in keys})
+
+    def add_metadata_types(self, types: dict[str, str]) -> None:
+        """Add sidecar columns and their types to the record (a known column keeps the wider type)."""
         record = self.record()
-        keys = set(keys)
-        if record is None or keys <= set(record.metadata_keys):
+        if record is None or not types:
             return
-        updated = record.with_metadata_keys(keys)
-        self._call(self.client.alter_collection_properties, self.collection, updated.to_properties())
-        self._record = updated
+        self.write_record(record.with_metadata_types(types))
+
+    def register_root(self, folder: str) -> str:
+        """The root name for rows under ``folder`` (absolute); a new or moved folder is recorded."""
+        record = self._require_record()
+        name, changed = record.root_name(folder)
+        if changed:
+            self.write_record(record.with_root(name, folder))
+        return name
+
+    def write_record(self, record: CollectionRecord) -> None:
+        """Store ``record`` as the collection's record (only when it changed)."""
+        if record != self.record():
+            self._call(self.client.alter_collection_properties, self.collection, record.to_properties())
+        self._record = record
+
+    def supports_partial_update(self) -> bool:
+        """True when ``upsert(..., partial_update=True)`` works: Milvus Lite 3.x and servers >= 2.6."""
+        if self.is_lite:
+            return True
+        found = re.match(r"v?(\d+)\.(\d+)", self.server_version())
+        return bool(found) and (int(found[1]), int(found[2])) >= (2, 6)
 
     def drop(self) -> None:
         """Delete the collection and everything in it."""
@@ -213,38 +222,14 @@ class Store(StoreReads, StoreWrites):
                 f"{self._where()} exists but was not created by mmrag_lab (it has no '{RECORD_PROPERTY}' "
                 "property). Use another collection name (--collection / MMRAG_COLLECTION) or drop it."
             )
+        if record.format < RECORD_FORMAT:
+            raise SchemaOutdatedError(
+                f"{self._where()} was made by an older mmrag_lab: its rows are keyed by content hash "
+                f"(record format {record.format}; this version needs {RECORD_FORMAT}, one row per file). "
+                "Upgrade it in place, keeping every vector and row (nothing is re-encoded): mmrag migrate "
+                f"--uri {backend.display_uri(self.uri)} --collection {self.collection}"
+            )
         return record
 
     def _where(self) -> str:
         return f"Collection {self.collection!r} at {backend.display_uri(self.uri)}"
-
-    def _call(self, method, *args, **kwargs):
-        name = getattr(method, "__name__", "a call")
-        own = getattr(method, "__self__", None) is self.client
-        for attempt in range(3):
-            try:
-                return (getattr(self.client, name) if attempt and own else method)(*args, **kwargs)
-            except MilvusException as exc:
-                text = backend.error_text(exc)
-                if attempt < 2 and own and backend.needs_load(exc) and name != "load_collection":
-                    self._loaded = False  # another process released it (an ingest's final index build)
-                    self.load()
-                elif attempt < 2 and own and self.is_lite and backend.lost_connection(exc):
-                    # the Lite server went away (killed, or stopped while idle): find or start it
-                    self.client = backend.reconnect(self.uri, self._token, self.config.lite_idle_timeout)
-                    _loaded.clear()
-                else:
-                    raise StoreError(f"Milvus refused {name} on {self._where()}: {text}") from exc
-        raise AssertionError("unreachable")
-
-
-# Per process, per (URI, collection): the record read once, and whether the collection is loaded.
-_records: dict[tuple[str, str], CollectionRecord] = {}
-_loaded: set[tuple[str, str]] = set()
-
-
-def forget_state(uri: str | None = None) -> None:
-    """Forget cached records and loaded states (of one URI, or all), e.g. after another process dropped one."""
-    for key in [k for k in _records if uri is None or k[0] == uri]:
-        _records.pop(key, None)
-    _loaded.difference_update({k for k in _loaded if uri is None or k[0] == uri})

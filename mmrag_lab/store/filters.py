@@ -15,6 +15,11 @@ any sidecar metadata key, e.g. ``category``  ``meta[key]`` equals the value (or 
 ``meta.<key>``                              the same, for a key the collection record does not list
 ==========================================  ==========================================================
 
+A metadata value is first coerced to its column's type as the collection record stores it (see
+:mod:`mmrag_lab.store.metatypes`): ``year="2021"`` matches the integer 2021, ``code=7`` the text ``"7"``,
+and a value that cannot be read as that type is refused, naming column, type and value. On a list column
+(JSON Lines) the condition is that the list contains the value.
+
 Values are data, never syntax: strings become escaped literals (a quote, backslash or line break cannot
 end the literal), pattern characters in path values are escaped, numbers must be finite numbers and
 metadata keys must be plain names. A raw expression for experts goes through ``filter=`` unchanged.
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmrag_lab.errors import QueryError
+from mmrag_lab.store.metatypes import CoercionError, coerce
 
 INT_FIELDS = ("width", "height", "file_size")
 RANGE_KEYS = {
@@ -62,7 +68,11 @@ def dialect_for(server_version: str, is_lite: bool) -> Dialect:
 
 
 def build_filter(
-    where: Mapping[str, Any] | None, *, dialect: Dialect = LITE, metadata_keys: Iterable[str] | None = None
+    where: Mapping[str, Any] | None,
+    *,
+    dialect: Dialect = LITE,
+    metadata_keys: Iterable[str] | None = None,
+    metadata_types: Mapping[str, str] | None = None,
 ) -> str:
     """The Milvus expression for ``where`` ("" when there is nothing to filter on).
 
@@ -75,7 +85,8 @@ def build_filter(
     Raises:
         QueryError: Unknown key, a value of the wrong type, or a pattern the backend cannot express.
     """
-    clauses = [_clause(key, value, dialect, metadata_keys) for key, value in (where or {}).items()]
+    types = dict(metadata_types or {})
+    clauses = [_clause(key, value, dialect, metadata_keys, types) for key, value in (where or {}).items()]
     return " and ".join(clauses)
 
 
@@ -94,7 +105,9 @@ def string_literal(value: str) -> str:
     return '"' + value.translate(_ESCAPES) + '"'
 
 
-def _clause(key: str, value: Any, dialect: Dialect, metadata_keys: Iterable[str] | None) -> str:
+def _clause(
+    key: str, value: Any, dialect: Dialect, metadata_keys: Iterable[str] | None, types: dict[str, str]
+) -> str:
     if key in RANGE_KEYS:
         name, op = RANGE_KEYS[key]
         return f"{name} {op} {_number(key, value, integer=True)}"
@@ -121,8 +134,22 @@ def _clause(key: str, value: Any, dialect: Dialect, metadata_keys: Iterable[str]
             f"({', '.join(sorted(known)) or 'it has none'}), or 'meta.{meta_key}' for any metadata key."
         )
     field = f"meta[{string_literal(meta_key)}]"
-    options = [f"{field} == {_scalar(key, v)}" for v in _as_list(value)]
+    kind = types.get(meta_key)
+    values = [_typed(meta_key, v, kind) for v in _as_list(value)]
+    if kind and kind.startswith("list["):
+        options = [f"json_contains({field}, {_scalar(key, v)})" for v in values]
+    else:
+        options = [f"{field} == {_scalar(key, v)}" for v in values]
     return options[0] if len(options) == 1 else "(" + " or ".join(options) + ")"
+
+
+def _typed(column: str, value: Any, kind: str | None) -> Any:
+    if kind is None or isinstance(value, (list, dict)):
+        return value
+    try:
+        return coerce(value, kind, column)
+    except CoercionError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def _pattern(key: str, value: str, dialect: Dialect) -> str:

@@ -9,6 +9,7 @@ import numpy as np
 
 from mmrag_lab.store import backend
 from mmrag_lab.store import rows as store_rows
+from mmrag_lab.store.filters import string_literal
 from mmrag_lab.store.rows import ID_CHUNK, SESSION, STRONG
 from mmrag_lab.store.schema import CORE_FIELDS, default_ef, search_params
 
@@ -62,8 +63,31 @@ class StoreReads:
                 metric=record.metric,
                 index_type=record.index_type,
                 metadata_keys=list(record.metadata_keys),
+                metadata_types=dict(sorted(record.metadata_types.items())),
+                roots=dict(record.roots),
             )
         return out
+
+    def rows_under(self, root: str, fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Every row of the ingested folder named ``root``, by id, with ``fields``."""
+        rows = self.iterate(tuple(fields), filter=f"root == {string_literal(root)}")
+        return {str(row["id"]): row for row in rows}
+
+    def rows_with_hashes(
+        self, hashes: Iterable[str], fields: Sequence[str] = ("content_hash",)
+    ) -> list[dict]:
+        """Rows (any folder) whose ``content_hash`` is one of ``hashes``."""
+        self._load()
+        found: list[dict[str, Any]] = []
+        for chunk in store_rows.chunks(sorted(set(hashes)), ID_CHUNK):
+            found += self._call(
+                self.client.query,
+                self.collection,
+                filter=store_rows.in_filter(chunk, "content_hash"),
+                output_fields=["id", *fields],
+                consistency_level=STRONG,
+            )
+        return [dict(row) for row in found]
 
     def search(
         self,

@@ -63,5 +63,5 @@ def chunks(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def in_filter(ids: Sequence[str]) -> str:
-    return f"id in {json.dumps([str(i) for i in ids])}"
+def in_filter(ids: Sequence[str], field: str = "id") -> str:
+    return f"{field} in {json.dumps([str(i) for i in ids])}"

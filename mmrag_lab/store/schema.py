@@ -1,30 +1,31 @@
-"""What a collection holds and who made it: the explicit schema, the index and the collection record.
+"""What a collection holds: the explicit schema, the row key and the index (the record is in :mod:`.record`).
 
-Schema (no dynamic fields; every core field is declared):
+A row is one image file. Schema (no dynamic fields; every core field is declared):
 
-============  ====================  =====================================================================
-field         type                  meaning
-============  ====================  =====================================================================
-``id``        VARCHAR(64), primary  sha256 hex digest of the file's bytes, so equal bytes are one row
-``vector``    FLOAT_VECTOR(dim)     L2-normalised image embedding
-``path``      VARCHAR(4096)         displayable path of the first file seen with these bytes
-``width``     INT64                 upright width in pixels (EXIF orientation applied)
-``height``    INT64                 upright height in pixels
-``file_size`` INT64                 bytes on disk
-``meta``      JSON                  sidecar metadata for the file (``{}`` when it has none)
-============  ====================  =====================================================================
+================  ====================  ===================================================================
+field             type                  meaning
+================  ====================  ===================================================================
+``id``            VARCHAR(64), primary  :func:`row_id` of (root name, path relative to that root)
+``vector``        FLOAT_VECTOR(dim)     L2-normalised image embedding
+``path``          VARCHAR(4096)         displayable absolute path of the file when it was last ingested
+``root``          VARCHAR(256)          name of the ingested folder (the record maps names to folders)
+``rel_path``      VARCHAR(4096)         path relative to that folder, ``/``-separated
+``content_hash``  VARCHAR(64)           sha256 hex digest of the file's bytes (decides re-encoding)
+``width``         INT64                 upright width in pixels (EXIF orientation applied)
+``height``        INT64                 upright height in pixels
+``file_size``     INT64                 bytes on disk
+``meta``          JSON                  sidecar metadata for the file, typed (``{}`` when it has none)
+================  ====================  ===================================================================
 
-The *record* says which encoder made the vectors. It is stored as JSON in the collection property
-``mmrag.record``: Milvus Lite 3.2.2 drops a schema's description, while both Lite 3.2.2 and the
-Milvus 2.3.5 server keep collection properties and let them be altered later (new metadata keys).
+Collections of record format 1 were keyed by content hash and had only ``path``, ``width``, ``height``,
+``file_size`` and ``meta``; :mod:`mmrag_lab.store.migrate` upgrades them in place.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
-from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 # gRPC reads its log level once, when it loads; without this every fork of an ingest decode worker
 # (done on purpose, while gRPC threads run) prints an INFO line.
@@ -32,14 +33,25 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from pymilvus import DataType, MilvusClient  # noqa: E402
 
-if TYPE_CHECKING:  # the encoders package imports torch; the store must not need it
-    from mmrag_lab.encoders.base import EncoderInfo
+from mmrag_lab.store.record import RECORD_FORMAT, RECORD_PROPERTY, CollectionRecord  # noqa: E402, F401
 
-RECORD_PROPERTY = "mmrag.record"
-RECORD_FORMAT = 1
 ID_LENGTH = 64
 PATH_LENGTH = 4096
-CORE_FIELDS = ("path", "width", "height", "file_size", "meta")
+ROOT_LENGTH = 256
+CORE_FIELDS = ("path", "root", "rel_path", "content_hash", "width", "height", "file_size", "meta")
+# The fields a format-1 (content-hash keyed) collection has besides ``id`` and ``vector``.
+FORMAT1_FIELDS = ("path", "width", "height", "file_size", "meta")
+
+
+def row_id(root: str, rel_path: str) -> str:
+    """The primary key of the file at ``rel_path`` under the ingested folder named ``root``.
+
+    A hash of the pair (not of the bytes), so it stays the same when the file's bytes change or the folder
+    moves, and it fits a fixed-length key whatever the path's length.
+    """
+    return hashlib.sha256(f"{root}\0{rel_path}".encode("utf-8", "surrogateescape")).hexdigest()
+
+
 # HNSW build parameters when HNSW is asked for by name; AUTOINDEX lets the backend choose (HNSW on
 # both Lite 3.2.2 and server 2.3.5), FLAT is exact.
 HNSW_PARAMS = {"M": 16, "efConstruction": 200}
@@ -51,94 +63,27 @@ SERVER_SEARCH_EF = 128
 SEARCH_EF = LITE_SEARCH_EF
 
 
-@dataclass(frozen=True)
-class CollectionRecord:
-    """The identity of a collection's vector space, plus the metadata keys its rows carry.
-
-    Attributes:
-        encoder: Encoder preset name.
-        dim: Vector dimension.
-        metric: Milvus metric (``COSINE``).
-        index_type: Milvus index type (``AUTOINDEX``, ``HNSW`` or ``FLAT``).
-        fingerprint: Hash of the encoder's parameters; equal fingerprints mean equal vector spaces.
-        weights: Where the weights came from (shown, not compared: one file may live at two paths).
-        untrained: True when the vectors come from untrained weights.
-        metadata_keys: Keys found in the ``meta`` field of the rows, sorted.
-    """
-
-    encoder: str
-    dim: int
-    metric: str
-    index_type: str
-    fingerprint: str
-    weights: str
-    untrained: bool
-    metadata_keys: tuple[str, ...] = field(default=())
-
-    @classmethod
-    def for_encoder(cls, info: EncoderInfo, metric: str, index_type: str) -> CollectionRecord:
-        """The record a new collection gets for vectors made by ``info``."""
-        return cls(
-            encoder=info.name,
-            dim=int(info.dim),
-            metric=metric.upper(),
-            index_type=index_type.upper(),
-            fingerprint=info.fingerprint,
-            weights=str(info.weights),
-            untrained=bool(info.untrained),
-        )
-
-    @classmethod
-    def from_properties(cls, properties: dict[str, Any]) -> CollectionRecord | None:
-        """Read the record from collection properties; None when the collection has none."""
-        raw = properties.get(RECORD_PROPERTY)
-        if not raw:
-            return None
-        data = json.loads(raw)
-        data.pop("format", None)
-        data["metadata_keys"] = tuple(data.get("metadata_keys", ()))
-        return cls(**data)
-
-    def to_properties(self) -> dict[str, str]:
-        data = {"format": RECORD_FORMAT, **asdict(self), "metadata_keys": list(self.metadata_keys)}
-        return {RECORD_PROPERTY: json.dumps(data, sort_keys=True)}
-
-    def with_metadata_keys(self, keys: set[str] | list[str] | tuple[str, ...]) -> CollectionRecord:
-        return replace(self, metadata_keys=tuple(sorted(set(self.metadata_keys) | set(keys))))
-
-    def differences(self, other: CollectionRecord) -> list[str]:
-        """Names of the identity fields (encoder, dim, metric, fingerprint) that differ."""
-        names = ("encoder", "dim", "metric", "fingerprint")
-        return [name for name in names if getattr(self, name) != getattr(other, name)]
-
-    def mismatch_message(self, wanted: CollectionRecord, where: str) -> str:
-        """Why ``wanted`` may not use this collection, naming both sides and the ways out."""
-        return (
-            f"{where} holds vectors from {self.summary()}, but you opened it with {wanted.summary()}; they "
-            f"differ in {', '.join(self.differences(wanted))}. Vectors from different encoders must never "
-            "mix: use the encoder the collection was made with, pick another collection name (--collection "
-            "/ MMRAG_COLLECTION), or drop this collection and ingest again."
-        )
-
-    def summary(self) -> str:
-        flag = ", UNTRAINED" if self.untrained else ""
-        return (
-            f"encoder {self.encoder!r} (dim {self.dim}, metric {self.metric}, weights {self.weights!r}, "
-            f"fingerprint {self.fingerprint}{flag})"
-        )
-
-
-def build_schema(dim: int):
-    """The explicit collection schema for ``dim``-dimensional vectors."""
+def build_schema(dim: int, fields: tuple[str, ...] = CORE_FIELDS):
+    """The explicit collection schema for ``dim``-dimensional vectors (``fields``: which core fields)."""
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-    schema.add_field("path", DataType.VARCHAR, max_length=PATH_LENGTH)
-    schema.add_field("width", DataType.INT64)
-    schema.add_field("height", DataType.INT64)
-    schema.add_field("file_size", DataType.INT64)
-    schema.add_field("meta", DataType.JSON)
+    for name in fields:
+        kind, options = _FIELD_TYPES[name]
+        schema.add_field(name, kind, **options)
     return schema
+
+
+_FIELD_TYPES: dict[str, tuple] = {
+    "path": (DataType.VARCHAR, {"max_length": PATH_LENGTH}),
+    "root": (DataType.VARCHAR, {"max_length": ROOT_LENGTH}),
+    "rel_path": (DataType.VARCHAR, {"max_length": PATH_LENGTH}),
+    "content_hash": (DataType.VARCHAR, {"max_length": ID_LENGTH}),
+    "width": (DataType.INT64, {}),
+    "height": (DataType.INT64, {}),
+    "file_size": (DataType.INT64, {}),
+    "meta": (DataType.JSON, {}),
+}
 
 
 def build_index(client: MilvusClient, index_type: str, metric: str):

@@ -9,6 +9,7 @@ from typing import Any
 
 from mmrag_lab.store import rows as store_rows
 from mmrag_lab.store.rows import ID_CHUNK, MAX_WRITE_BYTES
+from mmrag_lab.store.schema import CORE_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,29 @@ class StoreWrites:
             self._call(self.client.upsert, self.collection, [store_rows.complete_row(row) for row in batch])
             written += len(batch)
         return written
+
+    def update_fields(self, changes: Mapping[str, Mapping[str, Any]]) -> int:
+        """Change some fields of existing rows, keeping their vectors: ``{id: {field: value}}``.
+
+        Milvus Lite 3.x and servers >= 2.6 take a partial upsert (only the changed fields travel). Older
+        servers (2.3.5 answers "float vector field 'vector' is illegal") get the whole row: it is read
+        back with its vector, changed, and upserted.
+
+        Returns:
+            The number of rows updated (ids that are not stored are skipped).
+        """
+        if not changes:
+            return 0
+        if self.supports_partial_update():
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for key, fields in changes.items():  # one request carries one set of fields
+                groups.setdefault(tuple(sorted(fields)), []).append({"id": key, **fields})
+            for rows in groups.values():
+                for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
+                    self._call(self.client.upsert, self.collection, list(batch), partial_update=True)
+            return len(changes)
+        stored = self.get(list(changes), output_fields=["vector", *CORE_FIELDS])
+        return self.insert([{**row, **changes[row["id"]]} for row in stored])
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete rows by id; returns how many ids were asked for deletion."""

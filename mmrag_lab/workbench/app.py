@@ -8,6 +8,7 @@ as a message inside the app, never as a traceback, and the buttons stay disabled
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import logging
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from IPython.display import display
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ImageLoadError, MmragError
-from mmrag_lab.images import decode_image
+from mmrag_lab.images import CONTENT_HASH, decode_image
 from mmrag_lab.plots.figures import figure_png, plot_rerank, plot_results
 from mmrag_lab.workbench.app_backend import AppBackend, folder_images
 
@@ -129,7 +130,10 @@ class SearchApp:
     def _query_image(self) -> Any:
         if self.upload.value:
             item = self.upload.value[0]
-            return decode_image(bytes(item["content"]), name=item.get("name", "upload"))
+            data = bytes(item["content"])
+            image = decode_image(data, name=item.get("name", "upload"))
+            image.info[CONTENT_HASH] = hashlib.sha256(data).hexdigest()  # so search can leave it out
+            return image
         if self.pick.value and self.pick.value != NO_PICK:
             return self.pick.value
         raise _UserError("Choose a query image first: upload one, or pick one from the list.")

@@ -36,7 +36,7 @@ def _ingest(record: dict | None) -> str:
         return "no record (the notebook failed; see its executed copy)"
     r = record["ingest"]
     return (
-        f"{r['seen']} images seen, {r['ingested']} ingested, {r['skipped_existing']} already stored, "
+        f"{r['seen']} images seen, {r['ingested']} ingested, {r['updated']} updated, {r['unchanged']} unchanged, "
         f"{len(r['failed'])} failed, in {r['duration_s']:.1f} s ({r['collection']} at {r['uri']})"
     )
 

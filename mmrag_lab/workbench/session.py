@@ -58,12 +58,24 @@ class NotebookSession:
             self._store = Store.open(self.config)
         return self._store
 
+    def metadata_types(self) -> dict[str, str]:
+        """Type of each column of the sidecar metadata (int, float, bool, text, list[...]); ``{}`` without one."""
+        from mmrag_lab.ingestion.sidecar import load_sidecar
+
+        return load_sidecar(self.metadata).types if self.metadata else {}
+
+    def metadata_columns(self) -> str:
+        types = self.metadata_types()
+        names = ", ".join(f"{key} ({kind})" for key, kind in sorted(types.items()))
+        return f"{self.metadata} — {names}" if types else "(none)"
+
     def _repr_markdown_(self) -> str:
         cfg = self.config
         rows = [
             ("images", self.images_dir), ("URI", cfg.milvus_uri), ("collection", cfg.collection),
             ("encoder", cfg.encoder), ("weights", f"{cfg.weights or 'download'} ({self.weights.reason})"),
             ("device", cfg.device), ("run folder", self.recorder.run_dir or "(none: nothing is recorded)"),
+            ("metadata", self.metadata_columns()),
         ]  # fmt: skip
         table = "| setting | value |\n|---|---|\n" + "\n".join(f"| {k} | {_md(v)} |" for k, v in rows)
         return untrained_banner(self) + table

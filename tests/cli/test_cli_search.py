@@ -106,3 +106,12 @@ def test_bad_arguments_exit_2_with_a_reason(cli, capsys, args, message):
     run, _, _ = cli
     assert run(*args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_query_image_is_left_out_unless_keep_query(cli, capsys):
+    run, query, _ = cli
+    assert run("--image", query, "-k", "3", "--json") == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert len(hits) == 3 and query not in [hit["path"] for hit in hits]
+    assert run("--image", query, "-k", "3", "--json", "--keep-query") == 0
+    assert json.loads(capsys.readouterr().out)["hits"][0]["path"] == query

@@ -31,7 +31,9 @@ def run_ingest(folder, target, encoder, **options):
 
 def stored_rows(target) -> dict[str, dict]:
     with Store.open(target.config()) as store:
-        rows = list(store.iterate(("path", "width", "height", "file_size", "meta")))
+        rows = list(
+            store.iterate(("path", "rel_path", "content_hash", "width", "height", "file_size", "meta"))
+        )
         assert store.count() == len(rows)
     return {row["id"]: row for row in rows}
 
@@ -39,10 +41,10 @@ def stored_rows(target) -> dict[str, dict]:
 def test_sample_with_metadata_and_a_second_run_that_ingests_nothing(store_uri, sample_dir, tiny_encoder):
     metadata = sample_dir.parent / "metadata.csv"
     first = run_ingest(sample_dir, store_uri, tiny_encoder, metadata=metadata, workers=1)
-    assert (first.seen, first.ingested, first.skipped_existing, first.failed) == (40, 40, 0, [])
+    assert (first.seen, first.ingested, first.added, first.failed) == (40, 40, 40, [])
     assert first.untrained is True and first.encoder == "tiny"
     second = run_ingest(sample_dir, store_uri, tiny_encoder, metadata=metadata)
-    assert (second.seen, second.ingested, second.skipped_existing) == (40, 0, 40)
+    assert (second.seen, second.ingested, second.encoded, second.unchanged) == (40, 0, 0, 40)
 
     titles = {row["file"]: row for row in csv.DictReader(metadata.open())}
     rows = stored_rows(store_uri)
@@ -66,22 +68,23 @@ def test_bad_input_never_stops_the_batch_and_is_never_silent(store_uri, tmp_path
         assert fragment in failed[name], (name, failed[name])
     assert [d["path"].removeprefix(root) for d in report.duplicates] == corpus.duplicates
     assert report.seen == corpus.seen
-    assert report.ingested == len(corpus.good)
+    assert report.ingested == len(corpus.good) + len(corpus.duplicates)  # a duplicate is a row of its own
+    assert report.encoded == len(corpus.good)  # ... but is encoded once
 
     rows = stored_rows(store_uri)
     by_path = {row["path"].removeprefix(root): row for row in rows.values()}
-    assert set(by_path) == set(corpus.good)
+    assert set(by_path) == set(corpus.good) | set(corpus.duplicates)
     for name, size in corpus.good.items():
         row = by_path[name]
         assert (row["width"], row["height"]) == size, name
         with open(to_fs_path(row["path"]), "rb") as handle:
-            assert row["id"] == content_id(handle.read()), name
+            assert row["content_hash"] == content_id(handle.read()), name
     non_utf8 = NON_UTF8_NAME.decode("utf-8", "backslashreplace")
     assert os.path.isfile(to_fs_path(root + non_utf8))
     json.dumps(report.to_dict())  # the report is valid JSON even with undecodable names
 
 
-def test_same_bytes_under_two_paths_are_stored_once(store_uri, tmp_path, tiny_encoder):
+def test_same_bytes_under_two_paths_are_encoded_once_and_stored_under_each(store_uri, tmp_path, tiny_encoder):
     folder = tmp_path / "images"
     (folder / "a").mkdir(parents=True)
     (folder / "b").mkdir()
@@ -90,11 +93,11 @@ def test_same_bytes_under_two_paths_are_stored_once(store_uri, tmp_path, tiny_en
     (folder / "b" / "second name.jpg").write_bytes(data)
     (folder / "b" / "other.jpg").write_bytes(encoded(photo(seed=2), "JPEG"))
     report = run_ingest(folder, store_uri, tiny_encoder)
-    assert (report.seen, report.ingested, len(report.duplicates)) == (3, 2, 1)
+    assert (report.seen, report.ingested, report.encoded, len(report.duplicates)) == (3, 3, 2, 1)
     assert report.duplicates[0]["same_as"].endswith("a/first.jpg")
     rows = stored_rows(store_uri)
-    assert len(rows) == 2 and content_id(data) in rows
-    assert rows[content_id(data)]["path"].endswith("a/first.jpg")
+    twins = sorted(row["rel_path"] for row in rows.values() if row["content_hash"] == content_id(data))
+    assert len(rows) == 3 and twins == ["a/first.jpg", "b/second name.jpg"]
 
 
 def test_a_different_encoder_dimension_is_refused(store_uri, sample_dir, tiny_encoder, capsys):
@@ -110,7 +113,7 @@ def test_a_different_encoder_dimension_is_refused(store_uri, sample_dir, tiny_en
     assert "dim 768" in capsys.readouterr().err
 
 
-def test_prune_deletes_rows_of_gone_files_and_follows_moved_ones(store_uri, tmp_path, tiny_encoder):
+def test_prune_deletes_rows_of_gone_files_and_moved_ones_keep_their_vector(store_uri, tmp_path, tiny_encoder):
     folder, elsewhere = tmp_path / "images", tmp_path / "elsewhere"
     for directory in (folder / "a", folder / "b", elsewhere):
         directory.mkdir(parents=True)
@@ -120,15 +123,23 @@ def test_prune_deletes_rows_of_gone_files_and_follows_moved_ones(store_uri, tmp_
     run_ingest(folder, store_uri, tiny_encoder)
     run_ingest(elsewhere, store_uri, tiny_encoder)
 
-    gone = [content_id((folder / "a" / f"{i}.jpg").read_bytes()) for i in (0, 1)]
+    gone = {content_id((folder / "a" / f"{i}.jpg").read_bytes()) for i in (0, 1)}
     (folder / "a" / "0.jpg").unlink()
     (folder / "a" / "1.jpg").write_bytes(encoded(photo(seed=50), "JPEG"))  # same name, new bytes
     shutil.move(folder / "a" / "2.jpg", folder / "b" / "moved.jpg")
     report = run_ingest(folder, store_uri, tiny_encoder, prune=True)
-    assert (report.ingested, report.skipped_existing, report.pruned, report.repointed) == (1, 3, 2, 1)
+    kinds = (
+        report.ingested,
+        report.encoded,
+        report.reencoded,
+        report.renamed,
+        report.unchanged,
+        report.pruned,
+    )
+    assert kinds == (2, 1, 1, 1, 2, 2)
 
     rows = stored_rows(store_uri)
-    assert len(rows) == 5 and not set(gone) & set(rows)
+    assert len(rows) == 5 and not gone & {row["content_hash"] for row in rows.values()}
     root = report.images_dir + "/"
     inside = sorted(row["path"].removeprefix(root) for row in rows.values() if row["path"].startswith(root))
     assert inside == ["a/1.jpg", "a/3.jpg", "a/4.jpg", "b/moved.jpg"]
@@ -160,7 +171,8 @@ def test_cli_exit_codes_and_report(tmp_path, capsys):
     code = cli_main(["ingest", str(corpus.root), *target, "--device", "cpu", "--report", str(report_path)])
     assert code == 0  # bad files do not make the job fail
     report = json.loads(report_path.read_text())
-    assert report["ingested"] == len(corpus.good) and len(report["failed"]) == len(corpus.bad)
+    assert report["ingested"] == len(corpus.good) + len(corpus.duplicates)
+    assert len(report["failed"]) == len(corpus.bad)
     assert "failed" in capsys.readouterr().out
     assert cli_main(["ingest", str(tmp_path / "missing"), *target, "--device", "cpu"]) == 2
     assert "does not exist" in capsys.readouterr().err

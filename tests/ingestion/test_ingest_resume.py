@@ -87,15 +87,17 @@ def test_kill_9_twice_then_rerun_stores_every_image_exactly_once(store_uri, tmp_
         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f"{IMAGES - after_second_kill} ingested, {after_second_kill} already stored" in result.stdout
+    assert f"{IMAGES - after_second_kill} ingested (" in result.stdout
+    assert f"{after_second_kill} unchanged" in result.stdout
 
     with Store.open(store_uri.config()) as store:
         assert store.count() == IMAGES  # count(*) counts duplicate primary keys too: none
-        rows = store.get(expected, output_fields=["vector", "path", "width", "height", "file_size", "meta"])
-    assert sorted(row["id"] for row in rows) == sorted(expected)
+        fields = ("vector", "content_hash", "path", "width", "height", "file_size", "meta")
+        rows = list(store.iterate(fields))
+    assert sorted(row["content_hash"] for row in rows) == sorted(expected)
     root = os.path.realpath(folder)
     for row in rows:
-        rel, size = expected[row["id"]]
+        rel, size = expected[row["content_hash"]]
         assert row["path"] == os.path.join(root, rel)
         assert (row["width"], row["height"], row["file_size"], row["meta"]) == (480, 360, size, {})
         assert np.linalg.norm(row["vector"]) == pytest.approx(1.0, abs=1e-3)

@@ -49,3 +49,50 @@ def test_bundled_sample_metadata_covers_every_sample_image():
         assert meta["category"] == image.parent.name and meta["title"]
     assert sum(p.stat().st_size for p in images) < 2_000_000
     assert (sample_dir().parent / "LICENSE").read_text().startswith("Creative Commons")
+
+
+def test_csv_columns_are_typed_by_what_every_cell_looks_like(tmp_path):
+    path = tmp_path / "meta.csv"
+    path.write_text(
+        "file,year,price,in_stock,code,mixed\n"
+        "a.jpg,2020,12,true,007,1\n"
+        "b.jpg,2021,12.5,FALSE,8,one\n"
+        "c.jpg,,,,,\n"
+    )
+    sidecar = load_sidecar(path)
+    assert sidecar.types == {
+        "year": "int",
+        "price": "float",
+        "in_stock": "bool",
+        "code": "text",
+        "mixed": "text",
+    }
+    assert sidecar.lookup("a.jpg") == {
+        "year": 2020,
+        "price": 12.0,
+        "in_stock": True,
+        "code": "007",
+        "mixed": "1",
+    }
+    assert sidecar.lookup("b.jpg") == {
+        "year": 2021,
+        "price": 12.5,
+        "in_stock": False,
+        "code": "8",
+        "mixed": "one",
+    }
+    assert sidecar.lookup("c.jpg") == {}
+
+
+def test_jsonl_values_keep_their_json_types_and_lists_are_typed(tmp_path):
+    path = tmp_path / "meta.jsonl"
+    path.write_text(
+        '{"file": "a.jpg", "year": 2020, "score": 1, "tags": ["red", "cotton"], "code": "7", "sizes": [38, 40]}\n'
+        '{"file": "b.jpg", "year": 2021, "score": 0.5, "tags": [], "code": 8, "sizes": [41.5]}\n'
+    )
+    sidecar = load_sidecar(path)
+    assert sidecar.types == {"year": "int", "score": "float", "tags": "list[text]", "code": "text",
+                             "sizes": "list[float]"}  # fmt: skip
+    assert sidecar.lookup("a.jpg") == {"year": 2020, "score": 1.0, "tags": ["red", "cotton"], "code": "7",
+                                       "sizes": [38.0, 40.0]}  # fmt: skip
+    assert sidecar.lookup("b.jpg")["code"] == "8"

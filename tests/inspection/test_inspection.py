@@ -49,7 +49,10 @@ def test_query_scores_agree_with_milvus_search(store, sample_dir):
     query = next(sample_dir.rglob("*.jpg"))
     embeddings = inspection.load_embeddings(store)
     scores = inspection.query_scores(embeddings, inspection.query_vector(store, query, "in red"))
-    results = search(image=query, instruction="in red", k=5, store=store, config=store.config)
+    # The scores cover every row, the query image included: so must the search.
+    results = search(
+        image=query, instruction="in red", k=5, store=store, config=store.config, exclude_query=False
+    )
     best = np.argsort(-scores)[:5]
     assert [embeddings.ids[i] for i in best] == [hit.id for hit in results]
     np.testing.assert_allclose(scores[best], [hit.score for hit in results], atol=1e-4)

@@ -193,7 +193,7 @@ def test_unusable_replies_are_not_cached_and_corrupt_cache_files_are_misses(env,
 
 
 def test_more_candidates_than_cells_keep_their_tail(env, photos):
-    result = rerank(photos[:12], photos[0], "make it red", retry=FAST)
+    result = rerank(photos[:12], photos[0], "make it red", retry=FAST, exclude_query=False)
     assert result.order == REVERSED + [9, 10, 11]
     assert any("first 9" in issue for issue in result.issues)
 
@@ -290,3 +290,14 @@ def test_numbers_in_prompt_panorama_reply_and_grids_agree(env, photos):
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert any(t.startswith("#9") for t in titles)  # the retrieval grid shows that hit as #9
     assert any("was #9" in t for t in titles)  # and the reranked grid says where it came from
+
+
+def test_the_query_image_never_takes_a_panorama_slot(env, photos, tmp_path):
+    twin = tmp_path / "same bytes.jpg"
+    twin.write_bytes(Path(photos[0]).read_bytes())
+    candidates = [photos[0], photos[1], str(twin), photos[2]]
+    env.script("good")
+    result = rerank(candidates, photos[0], "make it red", retry=FAST, use_cache=False)
+    assert sorted(result.hits) == [photos[1], photos[2]]  # same path or same bytes: left out
+    kept = rerank(candidates, photos[0], "make it red", retry=FAST, use_cache=False, exclude_query=False)
+    assert len(kept.hits) == 4

@@ -51,6 +51,7 @@ def corpus(request, tmp_path_factory, sample_dir, tiny_encoder):
     vector = tiny_encoder.encode_images([query])[0]
     rows = [
         {"id": hashlib.sha256(value.encode()).hexdigest(), "vector": vector, "path": f"/hostile/{value}/x.jpg",
+         "root": "hostile", "rel_path": f"{value}/x.jpg", "content_hash": hashlib.sha256(value.encode()).hexdigest(),
          "width": 10, "height": 10, "file_size": 1, "meta": {"category": value, "title": "hostile"}}
         for value in HOSTILE
     ]  # fmt: skip
@@ -63,7 +64,7 @@ def corpus(request, tmp_path_factory, sample_dir, tiny_encoder):
 
 def _all(corpus, **kwargs) -> SearchResults:
     _, cfg, store, query = corpus
-    return search(query, k=100, config=cfg, store=store, **kwargs)
+    return search(query, k=100, config=cfg, store=store, exclude_query=False, **kwargs)
 
 
 def test_the_three_query_modes(corpus, tiny_encoder):
@@ -78,8 +79,11 @@ def test_the_three_query_modes(corpus, tiny_encoder):
         scores = [hit.score for hit in results]
         assert scores == sorted(scores, reverse=True)
         assert results.untrained and results.encoder == "tiny"
-    # The query image is stored too: alone, it finds itself (the hostile rows share its vector).
-    assert str(query) in [hit.path for hit in alone if hit.score > 0.9999]
+    # The query image is stored too, but is left out of its own results unless asked for (the hostile
+    # rows share its vector, so they still score 1.0).
+    assert str(query) not in alone.paths and str(query) not in composed.paths
+    kept = search(query, config=cfg, store=store, exclude_query=False)
+    assert str(query) in [hit.path for hit in kept if hit.score > 0.9999] and len(kept) == 9
     assert composed.query.image_path == str(query) and composed.instruction == "make it red"
 
 
@@ -146,7 +150,17 @@ def test_results_convert_to_records_table_and_text(corpus):
     results = _all(corpus, where={"category": "dress"})
     records = results.to_records()
     assert json.loads(json.dumps(results.to_dict()))["hits"] == records
-    assert set(records[0]) == {"rank", "id", "path", "score", "width", "height", "file_size", "meta"}
+    assert set(records[0]) == {
+        "rank",
+        "id",
+        "path",
+        "score",
+        "width",
+        "height",
+        "file_size",
+        "meta",
+        "content_hash",
+    }
     table = results.to_table()
     assert list(table["rank"]) == [hit.rank for hit in results] and "meta.category" in table.columns
     assert "UNTRAINED" in results.to_text() and "UNTRAINED" in results._repr_html_()

@@ -92,3 +92,46 @@ def test_combine_keeps_each_expression_in_its_parentheses():
     assert combine("", None) == ""
     assert combine('meta["category"] == "hat"') == 'meta["category"] == "hat"'
     assert combine("a == 1", "b == 2 or c == 3") == "(a == 1) and (b == 2 or c == 3)"
+
+
+TYPES = {
+    "year": "int",
+    "price": "float",
+    "in_stock": "bool",
+    "code": "text",
+    "tags": "list[text]",
+    "sizes": "list[int]",
+}
+
+
+def test_values_are_coerced_to_the_stored_column_types():
+    assert build_filter({"year": "2021"}, metadata_types=TYPES) == 'meta["year"] == 2021'
+    assert build_filter({"year": ["2020", 2021]}, metadata_types=TYPES) == (
+        '(meta["year"] == 2020 or meta["year"] == 2021)'
+    )
+    assert build_filter({"price": "12.5"}, metadata_types=TYPES) == 'meta["price"] == 12.5'
+    assert build_filter({"in_stock": "true"}, metadata_types=TYPES) == 'meta["in_stock"] == true'
+    assert build_filter({"code": 7}, metadata_types=TYPES) == 'meta["code"] == "7"'
+    assert build_filter({"tags": "red"}, metadata_types=TYPES) == 'json_contains(meta["tags"], "red")'
+    assert build_filter({"sizes": "38"}, metadata_types=TYPES) == 'json_contains(meta["sizes"], 38)'
+    assert build_filter({"meta.year": "1999"}, metadata_types=TYPES) == 'meta["year"] == 1999'
+    for value in HOSTILE:  # text columns keep hostile values as exact literals
+        assert (
+            build_filter({"code": value}, metadata_types=TYPES) == f'meta["code"] == {string_literal(value)}'
+        )
+
+
+@pytest.mark.parametrize(
+    ("where", "fragments"),
+    [
+        ({"year": "twenty"}, ["'year'", "int", "'twenty'"]),
+        ({"year": "2021 or 1==1"}, ["'year'", "int", "'2021 or 1==1'"]),
+        ({"price": "cheap"}, ["'price'", "float", "'cheap'"]),
+        ({"in_stock": "maybe"}, ["'in_stock'", "bool", "'maybe'"]),
+        ({"sizes": "L"}, ["'sizes'", "list[int]", "'L'"]),
+    ],
+)
+def test_a_value_the_type_cannot_hold_names_column_type_and_value(where, fragments):
+    with pytest.raises(QueryError) as caught:
+        build_filter(where, metadata_types=TYPES)
+    assert all(fragment in str(caught.value) for fragment in fragments), str(caught.value)

@@ -12,6 +12,7 @@ from mmrag_lab.errors import CollectionMismatchError, ConfigError
 from mmrag_lab.store import writes as store_writes
 from mmrag_lab.store.backend import display_uri
 from mmrag_lab.store.collection import Store
+from mmrag_lab.store.schema import CORE_FIELDS
 
 INFO = EncoderInfo(name="tiny", dim=8, untrained=True, weights="untrained", fingerprint="f00d")
 
@@ -27,6 +28,9 @@ def make_rows(vectors: np.ndarray, prefix: str = "r") -> list[dict]:
             "id": f"{prefix}{i:063d}",
             "vector": vector,
             "path": f"/images/{prefix}/{i}.jpg",
+            "root": "images",
+            "rel_path": f"{prefix}/{i}.jpg",
+            "content_hash": f"{i:064x}",
             "width": 100 + i,
             "height": 50,
             "file_size": 1000 + i,
@@ -110,6 +114,29 @@ def test_insert_is_idempotent_and_queries_see_it(store):
     )
 
 
+def test_update_fields_changes_only_those_fields_and_keeps_vectors(store):
+    store.ensure_collection(INFO)
+    vectors = unit_vectors(4, seed=2)
+    rows = make_rows(vectors)
+    store.insert(rows)
+    changes = {
+        rows[1]["id"]: {"meta": {"year": 2021}},
+        rows[2]["id"]: {"path": "/moved/2.jpg", "file_size": 7},
+    }
+    assert store.update_fields(changes) == 2
+    store.flush_and_load()
+    got = {
+        row["id"]: row for row in store.get([r["id"] for r in rows], output_fields=["vector", *CORE_FIELDS])
+    }
+    assert got[rows[1]["id"]]["meta"] == {"year": 2021} and got[rows[1]["id"]]["path"] == rows[1]["path"]
+    assert (got[rows[2]["id"]]["path"], got[rows[2]["id"]]["file_size"]) == ("/moved/2.jpg", 7)
+    assert got[rows[2]["id"]]["meta"] == rows[2]["meta"] and got[rows[0]["id"]]["path"] == rows[0]["path"]
+    for row, vector in zip(rows, vectors, strict=True):
+        assert np.allclose(got[row["id"]]["vector"], vector)
+    assert store.count() == 4
+    assert store.supports_partial_update() == store.is_lite  # the 2.3.5 server gets whole rows
+
+
 def test_search_returns_plain_hits_with_similarity_scores(store):
     store.ensure_collection(INFO)
     vectors = unit_vectors(20, seed=1)
@@ -121,7 +148,7 @@ def test_search_returns_plain_hits_with_similarity_scores(store):
     assert hits[0]["score"] == pytest.approx(1.0, abs=1e-4)
     scores = [hit["score"] for hit in hits]
     assert scores == sorted(scores, reverse=True)
-    assert set(hits[0]) == {"id", "score", "path", "width", "height", "file_size", "meta"}
+    assert set(hits[0]) == {"id", "score", *CORE_FIELDS}
     expected = np.sort(vectors @ vectors[3])[::-1][:5]
     assert scores == pytest.approx(expected.tolist(), abs=1e-4)
     [filtered] = store.search(vectors[3:4], k=20, filter='meta["category"] == "hat"', output_fields=["meta"])

@@ -196,3 +196,17 @@ def test_folder_images_lists_pictures_only(tmp_path, sample_dir):
     (tmp_path / "notes.txt").write_text("x")
     Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
     assert folder_images(tmp_path) == [str(tmp_path / "a.png")]
+
+
+def test_the_query_image_is_not_among_its_own_hits(collection):
+    app = SearchApp(collection)
+    picked = app.pick.options[3]
+    app.pick.value = picked
+    app.k.value = 9
+    app.search_button.click()
+    assert len(app.results) == 9 and picked not in app.results.paths
+    app.pick.value = app.pick.options[0]
+    with open(picked, "rb") as handle:
+        app.upload.value = _upload(handle.read())  # the same bytes, uploaded: matched by content hash
+    app.search_button.click()
+    assert len(app.results) == 9 and picked not in app.results.paths

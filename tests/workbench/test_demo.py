@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -34,6 +35,8 @@ def test_demo_runs_offline_and_says_what_the_user_got(tmp_path):
     assert text.count("UNTRAINED WEIGHTS: this demo's vectors, scores and rankings MEAN NOTHING") == 2
     assert "40 images seen, 40 ingested" in text
     assert "9 hits for" in text
+    query, best = re.search(r"9 hits for (\S+) .*; best: (\S+) ", text).groups()
+    assert query != best  # the query image is left out of its own results
     assert "3. rerank:  skipped: no OPENAI_API_KEY or OPENAI_BASE_URL" in text
     assert "40 vectors of dim" in text
     (run_dir,) = [p for p in out.iterdir() if p.is_dir() and p.name != "demo.db"]

@@ -1,0 +1,37 @@
+"""``mmrag info``: what a collection holds: rows, encoder, ingested folders and metadata columns with types."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "info",
+        help="show a collection: rows, encoder, ingested folders, metadata columns and their types",
+        description=(
+            "Print the collection's row count, backend, encoder, the folders ingested into it (by root "
+            "name) and each sidecar metadata column with its type (int, float, bool, text, list[...]): "
+            "the types that --where values are read as."
+        ),
+    )
+    parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
+    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmrag_lab.cli import config_from_args
+    from mmrag_lab.inspection.collection import collection_summary
+    from mmrag_lab.store.collection import Store
+
+    with Store.open(config_from_args(args)) as store:
+        summary = collection_summary(store)
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False))
+    else:
+        print(summary.to_text())
+    return 0

@@ -1,0 +1,45 @@
+"""Writing what a plan decided without the encoder: copied vectors, changed fields, pruned rows."""
+
+from __future__ import annotations
+
+from mmrag_lab.ingestion.plan import Plan
+from mmrag_lab.ingestion.report import IngestReport
+from mmrag_lab.store.collection import Store
+from mmrag_lab.store.rows import ID_CHUNK, chunks
+
+
+def write_copies(store: Store, plan: Plan, report: IngestReport) -> None:
+    """Give each new or changed row the vector of a stored row with the same bytes.
+
+    Every source vector is read before any row is written: when two files swap names, each row's source
+    is the other row, which must still hold its old vector.
+    """
+    if not plan.copies:
+        return
+    sources: dict[str, dict] = {}
+    for chunk in chunks(sorted({source for _, source in plan.copies}), ID_CHUNK):
+        for row in store.get(chunk, output_fields=["vector", "width", "height"]):
+            sources[str(row["id"])] = row
+    rows = []
+    for partial, source in plan.copies:
+        found = sources.get(source)
+        if found is None:  # deleted by another process since the plan was made
+            report.add_failure(partial["path"], "its stored twin vanished while ingesting; run ingest again")
+            plan.kinds.pop(partial["id"], None)
+            continue
+        rows.append(
+            {**partial, "vector": found["vector"], "width": found["width"], "height": found["height"]}
+        )
+    written = store.insert(rows)
+    report.ingested += written
+    report.copied += written
+
+
+def write_updates(store: Store, plan: Plan, report: IngestReport) -> None:
+    """Change the fields (metadata, path, size) of rows whose bytes are unchanged; vectors stay."""
+    report.updated = store.update_fields(plan.updates)
+
+
+def prune(store: Store, plan: Plan, report: IngestReport) -> None:
+    """Delete this folder's rows whose file is gone (files that could not be read this time stay)."""
+    report.pruned = store.delete(plan.stale) if plan.stale else 0

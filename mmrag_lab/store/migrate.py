@@ -1,0 +1,149 @@
+"""Upgrade a collection of the content-hash keyed schema (record format 1) in place, keeping every vector.
+
+A format-1 row was one distinct content: ``id`` was the sha256 of the bytes, ``path`` the first file seen
+with them. The upgrade writes each row again as one file: ``id`` from its folder's root name and relative
+path, ``content_hash`` the old id, the vector, path, size and metadata unchanged. Identical files that had
+no row of their own get one at the next ingest, from the stored vector, without encoding.
+
+Steps, each safe to interrupt (a re-run picks up where it stopped):
+
+1. copy every row, upgraded, into ``<name>__mmrag_migrating`` and check the count;
+2. drop the old collection;
+3. rename the new one to the old name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mmrag_lab.errors import CollectionMismatchError, StoreError
+from mmrag_lab.store.collection import Store
+from mmrag_lab.store.metatypes import infer_types
+from mmrag_lab.store.record import RECORD_FORMAT
+from mmrag_lab.store.rows import STRONG
+from mmrag_lab.store.schema import FORMAT1_FIELDS, build_index, build_schema, row_id
+
+SUFFIX = "__mmrag_migrating"
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """What :func:`migrate` did: rows copied, the folders (root name to path), or that nothing was due."""
+
+    collection: str
+    rows: int
+    roots: dict[str, str]
+    already_current: bool = False
+
+    def summary(self) -> str:
+        if self.already_current:
+            return f"Collection {self.collection!r} already has the current schema; nothing to do."
+        folders = ", ".join(f"{name} = {path}" for name, path in self.roots.items()) or "(none)"
+        return (
+            f"Migrated {self.collection!r}: {self.rows} row(s) now keyed by folder and path, vectors kept "
+            f"(nothing re-encoded). Folders: {folders}. Re-ingest a folder to add rows for identical "
+            "copies and to type its metadata (pass --metadata)."
+        )
+
+
+def migrate(store: Store, roots: list[str] | tuple[str, ...] = ()) -> MigrationResult:
+    """Upgrade ``store``'s collection to the current schema in place; no-op when it is current.
+
+    Args:
+        store: The open store of the collection.
+        roots: The folders that were ingested; default the common folder of all stored paths.
+
+    Raises:
+        CollectionMismatchError: The collection was not made by mmrag_lab.
+        StoreError: The collection does not exist, or the copy came out short (the old one is kept).
+    """
+    temp = Store(store.client, store.uri, store.collection + SUFFIX, store.config)
+    if not store.exists():
+        if not temp.exists():
+            raise StoreError(f"There is no collection {store.collection!r} to migrate.")
+        return _finish(store, temp, temp.count())
+    record = store.record()
+    if record is None:
+        raise CollectionMismatchError(f"Collection {store.collection!r} was not made by mmrag_lab.")
+    if record.format >= RECORD_FORMAT:
+        return MigrationResult(store.collection, store.count(), dict(record.roots), already_current=True)
+    if temp.exists():
+        temp.drop()  # an earlier attempt stopped while copying; the old collection is still whole
+    store.load()
+    paths = [row["path"] for row in store.iterate(("path",))]
+    folders = _folders(paths, roots)
+    metas = (row["meta"] or {} for row in store.iterate(("meta",)))
+    upgraded = replace(
+        record,
+        format=RECORD_FORMAT,
+        roots={name: folder for folder, name in folders.items()},
+        metadata_types=infer_types(metas, from_text=False),
+    )
+    temp.client.create_collection(
+        temp.collection,
+        schema=build_schema(record.dim),
+        index_params=build_index(temp.client, record.index_type, record.metric),
+        consistency_level=STRONG,
+        properties=upgraded.to_properties(),
+    )
+    written, batch = 0, []
+    for row in store.iterate(("vector", *FORMAT1_FIELDS), batch_size=BATCH):
+        batch.append(_upgrade(row, folders))
+        if len(batch) >= BATCH:
+            written += temp.insert(batch)
+            batch = []
+    written += temp.insert(batch) if batch else 0
+    temp.flush()
+    if temp.count() != len(paths):
+        raise StoreError(
+            f"Migration of {store.collection!r} copied {temp.count()} of {len(paths)} rows; the old "
+            "collection is untouched. Run mmrag migrate again."
+        )
+    store.drop()
+    return _finish(store, temp, written)
+
+
+def _finish(store: Store, temp: Store, rows: int) -> MigrationResult:
+    store._call(store.client.rename_collection, temp.collection, store.collection)
+    store._record, store._loaded = None, False
+    store.load()
+    record = store.record()
+    return MigrationResult(store.collection, rows, dict(record.roots) if record else {})
+
+
+def _folders(paths: list[str], roots: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Folder (absolute) to root name, for the given roots or the common folder of ``paths``."""
+    folders = [os.path.realpath(root) for root in roots]
+    outside = [p for p in paths if not any(_under(p, f) for f in folders)]
+    if outside:
+        folders.append(os.path.commonpath([os.path.dirname(p) for p in outside]))
+    names: dict[str, str] = {}
+    for folder in folders:
+        base = os.path.basename(folder.rstrip("/")) or "root"
+        name, number = base, 1
+        while name in names.values():
+            number += 1
+            name = f"{base}-{number}"
+        names[folder] = name
+    return names
+
+
+def _upgrade(row: dict[str, Any], folders: dict[str, str]) -> dict[str, Any]:
+    path = row["path"]
+    folder = max((f for f in folders if _under(path, f)), key=len)
+    rel = os.path.relpath(path, folder).replace(os.sep, "/")
+    name = folders[folder]
+    return {
+        **{key: row[key] for key in ("vector", *FORMAT1_FIELDS)},
+        "id": row_id(name, rel),
+        "root": name,
+        "rel_path": rel,
+        "content_hash": str(row["id"]),
+    }
+
+
+def _under(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
