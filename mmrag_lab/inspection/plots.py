@@ -17,16 +17,8 @@ from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 from matplotlib.patches import Patch
 
 from mmrag_lab.images import ImageSource
-from mmrag_lab.plots.figures import (
-    FIG_WIDTH,
-    QUERY_BLUE,
-    TEXT_PT,
-    grid_shape,
-    short_name,
-    show_image,
-    thumbnail,
-    titled,
-)  # fmt: skip
+from mmrag_lab.plots.figures import QUERY_BLUE, show_image, thumbnail, titled
+from mmrag_lab.plots.layout import FIG_WIDTH, TEXT_PT, grid_shape, short_name
 
 
 def plot_thumbnails(

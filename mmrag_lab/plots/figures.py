@@ -8,10 +8,8 @@ the vectors came from untrained weights, so such pictures are never mistaken for
 from __future__ import annotations
 
 import io
-import math
 import textwrap
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,15 +18,13 @@ from matplotlib.figure import Figure
 
 from mmrag_lab.errors import ImageLoadError
 from mmrag_lab.images import ImageSource, load_image
+from mmrag_lab.plots.layout import FIG_WIDTH, TEXT_PT, caption, grid_shape
+from mmrag_lab.plots.layout import short_name as short_name  # re-exported: stages import it from here
 
 UNTRAINED_MARK = "UNTRAINED WEIGHTS: vectors and scores mean nothing"
 QUERY_BLUE = "#184edc"
 UP, DOWN, SAME = "#1a7f37", "#c62828", "#6e7781"
 THUMB_PX = 256
-# Figures are drawn for a notebook column of about 1000 px: at most FIG_WIDTH inches at 100 dpi, text at
-# least 10 pt, so that nothing shrinks below ~10 px when JupyterLab scales the picture down to its column.
-FIG_WIDTH = 9.6
-TEXT_PT = 10
 
 
 def is_untrained(*objects: Any) -> bool:
@@ -81,27 +77,6 @@ def show_image(ax: Axes, source: ImageSource | None, frame: str | None = None) -
 def hits_of(results: Any) -> list[Any]:
     """The hits of a ``SearchResults``, a ``RerankResult`` or a plain list."""
     return list(getattr(results, "hits", results))
-
-
-def short_name(path: Any, width: int = 22) -> str:
-    name = Path(str(path)).name if path is not None else ""
-    return name if len(name) <= width else name[: width - 3] + "..."
-
-
-def caption(hit: Any, width: int = 18) -> str:
-    """A tile's caption on at most two lines of ``width`` characters: the hit's metadata title (or
-    category) when it has one, else its file name."""
-    meta = getattr(hit, "meta", None) or {}
-    text = str(meta.get("title") or meta.get("category") or "")
-    if not text:
-        return short_name(getattr(hit, "path", None), width)
-    return textwrap.fill(text, width, max_lines=2, placeholder="...")
-
-
-def grid_shape(n: int, max_cols: int) -> tuple[int, int]:
-    """``(rows, cols)`` for ``n`` tiles: as few rows as ``max_cols`` allows, filled evenly (k=6: 2x3)."""
-    rows = max(1, math.ceil(n / max(1, max_cols)))
-    return rows, max(1, math.ceil(n / rows))
 
 
 def _query_tile(ax: Axes, query_image: ImageSource, instruction: str | None) -> None:
