@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 TORCH_PAIR := torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.mmrag-installed
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+# JupyterLab refuses to start as root (containers) without --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+KERNEL := mmrag-lab
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test lint bench lab notebooks strip clean
@@ -14,20 +17,22 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 help: ## List the targets
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## Build .venv with everything (idempotent; re-runs only when pyproject.toml changes)
+setup: $(STAMP) ## Build .venv with everything, register the kernel, install the nbstripout git filter (idempotent)
+	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install; fi
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet $(TORCH_PAIR)
 	$(PY) -m pip install --quiet -e ".[dev,server]" $(TORCH_PAIR)
-	$(PY) -m ipykernel install --sys-prefix --name mmrag-lab --display-name "Python (mmrag-lab)" >/dev/null
+	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Python (mmrag-lab)"
 	@touch $(STAMP)
 
 demo: setup ## Run the main job end to end: ingest the bundled sample into Milvus Lite, search, rerank, inspect
 	$(PY) -m mmrag_lab.workbench.demo
 
-test: setup lint ## Lint, then run the whole test suite (Milvus Lite + a real Milvus server, notebooks via papermill)
+test: setup lint ## Lint, then run the whole test suite (Milvus Lite + a real Milvus server, notebooks via papermill and in Chromium)
+	@VENV=$(VENV) bash tests/browser/setup_browser.sh || echo "!!! no browser could be installed: the browser tests will be SKIPPED !!!"
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: setup ## ruff check + format check, and refuse notebooks committed with outputs
@@ -40,7 +45,7 @@ bench: setup ## Measure speeds and limits; writes BENCHMARKS.md
 	$(PY) benchmarks/run.py
 
 lab: setup ## Open JupyterLab with the project's kernel
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(ALLOW_ROOT)
 
 notebooks: setup ## Run all notebooks headless with papermill into runs/<timestamp>/
 	$(PY) -m mmrag_lab.workbench.runs

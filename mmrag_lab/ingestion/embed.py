@@ -88,8 +88,11 @@ def embed_and_write(
             bar.update(len(batch.tasks) + len(batch.failed))
             bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
     finally:
-        bar.close()
-        writer.close()
+        try:
+            writer.close()  # rows still queued are acknowledged here: the bar's last count must include them
+        finally:
+            bar.set_postfix(stored=report.ingested, failed=len(report.failed))
+            bar.close()
 
 
 def _row(partial: dict, vector, size: tuple[int, int]) -> dict:

@@ -100,6 +100,7 @@ class Embeddings:
     vectors: np.ndarray
     untrained: bool = False
     truncated: bool = field(default=False)
+    titles: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -112,19 +113,20 @@ def load_embeddings(store: Store, limit: int = 5000, filter: str = "") -> Embedd
         StoreError: The collection does not exist.
     """
     require_collection(store)
-    ids, paths, vectors = [], [], []
+    ids, paths, vectors, titles = [], [], [], []
     truncated = False
-    for row in store.iterate(output_fields=("path", "vector"), filter=filter):
+    for row in store.iterate(output_fields=("path", "vector", "meta"), filter=filter):
         if len(ids) >= limit:
             truncated = True
             break
         ids.append(row["id"])
         paths.append(row["path"])
+        titles.append(str((row.get("meta") or {}).get("title") or ""))
         vectors.append(np.asarray(row["vector"], dtype=np.float32))
     record = store.record()
     dim = record.dim if record else 0
     matrix = np.stack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
-    return Embeddings(ids, paths, matrix, bool(record and record.untrained), truncated)
+    return Embeddings(ids, paths, matrix, bool(record and record.untrained), truncated, titles)
 
 
 def project_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,6 +161,8 @@ class DuplicatePair:
     path_a: str
     path_b: str
     score: float
+    title_a: str = ""
+    title_b: str = ""
 
 
 def near_duplicates(embeddings: Embeddings, top: int = 10, min_score: float = -1.0) -> list[DuplicatePair]:
@@ -182,7 +186,9 @@ def near_duplicates(embeddings: Embeddings, top: int = 10, min_score: float = -1
                 best.append((float(flat[index]), start + row, col))
     best.sort(key=lambda item: -item[0])
     ids, paths = embeddings.ids, embeddings.paths
-    return [DuplicatePair(ids[a], ids[b], paths[a], paths[b], score) for score, a, b in best[:top]]
+    titles = embeddings.titles or [""] * len(ids)
+    return [DuplicatePair(ids[a], ids[b], paths[a], paths[b], score, titles[a], titles[b])
+            for score, a, b in best[:top]]  # fmt: skip
 
 
 def query_scores(embeddings: Embeddings, query_vector: np.ndarray) -> np.ndarray:

@@ -8,10 +8,8 @@ the vectors came from untrained weights, so such pictures are never mistaken for
 from __future__ import annotations
 
 import io
-import math
 import textwrap
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +18,8 @@ from matplotlib.figure import Figure
 
 from mmrag_lab.errors import ImageLoadError
 from mmrag_lab.images import ImageSource, load_image
+from mmrag_lab.plots.layout import FIG_WIDTH, TEXT_PT, caption, grid_shape
+from mmrag_lab.plots.layout import short_name as short_name  # re-exported: stages import it from here
 
 UNTRAINED_MARK = "UNTRAINED WEIGHTS: vectors and scores mean nothing"
 QUERY_BLUE = "#184edc"
@@ -79,25 +79,13 @@ def hits_of(results: Any) -> list[Any]:
     return list(getattr(results, "hits", results))
 
 
-def short_name(path: Any, width: int = 22) -> str:
-    name = Path(str(path)).name if path is not None else ""
-    return name if len(name) <= width else name[: width - 3] + "..."
-
-
-def caption(hit: Any, width: int = 26) -> str:
-    """A tile's caption: the hit's metadata title (or category) when it has one, else its file name."""
-    meta = getattr(hit, "meta", None) or {}
-    text = str(meta.get("title") or meta.get("category") or "")
-    if not text:
-        return short_name(getattr(hit, "path", None), width)
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 def _query_tile(ax: Axes, query_image: ImageSource, instruction: str | None) -> None:
     show_image(ax, query_image, frame=QUERY_BLUE)
-    ax.set_title("query", color=QUERY_BLUE, fontweight="bold")
+    ax.set_title("query", color=QUERY_BLUE, fontweight="bold", fontsize=TEXT_PT + 1)
     if instruction:
-        ax.set_xlabel(textwrap.fill(f'"{instruction}"', 24), fontsize=9, color=QUERY_BLUE)
+        ax.set_xlabel(textwrap.fill(f'"{instruction}"', 18, max_lines=3), fontsize=TEXT_PT, color=QUERY_BLUE)
+    else:
+        ax.set_xlabel("(image only, no instruction)", fontsize=TEXT_PT, color=QUERY_BLUE)
 
 
 def _hit_tile(ax: Axes, hit: Any, position: int, label: str | None = None, color: str = "black") -> None:
@@ -105,8 +93,8 @@ def _hit_tile(ax: Axes, hit: Any, position: int, label: str | None = None, color
     rank = getattr(hit, "rank", position + 1)
     score = getattr(hit, "score", None)
     text = label or (f"#{rank}  {score:.3f}" if score is not None else f"#{rank}")
-    ax.set_title(text, fontsize=10, color=color, fontweight="bold")
-    ax.set_xlabel(caption(hit), fontsize=8)
+    ax.set_title(text, fontsize=TEXT_PT + 1, color=color, fontweight="bold")
+    ax.set_xlabel(caption(hit), fontsize=TEXT_PT)
 
 
 def plot_results(
@@ -125,15 +113,15 @@ def plot_results(
         query_image: The query picture; left out of the grid when None.
         title: Figure title; default "Top-k for the query".
         instruction: The text part of a composed query, shown under the query.
-        cols: Hits per row.
+        cols: At most this many hits per row; rows are filled evenly.
         untrained: Force the untrained mark on or off; default: ``results.untrained``.
     """
     hits = hits_of(results)
     instruction = instruction if instruction is not None else getattr(results, "instruction", None)
     lead = 1 if query_image is not None else 0
-    cols = max(1, min(cols, len(hits) or 1))
-    rows = max(1, math.ceil(len(hits) / cols))
-    fig = Figure(figsize=(2.3 * (cols + lead), 2.6 * rows + 0.9), layout="constrained")
+    rows, cols = grid_shape(len(hits), cols)
+    side = min(1.9, FIG_WIDTH / (cols + lead))
+    fig = Figure(figsize=(side * (cols + lead), (side + 0.75) * rows + 0.9), layout="constrained")
     axes = np.atleast_2d(fig.subplots(rows, cols + lead, squeeze=False))
     for ax in axes.flat:
         ax.set_axis_off()
@@ -195,15 +183,18 @@ def plot_rerank(
     hits = hits_of(results)
     order = list(reranked.order)
     new_of = {old: new for new, old in enumerate(order)}
-    rows = max(1, math.ceil(len(hits) / cols))
-    fig = Figure(figsize=(2.2 * (2 * cols + 1) + 0.6, 2.5 * rows + 1.2), layout="constrained")
+    rows, cols = grid_shape(len(hits), cols)
+    side = min(1.9, FIG_WIDTH / (2 * cols + 1))
+    fig = Figure(figsize=(side * (2 * cols + 1) + 0.3, (side + 0.8) * rows + 1.3), layout="constrained")
     left, middle, right = fig.subfigures(1, 3, width_ratios=[1, cols, cols], wspace=0.04)
     if query_image is not None:
         _query_tile(left.subplots(), query_image, instruction or getattr(results, "instruction", None))
     _grid(middle, hits, cols, rows, lambda i: (_went_label(hits[i], i, new_of.get(i, i)), "black"))
     _grid(right, [hits[i] for i in order], cols, rows, lambda n: _move_label(n, order[n]))
-    middle.suptitle("retrieval order", fontsize=11)
-    right.suptitle(_rerank_heading(reranked), fontsize=11, color=SAME if reranked.fallback_reason else UP)
+    middle.suptitle("retrieval order", fontsize=TEXT_PT + 1)
+    right.suptitle(
+        _rerank_heading(reranked), fontsize=TEXT_PT + 1, color=SAME if reranked.fallback_reason else UP
+    )
     untrained = is_untrained(results) if untrained is None else untrained
     return titled(fig, title or "Reranked beside retrieval", untrained)
 
@@ -221,7 +212,9 @@ def _grid(sub: Any, hits: Sequence[Any], cols: int, rows: int, label) -> None:
 
 def _rerank_heading(reranked: Any) -> str:
     if reranked.fallback_reason:
-        return "reranker fell back: retrieval order kept\n" + textwrap.shorten(reranked.fallback_reason, 70)
+        return "reranker fell back: retrieval order kept\n" + textwrap.fill(
+            textwrap.shorten(reranked.fallback_reason, 120), 60
+        )
     return f"reranked by {reranked.model or 'the LLM'}" + (" (cached reply)" if reranked.cached else "")
 
 

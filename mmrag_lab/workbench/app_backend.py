@@ -32,6 +32,23 @@ def folder_images(folder: str | Path, limit: int = MAX_CHOICES) -> list[str]:
     return found[:limit]
 
 
+def folder_choices(folder: str | Path, limit: int = MAX_CHOICES) -> list[tuple[str, str]]:
+    """``(label, path)`` pairs for the pick list: file names, with the folder added where names repeat."""
+    return choices([(path, None) for path in folder_images(folder, limit)])
+
+
+def choices(items: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    """Short, unique labels for ``(path, title)`` items: the title when there is one, else the file name."""
+    labels = [title or Path(path).name for path, title in items]
+    repeated = {label for label in labels if labels.count(label) > 1}
+    out = []
+    for (path, _title), label in zip(items, labels):
+        if label in repeated:
+            label = f"{label} ({Path(path).parent.name}/{Path(path).name})"
+        out.append((label, path))
+    return sorted(out, key=lambda pair: pair[0].lower())
+
+
 def parse_filter(text: str | None) -> tuple[dict[str, Any] | None, str | None]:
     """Split the app's filter box into keyword filters or a raw Milvus expression.
 
@@ -62,18 +79,19 @@ class AppBackend:
     def __init__(self, config: Config):
         self.config = config
 
-    def collection_images(self, limit: int = MAX_CHOICES) -> list[str]:
-        """Paths stored in the collection (sorted), at most ``limit``; empty when it has none."""
+    def collection_choices(self, limit: int = MAX_CHOICES) -> list[tuple[str, str]]:
+        """``(label, path)`` of the images stored in the collection, at most ``limit``; labels are the
+        metadata titles where there are some, else file names (see :func:`choices`)."""
         with Store.open(self.config) as store:
             if not store.exists():
                 return []
             store.load()
-            paths = []
-            for row in store.iterate(("path",)):
-                paths.append(row["path"])
-                if len(paths) >= limit:
+            items = []
+            for row in store.iterate(("path", "meta")):
+                items.append((row["path"], (row.get("meta") or {}).get("title")))
+                if len(items) >= limit:
                     break
-        return sorted(paths)
+        return choices(items)
 
     def search(self, query: ImageSource, instruction: str, k: int, filter_text: str | None = None) -> Any:
         """A composed search (an image search when the instruction is empty).

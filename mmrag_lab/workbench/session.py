@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -92,8 +93,18 @@ def untrained_banner(session: NotebookSession) -> str:
     return (
         '<div style="background:#fde7e9;border:2px solid #b00020;padding:8px;color:#b00020">'
         "<b>UNTRAINED WEIGHTS.</b> Everything runs, but vectors, scores and rankings carry no meaning. "
-        f"To get the real ones: {html.escape(how_to_get_weights(session.config.encoder))}.</div>\n\n"
+        f"To get the real ones: {inline_html(how_to_get_weights(session.config.encoder))}.</div>\n\n"
     )
+
+
+def inline_html(text: str) -> str:
+    """Escape ``text`` for HTML, keeping its Markdown code spans as code and its URLs as links.
+
+    Markdown inside an HTML block is not rendered, so the banner does this itself.
+    """
+    out = html.escape(text, quote=False)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"(https?://[^\s()<>]+[^\s()<>.,;])", r'<a href="\1" target="_blank">\1</a>', out)
 
 
 def setup(

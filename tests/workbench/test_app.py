@@ -14,7 +14,7 @@ from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.collection import Store
 from mmrag_lab.workbench.app import NO_PICK, SearchApp
-from mmrag_lab.workbench.app_backend import AppBackend, folder_images, parse_filter
+from mmrag_lab.workbench.app_backend import AppBackend, choices, folder_choices, folder_images, parse_filter
 from mmrag_lab.workbench.sample import sample_metadata
 
 
@@ -58,7 +58,7 @@ def _upload(data: bytes, name: str = "query.jpg") -> tuple[dict, ...]:
 def test_search_button_draws_the_grid_of_k_hits(collection):
     app = SearchApp(collection)
     assert len(app.pick.options) == 41  # the placeholder and the 40 stored images
-    app.pick.value = app.pick.options[5]
+    app.pick.index = 5
     app.instruction.value = "the same but in red"
     app.k.value = 6
     app.search_button.click()
@@ -74,7 +74,7 @@ def test_search_button_draws_the_grid_of_k_hits(collection):
 
 def test_filter_box_accepts_keyword_filters(collection):
     app = SearchApp(collection)
-    app.pick.value = app.pick.options[1]
+    app.pick.index = 1
     app.filter.value = "category=hat"
     app.search_button.click()
     assert app.results and {hit.meta["category"] for hit in app.results} == {"hat"}
@@ -82,11 +82,12 @@ def test_filter_box_accepts_keyword_filters(collection):
 
 def test_rerank_without_endpoint_keeps_order_and_says_how_to_configure(collection):
     app = SearchApp(collection, k=5)
-    app.pick.value = app.pick.options[3]
+    app.pick.index = 3
     app.search_button.click()
     app.rerank_button.click()
     assert app.reranked.order == [0, 1, 2, 3, 4]
-    assert "OPENAI_API_KEY" in app.explanation.value and "OPENAI_API_KEY" in app.message.value
+    assert "OPENAI_API_KEY" in app.message.value and app.message.value.count("OPENAI_API_KEY") == 1
+    assert app.explanation.value == ""  # the reason is said once, in the message
     assert "retrieval order kept" in app.figure.subfigs[2].get_suptitle()
     assert _shown_png(app)
 
@@ -95,7 +96,7 @@ def test_rerank_with_endpoint_shows_the_new_order_and_the_explanation(collection
     with OpenAIStub(ranking=[2, 0, 1, 4, 3]) as stub:
         config = collection.with_overrides(llm_base_url=stub.base_url, llm_model="stub-model")
         app = SearchApp(config, k=5, instruction="in red")
-        app.pick.value = app.pick.options[2]
+        app.pick.index = 2
         app.search_button.click()
         app.rerank_button.click()
         assert len(stub.requests) == 1 and stub.requests[0].image_urls
@@ -124,11 +125,67 @@ def test_no_image_shows_a_message(collection):
     assert app.rerank_button.disabled
 
 
-def test_unreadable_upload_shows_a_message(collection):
-    app = SearchApp(collection)
+def test_unreadable_upload_shows_a_message_and_does_not_stick(collection):
+    app = SearchApp(collection, k=3)
+    app.pick.index = 2
     app.upload.value = _upload(b"this is not a picture", "holiday.jpg")
+    _assert_message_only(app, "holiday.jpg", "not a recognised image format", "stays as it was")
+    assert app.upload.value == () and app.query == app.pick.value
     app.search_button.click()
-    _assert_message_only(app, "holiday.jpg", "not a recognised image format")
+    assert len(app.results) == 3 and app.pick.label in app.message.value
+
+
+def test_the_query_is_the_last_choice_and_is_named(collection, sample_dir):
+    app = SearchApp(collection, k=3)
+    assert "none yet" in app.query_label.value and app.clear_upload.disabled
+    app.pick.index = 4
+    assert app.pick.label in app.query_label.value and app.pick.tooltip == app.pick.value
+    app.upload.value = _upload(next(sample_dir.rglob("*.jpg")).read_bytes(), "mine.jpg")
+    assert "mine.jpg (uploaded)" in app.query_label.value and app.pick.value == NO_PICK
+    assert not app.clear_upload.disabled
+    app.search_button.click()
+    assert isinstance(app.query, Image.Image) and "mine.jpg (uploaded)" in app.message.value
+    app.pick.index = 5
+    assert app.upload.value == () and app.query == app.pick.value
+    app.search_button.click()
+    assert app.pick.label in app.message.value
+    app.upload.value = _upload(next(sample_dir.rglob("*.jpg")).read_bytes(), "mine.jpg")
+    app.clear_upload.click()
+    assert app.query is None and app.upload.value == () and app.clear_upload.disabled
+
+
+def test_a_failed_search_clears_the_old_grid_and_disables_rerank(collection):
+    app = SearchApp(collection, k=3)
+    app.pick.index = 1
+    app.search_button.click()
+    assert app.output.outputs and not app.rerank_button.disabled
+    app.filter.value = 'meta["category"] =='
+    app.search_button.click()
+    assert app.results is None and app.output.outputs == () and app.figure is None
+    assert app.rerank_button.disabled and "#c62828" in app.message.value
+
+
+def test_an_empty_instruction_is_said_plainly(collection):
+    app = SearchApp(collection, k=3, instruction="  ")
+    app.pick.index = 1
+    app.search_button.click()
+    assert "composed" not in app.figure.get_suptitle() and "no instruction" in app.figure.get_suptitle()
+    assert "image alone" in app.message.value
+
+
+def test_pick_list_shows_titles_with_the_path_as_value(collection, sample_dir):
+    labels = [label for label, _ in app_options(SearchApp(collection))]
+    assert "Short-sleeved patterned dress" in labels
+    assert all("/" not in label for label in labels[1:])
+    values = [value for _, value in folder_choices(sample_dir)]
+    assert len(values) == 40 and all(v.startswith(str(sample_dir)) for v in values)
+    assert choices([("/a/x.jpg", None), ("/b/x.jpg", None), ("/c/y.jpg", "A title")]) == [
+        ("A title", "/c/y.jpg"), ("x.jpg (a/x.jpg)", "/a/x.jpg"), ("x.jpg (b/x.jpg)", "/b/x.jpg"),
+    ]  # fmt: skip
+
+
+def app_options(app: SearchApp) -> list[tuple[str, str]]:
+    return [tuple(option) for option in app.pick.options]
 
 
 def test_rerank_before_search_shows_a_message(collection):
@@ -142,7 +199,7 @@ def test_empty_collection_shows_a_message(tmp_path, collection, tiny_encoder, sa
     with Store.open(config) as store:
         store.ensure_collection(tiny_encoder.info)
     app = SearchApp(config, images_dir=sample_dir)
-    app.pick.value = app.pick.options[1]
+    app.pick.index = 1
     app.search_button.click()
     _assert_message_only(app, "is empty", "Ingest images first")
 
@@ -150,7 +207,7 @@ def test_empty_collection_shows_a_message(tmp_path, collection, tiny_encoder, sa
 def test_missing_collection_shows_a_message(tmp_path, collection, sample_dir):
     config = collection.with_overrides(milvus_uri=str(tmp_path / "none.db"), collection="nothing_here")
     app = SearchApp(config, images_dir=sample_dir)
-    app.pick.value = app.pick.options[1]
+    app.pick.index = 1
     app.search_button.click()
     _assert_message_only(app, "no collection 'nothing_here'")
 
@@ -166,7 +223,7 @@ def test_buttons_are_disabled_while_work_runs(collection):
             return super().search(*args, **kwargs)
 
     app = SearchApp(collection, backend=Watching(collection))
-    app.pick.value = app.pick.options[1]
+    app.pick.index = 1
     app.search_button.click()
     assert seen == [(True, True, "visible")]
     assert not app.search_button.disabled and app.progress.layout.visibility == "hidden"
@@ -178,7 +235,7 @@ def test_an_unexpected_failure_is_a_message_not_a_traceback(collection):
             raise RuntimeError("disk on fire")
 
     app = SearchApp(collection, backend=Broken(collection))
-    app.pick.value = app.pick.options[1]
+    app.pick.index = 1
     app.search_button.click()
     _assert_message_only(app, "failed unexpectedly", "RuntimeError: disk on fire")
 

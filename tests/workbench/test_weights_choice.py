@@ -72,3 +72,13 @@ def test_a_listening_hub_counts_as_reachable(monkeypatch):
 def test_hf_hub_offline_skips_the_probe(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert not hub_reachable()
+
+
+def test_the_untrained_banner_renders_code_and_links(tmp_path):
+    from mmrag_lab.workbench.session import setup
+
+    session = setup("x", encoder="visualized-bge-base", weights="untrained", uri=str(tmp_path / "x.db"))
+    banner = session._repr_markdown_().split("</div>")[0]
+    assert "`" not in banner and "<code>huggingface-cli download" in banner
+    url = f"https://huggingface.co/{WEIGHTS_REPO}/resolve/main/"
+    assert f'<a href="{url}' in banner and banner.count("<a ") == 1
