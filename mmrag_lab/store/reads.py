@@ -77,7 +77,7 @@ class StoreReads:
         self, hashes: Iterable[str], fields: Sequence[str] = ("content_hash",)
     ) -> list[dict]:
         """Rows (any folder) whose ``content_hash`` is one of ``hashes``."""
-        self._load()
+        self.load()
         found: list[dict[str, Any]] = []
         for chunk in store_rows.chunks(sorted(set(hashes)), ID_CHUNK):
             found += self._call(

@@ -86,7 +86,9 @@ def test_rerank_through_an_endpoint_and_no_key_in_any_file(cli, capsys, monkeypa
         monkeypatch.setenv("OPENAI_API_KEY", CANARY)
         assert run("--image", query, "--instruction", "in red", "--rerank", "--base-url", stub.base_url) == 0
     printed = capsys.readouterr().out
-    assert "reranked by gpt-4o" in printed and "why #1: Candidate 8" in printed
+    assert (
+        "reranked by gpt-4o" in printed and "why #1: Candidate 9" in printed
+    )  # the stub names its pick in the prompt's 1-9 numbering
     assert stub.requests[-1].headers["authorization"] == f"Bearer {CANARY}"
     written = [path for path in tmp_path.rglob("*") if path.is_file()]
     assert any(path.parent.name == "rerank" for path in written)  # the reply cache

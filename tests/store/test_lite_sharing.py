@@ -33,8 +33,9 @@ WRITER = textwrap.dedent(
     vectors = np.random.default_rng(len(tag)).normal(size=(n, 8)).astype("float32")
     for start in range(0, n, 50):
         rows = [
-            {"id": f"{tag}-{i}", "vector": vectors[i].tolist(), "path": f"/{tag}/{i}.jpg", "width": 1,
-             "height": 1, "file_size": 1, "meta": {}}
+            {"id": f"{tag}-{i}", "vector": vectors[i].tolist(), "path": f"/{tag}/{i}.jpg", "root": tag,
+             "rel_path": f"{i}.jpg", "content_hash": f"{tag}{i}", "width": 1, "height": 1, "file_size": 1,
+             "meta": {}}
             for i in range(start, min(n, start + 50))
         ]
         store.insert(rows)
@@ -50,8 +51,8 @@ def config(uri: str, **extra) -> Config:
 def rows(tag: str, n: int) -> list[dict]:
     vectors = np.random.default_rng(7).normal(size=(n, 8)).astype("float32")
     return [
-        {"id": f"{tag}-{i}", "vector": v.tolist(), "path": f"/{tag}/{i}.jpg", "width": 1, "height": 1,
-         "file_size": 1, "meta": {}}
+        {"id": f"{tag}-{i}", "vector": v.tolist(), "path": f"/{tag}/{i}.jpg", "root": tag, "rel_path": f"{i}.jpg",
+         "content_hash": f"{tag}{i}", "width": 1, "height": 1, "file_size": 1, "meta": {}}
         for i, v in enumerate(vectors)
     ]  # fmt: skip
 
