@@ -22,8 +22,7 @@ from mmrag_lab.errors import CollectionMismatchError, StoreError
 from mmrag_lab.store.collection import Store
 from mmrag_lab.store.metatypes import infer_types
 from mmrag_lab.store.record import RECORD_FORMAT
-from mmrag_lab.store.rows import STRONG
-from mmrag_lab.store.schema import FORMAT1_FIELDS, build_index, build_schema, row_id
+from mmrag_lab.store.schema import FORMAT1_FIELDS, row_id
 
 SUFFIX = "__mmrag_migrating"
 BATCH = 2000
@@ -82,13 +81,7 @@ def migrate(store: Store, roots: list[str] | tuple[str, ...] = ()) -> MigrationR
         roots={name: folder for folder, name in folders.items()},
         metadata_types=infer_types(metas, from_text=False),
     )
-    temp.client.create_collection(
-        temp.collection,
-        schema=build_schema(record.dim),
-        index_params=build_index(temp.client, record.index_type, record.metric),
-        consistency_level=STRONG,
-        properties=upgraded.to_properties(),
-    )
+    temp._create(upgraded)  # the same schema and index as a new collection
     written, batch = 0, []
     for row in store.iterate(("vector", *FORMAT1_FIELDS), batch_size=BATCH):
         batch.append(_upgrade(row, folders))
