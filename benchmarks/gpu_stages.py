@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
 from mmrag_lab.images import decode_image
-from mmrag_lab.ingestion.embed import make_row
+from mmrag_lab.ingestion.embed import make_rows
 from mmrag_lab.ingestion.gpu_decode import prepare_batch
 from mmrag_lab.ingestion.gpu_embed import _read_checked
 from mmrag_lab.ingestion.prepare import PrepareDataset, Task, make_loader, split_transform
@@ -144,7 +144,8 @@ def insert_rate(uri: str, dim: int, bs: int, count: int = 12_800) -> float:
     vectors = np.random.default_rng(0).standard_normal((count, dim), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     rows = [{"id": f"{i:064x}", "vector": v, "path": f"/x/{i}.jpg", "width": 640, "height": 480,
-             "file_size": 60_000, "meta": {}} for i, v in enumerate(vectors)]  # fmt: skip
+             "file_size": 60_000, "meta": {}, "root": "x", "rel_path": f"{i}.jpg", "content_hash": f"{i:064x}"}
+            for i, v in enumerate(vectors)]  # fmt: skip
     config = Config.load(env={}, milvus_uri=uri, collection="insert_only")
     with Store.open(config) as store:
         store.ensure_collection(info)
@@ -204,7 +205,8 @@ def sequential(folder: Path, uri: str, encoder, bs: int) -> dict:
             datas = [Path(os.fsdecode(t.file.path)).read_bytes() for t in chunk]
             prepared = prepare_batch(datas, encoder.image_size, encoder.device)
             vectors = encoder.encode_pixels(finish(prepared.pixels))
-            rows = [make_row(chunk[i], v, prepared.sizes[i], sidecar) for i, v in zip(prepared.ok, vectors)]
+            ok = prepared.ok
+            rows = make_rows([chunk[i] for i in ok], vectors, [prepared.sizes[i] for i in ok], sidecar)
             store.insert(rows)
         seconds = time.perf_counter() - start
         store.drop()

@@ -187,7 +187,9 @@ def test_upright_matches_exif_transpose():
         data = _jpeg(Image.fromarray(pixels), exif=_exif(orientation), quality=100, subsampling=0)
         decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
         expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
-        got = G.upright(torch.from_numpy(decoded).permute(2, 0, 1), orientation).permute(1, 2, 0).numpy()
+        got = (
+            G.upright(torch.from_numpy(decoded.copy()).permute(2, 0, 1), orientation).permute(1, 2, 0).numpy()
+        )
         assert np.array_equal(got, expected), orientation
 
 
