@@ -1,19 +1,20 @@
-"""GPU ingest benchmark: end-to-end images/s from JPEG files on disk into Milvus Lite, and what bounds it.
+"""GPU ingest benchmark: end to end from JPEG files on disk into Milvus, each stage alone, GPU/CPU agreement,
+and the scaling from one GPU to two.
 
-usage: python benchmarks/gpu_ingest.py OUT.json [--images 20000] [--size 640x480] [--batch-size 256]
-                                                [--workers N] [--dtype fp16] [--keep DIR]
+usage: python benchmarks/gpu_ingest.py OUT.json [--images 12000] [--unique 1000] [--photos DIR]
+           [--server-uri http://127.0.0.1:19530] [--scaling-images 36000] [--workers 14] [--quick]
 
-Needs a CUDA GPU, torch + torchvision, pymilvus + milvus-lite, Pillow and tqdm; no weights (the
-``visualized-bge-base`` preset runs on untrained weights, the same compute as the real ones). It writes
-N photo-like JPEGs, then measures, each on its own:
+Needs CUDA, torch + torchvision, pymilvus + milvus-lite, Pillow; no weights (``visualized-bge-base`` on
+untrained weights has the real compute). It writes ``--unique`` photo-like 640x480 JPEGs and ``--images``
+files made of them, each with its own comment segment (so each has its own hash; decoding costs the same),
+then measures:
 
-* decode + preprocess in the worker processes (full decode, and JPEG draft decode), no model;
-* host-to-GPU transfer of uint8 batches plus normalisation;
-* the model alone on pixels already on the GPU;
-* Milvus Lite upserts alone;
-
-and then the whole pipeline, ``mmrag_lab.ingestion.pipeline``, with full and with draft decoding. The slowest stage
-alone is named as the bound.
+* stages alone: reading bytes (threads), CPU decode workers, GPU decode + preprocess, the model (fp16,
+  batch 256), the model while GPU decoding runs beside it (does nvJPEG take its multiprocessors?), inserts;
+* agreement: embeddings of real photos (``--photos``) through the CPU path and the GPU path, min/mean cosine;
+* end to end into Milvus Lite and, with ``--server-uri``, a Milvus 2.3.5 server: CPU decode (the default
+  before), GPU decode with no overlap (one stage after another), GPU decode with overlap, and with a CPU share;
+* ``mmrag ingest --devices cuda:0`` against ``cuda:0,cuda:1`` on ``--scaling-images`` files.
 """
 
 from __future__ import annotations
@@ -21,127 +22,62 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # before gRPC loads: no INFO line per forked worker
+sys.path.insert(0, str(ROOT / "benchmarks"))
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+import gpu_stages as S  # noqa: E402
 
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders import load_encoder  # noqa: E402
-from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
 from mmrag_lab.ingestion.pipeline import ingest  # noqa: E402
-from mmrag_lab.ingestion.prepare import PrepareDataset, Task, make_loader, split_transform  # noqa: E402
-from mmrag_lab.ingestion.scan import hash_files, scan_images  # noqa: E402
-from mmrag_lab.store.collection import Store  # noqa: E402
 
 
-def write_photo(args: tuple[str, int, int, int]) -> None:
-    """A photo-like JPEG: smooth gradients, a few shapes and sensor-like noise (compresses like a photo)."""
-    path, width, height, seed = args
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    colours = rng.uniform(0, 255, (3, 3))
-    base = np.stack([c[0] + (c[1] - c[0]) * x / width + (c[2] - c[0]) * y / height for c in colours], -1)
-    image = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    for _ in range(6):
-        x0, y0 = rng.integers(0, width), rng.integers(0, height)
-        box = [x0, y0, x0 + rng.integers(20, width // 2), y0 + rng.integers(20, height // 2)]
-        draw.ellipse(box, fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
-    noisy = np.asarray(image, np.float32) + rng.normal(0, 6, (height, width, 3))
-    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(path, "JPEG", quality=90)
-
-
-def generate(folder: Path, count: int, width: int, height: int, processes: int) -> float:
-    jobs = []
-    for i in range(count):
-        sub = folder / f"part{i // 1000:03d}"
-        sub.mkdir(parents=True, exist_ok=True)
-        jobs.append((str(sub / f"img_{i:06d}.jpg"), width, height, i))
-    start = time.perf_counter()
-    with ProcessPoolExecutor(processes) as pool:
-        list(pool.map(write_photo, jobs, chunksize=64))
-    return time.perf_counter() - start
-
-
-def decode_only(tasks: list[Task], transform, batch_size: int, workers: int, draft: int | None) -> float:
-    loader = make_loader(PrepareDataset(tasks, transform, draft), batch_size, workers, pin_memory=True)
-    start, n = time.perf_counter(), 0
-    for batch in loader:
-        n += len(batch.tasks)
-    return n / (time.perf_counter() - start)
-
-
-def transfer_only(finish, batch_size: int, size: int, repeats: int = 50) -> float:
-    host = torch.randint(0, 256, (batch_size, 3, size, size), dtype=torch.uint8).pin_memory()
-    finish(host.cuda())
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        finish(host.to("cuda", non_blocking=True))
-    torch.cuda.synchronize()
-    return repeats * batch_size / (time.perf_counter() - start)
-
-
-def model_only(encoder, batch_size: int, size: int, seconds: float = 5.0) -> float:
-    pixels = torch.randn(batch_size, 3, size, size, device="cuda")
-    for _ in range(2):
-        encoder.encode_pixels(pixels)
-    torch.cuda.synchronize()
-    start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        encoder.encode_pixels(pixels)  # returns numpy, so each call includes the copy back
-        n += batch_size
-    return n / (time.perf_counter() - start)
-
-
-def insert_only(workdir: Path, count: int, dim: int) -> float:
-    info = EncoderInfo("bench-random", dim, True, "random", "random")
-    vectors = np.random.default_rng(0).standard_normal((count, dim), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    rows = [
-        {"id": f"{i:064x}", "vector": v, "path": f"/x/{i}.jpg", "width": 640, "height": 480}
-        | {"file_size": 60_000, "meta": {}}
-        for i, v in enumerate(vectors)
-    ]
-    config = Config.load(env={}, milvus_uri=str(workdir / "insert.db"), collection="insert_only")
-    with Store.open(config) as store:
-        store.ensure_collection(info)
-        start = time.perf_counter()
-        for begin in range(0, count, 256):  # the pipeline's batch size: one upsert per encoded batch
-            store.insert(rows[begin : begin + 256])
-        return count / (time.perf_counter() - start)
-
-
-def end_to_end(folder: Path, workdir: Path, name: str, encoder, args, fast: bool) -> dict:
-    config = Config.load(env={}, milvus_uri=str(workdir / f"{name}.db"), collection=name)
-    report = ingest(
-        folder,
-        config=config,
-        encoder=encoder,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        progress=False,
-        fast_decode=fast,
-    )
+def end_to_end(folder: Path, uri: str, name: str, encoder, args, **options) -> dict:
+    config = Config.load(env={}, milvus_uri=uri, collection=f"e2e_{name}", batch_size=args.batch_size)
+    report = ingest(folder, config=config, encoder=encoder, progress=False, **options)
     pipeline_s = sum(report.phases_s[k] for k in ("scan", "hash", "encode"))
+    S.drop(config)
     return {
-        "images_per_s": report.images_per_s,
         "pipeline_images_per_s": report.ingested / pipeline_s if pipeline_s else 0.0,
+        "encode_images_per_s": report.ingested / report.phases_s["encode"],
+        "images_per_s": report.images_per_s,
         "ingested": report.ingested,
         "failed": len(report.failed),
-        "duration_s": report.duration_s,
         "phases_s": report.phases_s,
+    }
+
+
+def scaling(folder: Path, uri: str, devices: str, args, workdir: Path) -> dict:
+    """``mmrag ingest --devices``; the rate is rows over the longest encode phase of the processes."""
+    import subprocess
+
+    report = workdir / f"scale_{devices.replace(',', '_').replace(':', '')}_{abs(hash(uri)) % 1000}"
+    collection = f"scale_{len(devices.split(','))}_{abs(hash(uri)) % 1000}"
+    command = [sys.executable, "-m", "mmrag_lab.cli", "ingest", str(folder), "--devices", devices,
+               "--uri", uri, "--collection", collection, "--encoder", args.preset,
+               "--weights", "untrained", "--dtype", args.dtype, "--batch-size", str(args.batch_size),
+               "--gpu-decode", "--report", str(report)]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    wall = time.perf_counter() - start
+    reports = [json.loads(p.read_text()) for p in workdir.glob(report.name + ".*.json")]
+    ingested = sum(r["ingested"] for r in reports)
+    S.drop(Config.load(env={}, milvus_uri=uri, collection=collection))
+    return {
+        "devices": devices,
+        "ingested": ingested,
+        "encode_images_per_s": ingested / max(r["phases_s"]["encode"] for r in reports),
+        "wall_images_per_s": ingested / wall,
+        "per_process": [{k: r[k] for k in ("ingested", "phases_s")} for r in reports],
     }
 
 
@@ -149,76 +85,82 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("out", type=Path, help="where to write the results JSON")
-    parser.add_argument("--images", type=int, default=20_000)
-    parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT of the generated JPEGs")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--images", type=int, default=12_000)
+    parser.add_argument("--unique", type=int, default=1_000)
+    parser.add_argument("--scaling-images", type=int, default=36_000)
+    parser.add_argument("--photos", type=Path, help="real JPEG photos for the agreement (clothing set)")
+    parser.add_argument("--server-uri", help="a Milvus 2.3.5 server")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 4) - 2))
+    parser.add_argument("--workers", type=int, default=14)
     parser.add_argument("--dtype", default="fp16")
-    parser.add_argument("--keep", type=Path, help="keep the JPEGs and databases in this folder")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/mmrag_gpu_bench"))
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--preset", default="visualized-bge-base", help="tiny: a smoke run on a CPU")
+    parser.add_argument("--skip", nargs="*", default=[], help="parts to leave out: e2e scaling agreement")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("No CUDA GPU: this benchmark measures GPU ingest.")
-    width, height = map(int, args.size.lower().split("x"))
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix="mmrag_gpu_ingest_"))
+    out: dict = {"params": {k: str(v) for k, v in vars(args).items()}, "env": S.environment()}
+
+    def save(key: str, value) -> None:
+        out[key] = value
+        print(f"{key}: {json.dumps(value, default=float)[:400]}", flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2, default=float))
+
+    workdir = args.workdir
     folder = workdir / "images"
-    out = {"params": vars(args) | {"images": args.images, "width": width, "height": height}}
-    out["params"] = {k: str(v) if isinstance(v, Path) else v for k, v in out["params"].items()}
-    out["generate_s"] = generate(folder, args.images, width, height, os.cpu_count() or 4)
-    print(f"generated {args.images} JPEGs in {out['generate_s']:.1f} s", flush=True)
-
-    encoder = load_encoder("visualized-bge-base", weights="untrained", device="cuda", dtype=args.dtype)
-    size = encoder.image_size
-    transform, finish = split_transform(encoder.transform)
-    scan = scan_images(folder)
-    tasks = [Task(f, h) for f, h in zip(scan.files, hash_files(scan.files, 16), strict=True)]
-    out["decode_full_per_s"] = decode_only(tasks, transform, args.batch_size, args.workers, None)
-    out["decode_draft_per_s"] = decode_only(tasks, transform, args.batch_size, args.workers, size)
-    out["transfer_per_s"] = transfer_only(finish, args.batch_size, size)
-    out["model_per_s"] = model_only(encoder, args.batch_size, size)
-    out["insert_rows_per_s"] = insert_only(workdir, min(args.images, 20_000), encoder.dim)
-    for stage in (
-        "decode_full_per_s",
-        "decode_draft_per_s",
-        "transfer_per_s",
-        "model_per_s",
-        "insert_rows_per_s",
-    ):
-        print(f"{stage}: {out[stage]:,.0f}", flush=True)
-    out["end_to_end_full"] = end_to_end(folder, workdir, "full", encoder, args, fast=False)
-    print("end to end, full decode:", out["end_to_end_full"], flush=True)
-    out["end_to_end_draft"] = end_to_end(folder, workdir, "draft", encoder, args, fast=True)
-    print("end to end, draft decode:", out["end_to_end_draft"], flush=True)
-
-    stages = {
-        "decode (CPU workers, draft JPEG decode)": out["decode_draft_per_s"],
-        "host-to-GPU transfer": out["transfer_per_s"],
-        "model": out["model_per_s"],
-        "Milvus Lite upserts": out["insert_rows_per_s"],
-    }
-    out["bound"] = min(stages, key=stages.get)
-    out.update(
-        device=torch.cuda.get_device_name(0),
-        torch=torch.__version__,
-        python=platform.python_version(),
-        cpu_count=os.cpu_count(),
-        cpu_model=_cpu_model(),
-        date=time.strftime("%Y-%m-%d"),
-    )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2))
-    print(f"bound: {out['bound']}; wrote {args.out}")
+    save("generate_s", S.generate(folder, workdir / "unique", args.images, args.unique))
+    encoder = load_encoder(args.preset, weights="untrained", device=args.device, dtype=args.dtype)
+    tasks = S.plan_tasks(folder)
+    save("stages", S.stage_rates(tasks, encoder, args, workdir))
+    lite = str(workdir / "bench.db")
+    targets = {"lite": lite} | ({"server": args.server_uri} if args.server_uri else {})
+    if "agreement" not in args.skip and args.photos:
+        save("agreement", S.agreement(sorted(args.photos.rglob("*.jpg")), args.device, args.preset))
+    if "e2e" not in args.skip:
+        # CPU workers take the share that their rate alone could keep up with at the model's rate
+        share = round(min(0.5, out["stages"]["cpu_decode_per_s"] / out["stages"]["model_per_s"]), 2)
+        for target, uri in targets.items():
+            runs = {
+                "cpu_decode": dict(gpu_decode=False, workers=args.workers),
+                "gpu_decode_sequential": None,
+                "gpu_decode_overlap": dict(gpu_decode=True),
+                f"gpu_decode_overlap_cpu_share_{share}": dict(
+                    gpu_decode=True, cpu_share=share, workers=args.workers
+                ),
+            }
+            result = {}
+            for name, options in runs.items():
+                if options is None:
+                    result[name] = S.sequential(folder, uri, encoder, args.batch_size)
+                else:
+                    result[name] = end_to_end(
+                        folder, uri, f"{target}_{len(result)}", encoder, args, **options
+                    )
+                print(target, name, f"{result[name]['pipeline_images_per_s']:,.0f}/s", flush=True)
+            save(f"e2e_{target}", result)
+    if "scaling" not in args.skip and torch.cuda.device_count() >= 2:
+        big = workdir / "scaling"
+        S.generate(big, workdir / "unique", args.scaling_images, args.unique)
+        del encoder
+        torch.cuda.empty_cache()
+        for target, uri in targets.items():
+            one = scaling(big, uri, "cuda:0", args, workdir)
+            two = scaling(big, uri, "cuda:0,cuda:1", args, workdir)
+            save(
+                f"scaling_{target}",
+                {"one": one, "two": two, "speedup": two["encode_images_per_s"] / one["encode_images_per_s"]},
+            )
+    print("done", flush=True)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
+def render(data: dict) -> dict:
+    """The BENCHMARKS.md section for the JSON this script writes."""
+    from gpu_render import render_section
+
+    return render_section(data)
 
 
 if __name__ == "__main__":
+    np.seterr(all="ignore")
     main()

@@ -40,6 +40,7 @@ GPU_SECTIONS = {
     "gpu_encoder.json": ("bench_encoder", "render_gpu"),
     "gpu_ingest.json": ("bench_ingest", "render_gpu"),
     "gpu_eval.json": ("bench_eval", "render_gpu"),
+    "gpu_ingest_h200.json": ("gpu_ingest", "render"),
 }
 
 

@@ -31,6 +31,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--dtype", default="auto", help="auto (fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16")
     parser.add_argument("--workers", type=int, metavar="N", help="decode processes (0 = decode inline)")
     parser.add_argument("--fast-decode", action="store_true", help="reduced-scale JPEG decoding (faster)")
+    decode = parser.add_mutually_exclusive_group()
+    decode.add_argument("--gpu-decode", action="store_true", default=None, help="decode JPEGs on the GPU")
+    decode.add_argument("--cpu-decode", dest="gpu_decode", action="store_false", help="decode on CPU workers")
+    parser.add_argument(
+        "--cpu-share", type=float, default=0.0, metavar="F", help="with --gpu-decode: CPU share"
+    )
+    parser.add_argument("--shard", metavar="I/N", help="ingest only the I-th of N deterministic parts")
+    parser.add_argument("--devices", metavar="LIST", help="cuda:0,cuda:1 or all: one process per GPU")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
     return parser
@@ -38,6 +46,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
+
+    if args.devices:
+        from mmrag_lab.cli.devices import run_on_devices
+
+        return run_on_devices(args)
     from mmrag_lab.ingestion.pipeline import ingest
 
     config = config_from_args(args)
@@ -52,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         fast_decode=args.fast_decode,
         dtype=args.dtype,
+        gpu_decode=args.gpu_decode,
+        cpu_share=args.cpu_share,
+        shard=args.shard,
     )
     print(report.summary())
     if args.report:

@@ -26,12 +26,16 @@ class EmbedOptions:
         workers: Decode processes; None = :func:`default_workers`, 0 = decode inline.
         progress: Show a progress bar with images/s.
         fast_decode: Decode JPEGs at a reduced scale (see :class:`~mmrag_lab.ingestion.prepare.PrepareDataset`).
+        gpu_decode: Decode and preprocess on the encoder's device (see :mod:`.gpu_embed`).
+        cpu_share: With ``gpu_decode``, the fraction of the files decoded by CPU workers instead.
     """
 
     batch_size: int = 16
     workers: int | None = None
     progress: bool = True
     fast_decode: bool = False
+    gpu_decode: bool = False
+    cpu_share: float = 0.0
 
 
 def default_workers(encoder: Encoder) -> int:
@@ -71,20 +75,14 @@ def embed_and_write(
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not progress, dynamic_ncols=True)
     try:
         for batch in batches:
-            for task, reason in batch.failed:
-                for partial in _partials(task, sidecar):
-                    report.add_failure(partial["path"], reason)
+            report_failures(report, batch.failed, sidecar)
             if batch.pixels is not None:
                 pixels = (
                     batch.pixels if finish is None else finish(batch.pixels.to(device, non_blocking=True))
                 )
                 vectors = encoder.encode_pixels(pixels)
                 report.encoded += len(batch.tasks)
-                writer.put([
-                    _row(partial, v, s)
-                    for t, v, s in zip(batch.tasks, vectors, batch.sizes)
-                    for partial in _partials(t, sidecar)
-                ])  # fmt: skip
+                writer.put(make_rows(batch.tasks, vectors, batch.sizes, sidecar))
             bar.update(len(batch.tasks) + len(batch.failed))
             bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
     finally:
@@ -93,6 +91,20 @@ def embed_and_write(
         finally:
             bar.set_postfix(stored=report.ingested, failed=len(report.failed))
             bar.close()
+
+
+def report_failures(report: IngestReport, failed: list[tuple[Task, str]], sidecar: Sidecar) -> None:
+    """Every name of each bad file goes to ``report.failed`` with the reason."""
+    for task, reason in failed:
+        for partial in _partials(task, sidecar):
+            report.add_failure(partial["path"], reason)
+
+
+def make_rows(tasks: list[Task], vectors, sizes: list[tuple[int, int]], sidecar: Sidecar) -> list[dict]:
+    """Complete rows for encoded tasks: one per path that holds the task's bytes."""
+    return [
+        _row(partial, v, s) for t, v, s in zip(tasks, vectors, sizes) for partial in _partials(t, sidecar)
+    ]
 
 
 def _row(partial: dict, vector, size: tuple[int, int]) -> dict:

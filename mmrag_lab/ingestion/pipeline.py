@@ -19,9 +19,10 @@ from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.embed import EmbedOptions, embed_and_write
+from mmrag_lab.ingestion.gpu_embed import gpu_decode_default, gpu_embed_and_write
 from mmrag_lab.ingestion.plan import Plan, plan_ingest
 from mmrag_lab.ingestion.report import IngestReport
-from mmrag_lab.ingestion.scan import display_path, scan_images
+from mmrag_lab.ingestion.scan import display_path, parse_shard, scan_images, shard_scan
 from mmrag_lab.ingestion.sidecar import load_sidecar
 from mmrag_lab.ingestion.sync import prune as prune_rows
 from mmrag_lab.ingestion.sync import write_copies, write_updates
@@ -45,6 +46,9 @@ def ingest(
     collection: str | None = None,
     fast_decode: bool = False,
     dtype: str = "auto",
+    gpu_decode: bool | None = None,
+    cpu_share: float = 0.0,
+    shard: str | tuple[int, int] | None = None,
 ) -> IngestReport:
     """Bring the collection in line with the images under ``images_dir``; safe to re-run at any time.
 
@@ -69,6 +73,11 @@ def ingest(
         dtype: Encoder precision when ``encoder`` is None: ``auto`` (fp16 on a GPU, fp32 on a CPU),
             ``fp32``, ``fp16`` or ``bf16``. bf16 on a CPU with AVX512-BF16 is about twice as fast as fp32;
             its vectors differ slightly from fp32 ones.
+        gpu_decode: Decode and preprocess JPEGs on the GPU (:mod:`.gpu_embed`); None = the default for the
+            encoder's device (:func:`~mmrag_lab.ingestion.gpu_embed.gpu_decode_default`).
+        cpu_share: With GPU decoding, the fraction of the files decoded by CPU workers instead.
+        shard: ``"I/N"`` or ``(I, N)``: ingest only the deterministic I-th of N parts of the folder, so that
+            N processes or machines can share one folder and one collection (see the README).
 
     Returns:
         The :class:`IngestReport`. Bad files are listed in ``failed``; they never stop the run.
@@ -83,6 +92,7 @@ def ingest(
     started = time.perf_counter()
     cfg = (config or Config.load()).with_overrides(collection=collection, batch_size=batch_size)
     root = _check_folder(images_dir)
+    part = _check_shard(shard, prune)
     sidecar = load_sidecar(metadata)
     if encoder is None:
         from mmrag_lab.encoders import load_encoder
@@ -101,10 +111,11 @@ def ingest(
         report.root = store.register_root(report.images_dir)
         with _phase(report, "scan"):
             scan = scan_images(root)
+            scan = shard_scan(scan, part) if part else scan
             report.seen = len(scan.files) + len(scan.problems)
             report.failed.extend(scan.problems)
         with _phase(report, "hash"):
-            plan = plan_ingest(scan, store, report.root, sidecar, report)
+            plan = plan_ingest(scan, store, report.root, sidecar, report, shard=part)
         with _phase(report, "copy"):
             write_copies(store, plan, report)
         with _phase(report, "update"):
@@ -112,8 +123,10 @@ def ingest(
     # Closed while the writer owns the store: a Milvus Lite file admits one process at a time.
     if plan.tasks:
         with _phase(report, "encode"):
-            options = EmbedOptions(cfg.batch_size, workers, progress, fast_decode)
-            embed_and_write(plan.tasks, encoder, cfg, sidecar, report, options)
+            on_gpu = gpu_decode_default(encoder) if gpu_decode is None else gpu_decode
+            options = EmbedOptions(cfg.batch_size, workers, progress, fast_decode, on_gpu, cpu_share)
+            run = gpu_embed_and_write if on_gpu else embed_and_write
+            run(plan.tasks, encoder, cfg, sidecar, report, options)
     _count(report, plan)
     if prune and plan.stale or report.ingested or report.updated:
         with Store.open(cfg) as store:
@@ -141,6 +154,17 @@ def _check_folder(images_dir: str | os.PathLike) -> bytes:
     if not os.path.isdir(root):
         raise ConfigError(f"Image folder {display_path(root)} does not exist or is not a folder.")
     return os.path.realpath(root)
+
+
+def _check_shard(shard: str | tuple[int, int] | None, prune: bool) -> tuple[int, int] | None:
+    if shard is None:
+        return None
+    if prune:
+        raise ConfigError("--prune needs the whole folder; run it once without --shard after the shards.")
+    try:
+        return parse_shard(shard) if isinstance(shard, str) else parse_shard(f"{shard[0]}/{shard[1]}")
+    except ValueError as exc:
+        raise ConfigError(f"Bad shard: {exc}.") from None
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from typing import Any
 
 from mmrag_lab.ingestion.prepare import Task
 from mmrag_lab.ingestion.report import IngestReport
-from mmrag_lab.ingestion.scan import ImageFile, ScanResult, hash_files
+from mmrag_lab.ingestion.scan import ImageFile, ScanResult, hash_files, in_shard
 from mmrag_lab.ingestion.sidecar import Sidecar
 from mmrag_lab.store.collection import Store
 from mmrag_lab.store.schema import row_id
@@ -56,9 +56,19 @@ class Plan:
 
 
 def plan_ingest(
-    scan: ScanResult, store: Store, root: str, sidecar: Sidecar, report: IngestReport, threads: int = 4
+    scan: ScanResult,
+    store: Store,
+    root: str,
+    sidecar: Sidecar,
+    report: IngestReport,
+    threads: int = 4,
+    shard: tuple[int, int] | None = None,
 ) -> Plan:
-    """Hash every scanned file and compare it with the rows stored for the folder named ``root``."""
+    """Hash every scanned file and compare it with the rows stored for the folder named ``root``.
+
+    With ``shard``, ``scan`` holds that shard's files, and only that shard's stored rows are compared: the
+    rows of other shards are neither gone nor renamed here.
+    """
     plan = Plan(root)
     wanted: list[dict[str, Any]] = []
     files: dict[str, ImageFile] = {}
@@ -72,6 +82,8 @@ def plan_ingest(
         wanted.append(row)
         files[row["id"]] = file
     stored = store.rows_under(root, STORED_FIELDS)
+    if shard is not None:
+        stored = {key: row for key, row in stored.items() if in_shard(row["rel_path"], shard)}
     gone = {key: row for key, row in stored.items() if key not in files}
     prefix = scan.root.rstrip("/") + "/"
     blocked = [problem["path"].removeprefix(prefix) for problem in scan.problems]  # never pruned

@@ -159,3 +159,32 @@ def _inside(path: bytes, root: bytes) -> bool:
 def as_path(display: str) -> Path:
     """A :class:`~pathlib.Path` for a display path (non-UTF-8 names via surrogate escapes)."""
     return Path(os.fsdecode(to_fs_path(display)))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` (0 <= I < N) as ``(I, N)``; raises ValueError with what is wrong."""
+    index, sep, count = text.partition("/")
+    if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+        raise ValueError(f"a shard is I/N with 0 <= I < N, e.g. 0/4; got {text!r}")
+    index_n, count_n = int(index), int(count)
+    if not 0 <= index_n < count_n:
+        raise ValueError(f"a shard is I/N with 0 <= I < N, e.g. 0/4; got {text!r}")
+    return index_n, count_n
+
+
+def in_shard(rel: str, shard: tuple[int, int]) -> bool:
+    """Whether the file at ``rel`` (relative to the ingested folder) belongs to shard ``(I, N)``.
+
+    The choice hangs on the relative path alone, so every machine and GPU that scans the same folder (at any
+    mount point) agrees, and shard ``I + N * j`` of ``N * M`` is shard ``j`` of ``M`` within shard ``I`` of ``N``.
+    """
+    index, count = shard
+    digest = hashlib.blake2b(rel.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count == index
+
+
+def shard_scan(scan: ScanResult, shard: tuple[int, int]) -> ScanResult:
+    """The part of ``scan`` (files and problems) that belongs to ``shard``."""
+    prefix = scan.root.rstrip("/") + "/"
+    problems = [p for p in scan.problems if in_shard(p["path"].removeprefix(prefix), shard)]
+    return ScanResult(scan.root, [f for f in scan.files if in_shard(f.rel, shard)], problems)
