@@ -118,22 +118,36 @@ def serve(db: str, nonce: str, idle_timeout_s: float, max_workers: int = 16) -> 
         signal.signal(sig, lambda *_: stop.set())
     log.info("serving %s on 127.0.0.1:%d (pid %d)", files["db"], port, os.getpid())
     try:
-        _wait_until_done(stop, gate, files["lock"], idle_timeout_s)
+        _wait_until_done(stop, gate, files, idle_timeout_s)
     finally:
         disc.remove_record(files["record"], nonce)
         server.stop(grace=3).wait()
         lite.close()
 
 
-def _wait_until_done(stop: threading.Event, gate: _Gate, lock_path: str, idle_timeout_s: float) -> None:
+def _wait_until_done(
+    stop: threading.Event, gate: _Gate, files: dict[str, str], idle_timeout_s: float
+) -> None:
+    served = _identity(files["db"])
     while not stop.wait(0.25):
+        if _identity(files["db"]) != served:  # the folder was deleted or replaced: serve nothing stale
+            log.info("%s was removed or replaced: stopping", files["db"])
+            return
         if idle_timeout_s <= 0 or gate.idle_for() <= idle_timeout_s:
             continue
         # Leave only while holding the start lock, so that no client is between finding us and using us.
-        with disc.flock(lock_path, blocking=False) as held:
+        with disc.flock(files["lock"], blocking=False) as held:
             if held and gate.idle_for() > idle_timeout_s:
                 log.info("idle for %.0f s: stopping", gate.idle_for())
                 return
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def main(argv: list[str] | None = None) -> None:

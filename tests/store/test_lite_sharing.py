@@ -193,3 +193,22 @@ def _serves(pid: int, uri: str) -> bool:
     except OSError:
         return False
     return lite_discovery.SERVER_MODULE in argv and lite_discovery.side_files(uri)["db"] in argv
+
+
+def test_a_server_whose_file_was_deleted_stops_and_a_new_one_serves_the_new_file(tmp_path):
+    import shutil
+
+    uri = str(tmp_path / "gone.db")
+    with Store.open(config(uri)) as store:
+        store.ensure_collection(INFO)
+    old = server_pid(uri)
+    shutil.rmtree(uri)
+    deadline = time.monotonic() + 30
+    while lite_discovery.pid_alive(old) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not lite_discovery.pid_alive(old)
+    with Store.open(config(uri)) as store:
+        store.refresh()
+        assert not store.exists()
+        store.ensure_collection(INFO)
+    assert server_pid(uri) != old
