@@ -188,3 +188,12 @@ def test_uri_forms():
     with pytest.raises(ConfigError, match="must end in '.db'"):
         Store.open(Config.load(env={}, milvus_uri="./vectors.sqlite"))
     assert display_uri("https://user:secret@example.com:19530") == "https://example.com:19530"
+
+
+def test_hnsw_build_parameters_reach_the_backend(store_uri):
+    from mmrag_lab.store.schema import HNSW_PARAMS
+
+    with Store.open(store_uri.config(index_type="HNSW")) as store:
+        store.ensure_collection(INFO)
+        params = store.client.describe_index(store.collection, "vector").get("params", {})
+    assert {k: int(params[k]) for k in HNSW_PARAMS} == HNSW_PARAMS
