@@ -54,17 +54,17 @@ def _brute_force(store: Store, queries: np.ndarray, k: int) -> list[list[str]]:
 
 @pytest.mark.server
 def test_exact_by_default_where_ivf_with_nprobe_1_misses_neighbours(milvus_server, sample_dir, tiny_encoder):
-    from conftest import StoreTarget
+    from mmrag_lab.config import Config
 
-    target = StoreTarget("server", milvus_server.uri, "t_ivf_exact")
-    cfg = target.config(index_type="FLAT")
+    cfg = Config.load(env={}, milvus_uri=milvus_server.uri, collection="t_ivf_exact", encoder="tiny",
+                      weights="untrained", device="cpu", index_type="FLAT")  # fmt: skip
     try:
         ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
         store = Store.open(cfg)
         queries = folder_queries(sample_dir)
         vectors = tiny_encoder.encode_queries([q.image for q in queries], [q.instruction for q in queries])
         _filler(store, vectors)
-        _rebuild_as_ivf(target.uri, target.collection)
+        _rebuild_as_ivf(cfg.milvus_uri, cfg.collection)
         exact = mmrag_lab.evaluate(queries, config=cfg, encoder=tiny_encoder, store=store, ks=(1, 5, 10))
         ann = mmrag_lab.evaluate(
             queries, config=cfg, encoder=tiny_encoder, store=store, ks=(1, 5, 10), ann=True
@@ -72,9 +72,9 @@ def test_exact_by_default_where_ivf_with_nprobe_1_misses_neighbours(milvus_serve
         truth = _brute_force(store, vectors, 11)
         store.close()
     finally:
-        from conftest import _drop_quietly
-
-        _drop_quietly(target)
+        with Store.open(cfg) as cleanup:  # the test's own collection, on the session's server
+            if cleanup.exists():
+                cleanup.drop()
     # The default ranking is the brute-force ranking, whatever the index does.
     for rec, want in zip(exact.rankings, truth, strict=True):
         assert rec["ranking"][:10] == [c for c in want if c != rec["reference_id"]][:10]
