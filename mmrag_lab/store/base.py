@@ -68,10 +68,3 @@ class StoreBase:
 # Per process, per (URI, collection): the record read once, and whether the collection is loaded.
 _records: dict[tuple[str, str], CollectionRecord] = {}
 _loaded: set[tuple[str, str]] = set()
-
-
-def forget_state(uri: str | None = None) -> None:
-    """Forget cached records and loaded states (of one URI, or all), e.g. after another process dropped one."""
-    for key in [k for k in _records if uri is None or k[0] == uri]:
-        _records.pop(key, None)
-    _loaded.difference_update({k for k in _loaded if uri is None or k[0] == uri})

@@ -14,7 +14,6 @@ primary key, so only upsert makes a repeated write of the same file harmless.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Iterable
@@ -39,8 +38,6 @@ from mmrag_lab.store.writes import StoreWrites  # noqa: E402
 
 if TYPE_CHECKING:  # the encoders package imports torch; the store must not need it
     from mmrag_lab.encoders.base import EncoderInfo
-
-log = logging.getLogger(__name__)
 
 
 class Store(StoreBase, StoreReads, StoreWrites):
