@@ -16,11 +16,10 @@ from PIL import Image, ImageDraw
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
-from mmrag_lab.images import decode_image
 from mmrag_lab.ingestion.embed import make_rows
 from mmrag_lab.ingestion.gpu_decode import prepare_batch
 from mmrag_lab.ingestion.gpu_embed import _read_checked
-from mmrag_lab.ingestion.prepare import PrepareDataset, Task, make_loader, split_transform
+from mmrag_lab.ingestion.prepare import PrepareDataset, Task, make_loader
 from mmrag_lab.ingestion.scan import hash_files, scan_images
 from mmrag_lab.ingestion.sidecar import load_sidecar
 from mmrag_lab.store.collection import Store
@@ -79,13 +78,13 @@ def _read_all(tasks: list[Task]) -> list[bytes]:
         return [data for data, _ in pool.map(_read_checked, tasks)]
 
 
-def _gpu_decode_loop(chunks, size, device, stream, stop=None) -> int:
+def _gpu_decode_loop(chunks, prep, device, stream, stop=None) -> int:
     done = 0
     with torch.cuda.stream(stream) if stream is not None else nullcontext():
         for chunk in chunks:
             if stop is not None and stop.is_set():
                 break
-            done += len(prepare_batch(chunk, size, device).ok)
+            done += len(prepare_batch(chunk, prep, device).ok)
     if stream is not None:
         stream.synchronize()
     return done
@@ -93,29 +92,30 @@ def _gpu_decode_loop(chunks, size, device, stream, stop=None) -> int:
 
 def stage_rates(tasks: list[Task], encoder, args, workdir: Path) -> dict:
     size, bs, device = encoder.image_size, args.batch_size, encoder.device
-    worker_part, finish = split_transform(encoder.transform)
+    prep = encoder.preprocessing
+    finish = prep.finish
     out = {}
     start = time.perf_counter()
     datas = _read_all(tasks)
     out["read_hash_per_s"] = len(tasks) / (time.perf_counter() - start)
-    loader = make_loader(PrepareDataset(tasks, worker_part), bs, args.workers, pin_memory=True)
+    loader = make_loader(PrepareDataset(tasks, prep), bs, args.workers, pin_memory=True)
     start, n = time.perf_counter(), 0
     for batch in loader:
         n += len(batch.tasks)
     out["cpu_decode_per_s"] = n / (time.perf_counter() - start)
     chunks = [datas[i : i + bs] for i in range(0, len(datas), bs)]
     stream = torch.cuda.Stream(device) if device.type == "cuda" else None
-    _gpu_decode_loop(chunks[:2], size, device, stream)  # warm-up: nvJPEG handles, weights caches
+    _gpu_decode_loop(chunks[:2], prep, device, stream)  # warm-up: nvJPEG handles, weights caches
     start = time.perf_counter()
-    n = _gpu_decode_loop(chunks, size, device, stream)
+    n = _gpu_decode_loop(chunks, prep, device, stream)
     out["gpu_decode_per_s"] = n / (time.perf_counter() - start)
-    routes = prepare_batch(chunks[0], size, device).route
+    routes = prepare_batch(chunks[0], prep, device).route
     out["gpu_routes_first_batch"] = {r: list(routes.values()).count(r) for r in set(routes.values())}
     out["model_per_s"] = model_rate(encoder, finish, bs, size)
     stop = threading.Event()
     box = {}
     side = threading.Thread(
-        target=lambda: box.update(n=_gpu_decode_loop(chunks * 50, size, device, stream, stop))
+        target=lambda: box.update(n=_gpu_decode_loop(chunks * 50, prep, device, stream, stop))
     )
     side.start()
     time.sleep(0.5)
@@ -166,9 +166,10 @@ def agreement(photos: list[Path], device: str, preset: str, limit: int = 400) ->
     for dtype in ("fp32", "fp16") if device.startswith("cuda") else ("fp32",):
         torch.manual_seed(0)
         enc = load_encoder(preset, weights="untrained", device=device, dtype=dtype)
-        worker_part, finish = split_transform(enc.transform)
-        cpu = torch.stack([worker_part(decode_image(d)) for d in datas])
-        gpu = prepare_batch(datas, enc.image_size, device)
+        prep = enc.preprocessing
+        finish = prep.finish
+        cpu = torch.stack([prep.to_uint8(prep.load(d)) for d in datas])
+        gpu = prepare_batch(datas, prep, device)
         assert gpu.ok == list(range(len(datas))), gpu.errors
         diff = (gpu.pixels.cpu().long() - cpu.long()).abs()
         a = np.concatenate(
@@ -193,7 +194,7 @@ def agreement(photos: list[Path], device: str, preset: str, limit: int = 400) ->
 
 def sequential(folder: Path, uri: str, encoder, bs: int) -> dict:
     """GPU decode with no overlap: read, decode + preprocess, encode, upsert, one after another per batch."""
-    _, finish = split_transform(encoder.transform)
+    finish = encoder.preprocessing.finish
     config = Config.load(env={}, milvus_uri=uri, collection="e2e_sequential")
     sidecar = load_sidecar(None)
     with Store.open(config) as store:
@@ -203,7 +204,7 @@ def sequential(folder: Path, uri: str, encoder, bs: int) -> dict:
         for begin in range(0, len(tasks), bs):
             chunk = tasks[begin : begin + bs]
             datas = [Path(os.fsdecode(t.file.path)).read_bytes() for t in chunk]
-            prepared = prepare_batch(datas, encoder.image_size, encoder.device)
+            prepared = prepare_batch(datas, encoder.preprocessing, encoder.device)
             vectors = encoder.encode_pixels(finish(prepared.pixels))
             ok = prepared.ok
             rows = make_rows([chunk[i] for i in ok], vectors, [prepared.sizes[i] for i in ok], sidecar)

@@ -21,7 +21,9 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".
 MAX_PIXELS = 89_478_485
 
 
-def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS, draft: int | None = None) -> Image.Image:
+def load_image(
+    source: ImageSource, max_pixels: int = MAX_PIXELS, draft: int | None = None, upright: bool = True
+) -> Image.Image:
     """Open an image and return it as an upright 8-bit RGB picture.
 
     EXIF orientation is applied; palette and alpha images are composited on white; CMYK, 16-bit and
@@ -32,12 +34,14 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS, draft: int | N
         max_pixels: Images with more pixels are refused as possible decompression bombs.
         draft: If set, let the JPEG decoder downscale by a power of two while both sides stay at least
             this many pixels. Faster, but pixels differ slightly from a full decode.
+        upright: False reads the picture as reference code that calls ``Image.open(p).convert("RGB")``
+            does: no EXIF transpose, alpha dropped rather than composited.
 
     Raises:
         ImageLoadError: The file is missing, unreadable, not an image, truncated or too large.
     """
     if isinstance(source, Image.Image):
-        return _to_rgb(_upright(source))
+        return _to_rgb(_upright(source)) if upright else source.convert("RGB")
     path = Path(os.fsdecode(source))
     try:
         data = path.read_bytes()
@@ -47,11 +51,15 @@ def load_image(source: ImageSource, max_pixels: int = MAX_PIXELS, draft: int | N
         raise ImageLoadError(path, "is a directory, not an image") from None
     except OSError as exc:
         raise ImageLoadError(path, f"cannot read file ({exc.strerror or exc})") from None
-    return decode_image(data, name=path, max_pixels=max_pixels, draft=draft)
+    return decode_image(data, name=path, max_pixels=max_pixels, draft=draft, upright=upright)
 
 
 def decode_image(
-    data: bytes, name: object = "<bytes>", max_pixels: int = MAX_PIXELS, draft: int | None = None
+    data: bytes,
+    name: object = "<bytes>",
+    max_pixels: int = MAX_PIXELS,
+    draft: int | None = None,
+    upright: bool = True,
 ) -> Image.Image:
     """Decode encoded image bytes like :func:`load_image` does for a file."""
     if not data:
@@ -78,7 +86,7 @@ def decode_image(
         raise ImageLoadError(name, "not a recognised image format (is it really an image?)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageLoadError(name, f"corrupt or truncated image ({exc})") from None
-    return _to_rgb(_upright(image))
+    return _to_rgb(_upright(image)) if upright else image.convert("RGB")
 
 
 def image_size(source: ImageSource | bytes) -> tuple[int, int]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import torch
 from tqdm.auto import tqdm
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.ingestion.plan import partial_row
-from mmrag_lab.ingestion.prepare import PrepareDataset, Task, make_loader, split_transform
+from mmrag_lab.ingestion.prepare import PrepareDataset, Task, make_loader
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.sidecar import Sidecar
 from mmrag_lab.ingestion.writer import RowWriter
@@ -41,7 +40,7 @@ class EmbedOptions:
 def default_workers(encoder: Encoder) -> int:
     """Decode processes: on a GPU all cores but two; on a CPU half the cores (the encoder needs the rest)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    on_gpu = getattr(getattr(encoder, "device", None), "type", "cpu") != "cpu"
+    on_gpu = encoder.device.type != "cpu"
     return max(1, min(32, cores - 2)) if on_gpu else max(1, cores // 2)
 
 
@@ -65,10 +64,9 @@ def embed_and_write(
     workers = default_workers(encoder) if options.workers is None else options.workers
     draft = encoder.image_size if options.fast_decode else None
     batch_size, progress = options.batch_size, options.progress
-    transform, finish = split_transform(getattr(encoder, "transform", None) or encoder.preprocess)
-    device = getattr(encoder, "device", None) or torch.device("cpu")
+    prep, device = encoder.preprocessing, encoder.device
     loader = make_loader(
-        PrepareDataset(tasks, transform, draft), batch_size, workers, pin_memory=device.type == "cuda"
+        PrepareDataset(tasks, prep, draft), batch_size, workers, pin_memory=device.type == "cuda"
     )
     batches = iter(loader)  # forks the decode workers before the writer thread starts
     writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
@@ -77,10 +75,7 @@ def embed_and_write(
         for batch in batches:
             report_failures(report, batch.failed, sidecar)
             if batch.pixels is not None:
-                pixels = (
-                    batch.pixels if finish is None else finish(batch.pixels.to(device, non_blocking=True))
-                )
-                vectors = encoder.encode_pixels(pixels)
+                vectors = encoder.encode_pixels(prep.finish(batch.pixels.to(device, non_blocking=True)))
                 report.encoded += len(batch.tasks)
                 writer.put(make_rows(batch.tasks, vectors, batch.sizes, sidecar))
             bar.update(len(batch.tasks) + len(batch.failed))

@@ -1,6 +1,6 @@
 """Batched JPEG decoding (nvJPEG through torchvision) and EVA-CLIP preprocessing on the GPU, pixel-exact.
 
-Reference: images.decode_image (PIL decode, exif_transpose, RGB) + eva_val_transform: Resize(S, BICUBIC) on
+Reference: the encoder's Preprocessing (PIL decode, exif_transpose when it asks, RGB), Resize(S, BICUBIC) on
 PIL = ``Image.resize((w', h'), BICUBIC)`` (skipped at equal size), CenterCrop(S) at ``int(round(d / 2.0))``.
 ``parse_jpeg`` sends what the GPU decoder may not reproduce to the CPU path (``NeedsCpu`` says why); the rest
 is decoded in one ``torchvision.io.decode_jpeg`` call, turned upright (nvJPEG ignores EXIF) and resized like
@@ -20,13 +20,12 @@ from functools import lru_cache
 import numpy as np
 import PIL
 import torch
-from torchvision import transforms as T
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from mmrag_lab.images import MAX_PIXELS, decode_image  # the CPU path refuses larger images
+from mmrag_lab.encoders.preprocessing import Preprocessing
+from mmrag_lab.images import MAX_PIXELS  # the CPU path refuses larger images
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+EVA_224 = Preprocessing(224)  # Visualized BGE's preprocessing, the default of the functions below
 PRECISION_BITS = 32 - 8 - 2  # Resample.c
 MAX_BATCH_PIXELS = 48_000_000  # input pixels per resize call (float64: 24 bytes each for RGB)
 PILLOW_MAJOR = int(PIL.__version__.split(".")[0])  # the pass order changed in Pillow 13
@@ -125,13 +124,6 @@ def upright(image: torch.Tensor, orientation: int) -> torch.Tensor:
     return ops[orientation](image) if orientation in ops else image
 
 
-def output_geometry(width: int, height: int, size: int) -> tuple[int, int, int, int]:
-    """torchvision Resize(size) + CenterCrop(size) on a PIL image: resized width, height, crop left, top."""
-    short, long = (width, height) if width <= height else (height, width)
-    new_w, new_h = (size, int(size * long / short)) if width <= height else (int(size * long / short), size)
-    return new_w, new_h, int(round((new_w - size) / 2.0)), int(round((new_h - size) / 2.0))
-
-
 @lru_cache(maxsize=256)
 def pillow_bicubic_weights(in_size: int, out_size: int, start: int, count: int, device: str = "cpu"):
     """Resample.c's precompute_coeffs + normalize_coeffs_8bpc (BICUBIC, box = whole axis) for output pixels
@@ -187,29 +179,33 @@ def pillow_resize(
     return x.to(torch.uint8)
 
 
-def resize_crop(images: torch.Tensor, size: int = 224) -> torch.Tensor:
-    """uint8 upright (B, C, H, W) of one size -> uint8 (B, C, size, size): Resize(size) + CenterCrop(size)."""
-    new_w, new_h, left, top = output_geometry(images.shape[-1], images.shape[-2], size)
+def resize_crop(images: torch.Tensor, prep: Preprocessing = EVA_224) -> torch.Tensor:
+    """uint8 upright (B, C, H, W) of one size -> uint8 (B, C, S, S): ``prep``'s resize and centre crop."""
+    size = prep.size
+    new_w, new_h, left, top = prep.geometry(images.shape[-1], images.shape[-2])
     return pillow_resize(images, new_w, new_h, (left, top, size, size))
 
 
-def normalize(pixels: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 3, S, S) -> float32 with the same float ops as ToTensor + Normalize (prepare.Finish)."""
-    stats = torch.tensor([CLIP_MEAN, CLIP_STD], dtype=torch.float32, device=pixels.device)
-    mean, std = stats.view(2, 1, -1, 1, 1)
-    return pixels.float().div_(255).sub_(mean).div_(std)
+def cpu_pixels(data: bytes, prep: Preprocessing = EVA_224) -> torch.Tensor:
+    """The CPU path up to uint8 (what prepare's workers hand over)."""
+    return prep.to_uint8(prep.load(data))
 
 
-def cpu_pixels(data: bytes, size: int = 224) -> torch.Tensor:
-    """The CPU path: decode_image + eva_val_transform up to uint8 (what prepare's workers hand over)."""
-    from mmrag_lab.encoders.visual_bge_encoder import eva_val_transform
+def prepare_batch(
+    datas: Sequence[bytes],
+    prep: Preprocessing = EVA_224,
+    device="cuda",
+    decode_device=None,
+    fallback=cpu_pixels,
+):
+    """Decode and preprocess a batch; files that parse_jpeg or the decoder refuse take ``fallback``.
 
-    steps = eva_val_transform(size).transforms  # [Resize, CenterCrop, ToTensor, Normalize]
-    return T.Compose([*steps[:-2], T.PILToTensor()])(decode_image(data))
-
-
-def prepare_batch(datas: Sequence[bytes], size=224, device="cuda", decode_device=None, fallback=cpu_pixels):
-    """Decode and preprocess a batch; files that parse_jpeg or the decoder refuse take ``fallback``."""
+    Raises:
+        ValueError: ``prep`` is not one this path reproduces (see :meth:`Preprocessing.gpu_reproducible`).
+    """
+    if not prep.gpu_reproducible():
+        raise ValueError(f"GPU decoding cannot reproduce {prep}")
+    size = prep.size
     device, route, headers, out, errors, sizes = torch.device(device), {}, {}, {}, {}, {}
     for i, data in enumerate(datas):
         try:
@@ -232,17 +228,18 @@ def prepare_batch(datas: Sequence[bytes], size=224, device="cuda", decode_device
         if tuple(image.shape) != (3, headers[i].height, headers[i].width):
             route[i] = f"cpu: decoder gave shape {tuple(image.shape)}"
             continue
-        image = upright(image.to(device), headers[i].orientation)
+        image = image.to(device)
+        image = upright(image, headers[i].orientation) if prep.exif_transpose else image
         groups.setdefault(image.shape, []).append((i, image))
         route[i], sizes[i] = "gpu", (image.shape[-1], image.shape[-2])
     for shape, members in groups.items():  # one resize per input size, in chunks of bounded memory
         step = max(1, MAX_BATCH_PIXELS // (shape[1] * shape[2]))
         for start in range(0, len(members), step):
             chunk = members[start : start + step]
-            out.update(zip([i for i, _ in chunk], resize_crop(torch.stack([x for _, x in chunk]), size)))
+            out.update(zip([i for i, _ in chunk], resize_crop(torch.stack([x for _, x in chunk]), prep)))
     for i in [i for i in range(len(datas)) if route[i] != "gpu"]:
         try:
-            out[i] = fallback(datas[i], size).to(device)
+            out[i] = fallback(datas[i], prep).to(device)
         except Exception as exc:  # mmrag_lab's ImageLoadError (.reason) and anything a transform raises
             errors[i] = getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
     ok = sorted(out)

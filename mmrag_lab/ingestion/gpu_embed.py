@@ -21,23 +21,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 import torch
-from torchvision import transforms as T
 from tqdm.auto import tqdm
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
+from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ConfigError, ImageLoadError
-from mmrag_lab.images import decode_image, image_size
+from mmrag_lab.images import image_size
 from mmrag_lab.ingestion.embed import EmbedOptions, default_workers, make_rows, report_failures
 from mmrag_lab.ingestion.gpu_decode import prepare_batch
-from mmrag_lab.ingestion.prepare import (
-    PrepareDataset,
-    PreparedBatch,
-    Task,
-    _read,
-    make_loader,
-    split_transform,
-)
+from mmrag_lab.ingestion.prepare import PrepareDataset, PreparedBatch, Task, _read, make_loader
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.scan import content_id
 from mmrag_lab.ingestion.sidecar import Sidecar
@@ -59,12 +52,11 @@ def gpu_embed_and_write(
     """Like :func:`~mmrag_lab.ingestion.embed.embed_and_write`, decoding on the encoder's device.
 
     Raises:
-        ConfigError: The encoder's preprocessing is not the EVA-CLIP one the GPU path reproduces.
+        ConfigError: The encoder's preprocessing is not one the GPU path reproduces.
     """
     if not tasks:
         return
-    worker_part, finish = _check_transform(encoder)
-    device = getattr(encoder, "device", None) or torch.device("cpu")
+    prep, device = _check_preprocessing(encoder), encoder.device
     cut = round(len(tasks) * min(max(options.cpu_share, 0.0), 1.0))
     out: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
     stop = threading.Event()
@@ -72,11 +64,11 @@ def gpu_embed_and_write(
     if cut:  # the loader forks its workers here, before any thread of ours exists
         workers = default_workers(encoder) if options.workers is None else options.workers
         loader = make_loader(
-            PrepareDataset(tasks[:cut], worker_part), options.batch_size, workers, device.type == "cuda"
+            PrepareDataset(tasks[:cut], prep), options.batch_size, workers, device.type == "cuda"
         )
         producers.append(threading.Thread(target=_pump, args=(iter(loader), out, stop), daemon=True))
     if cut < len(tasks):
-        batches = _gpu_batches(tasks[cut:], options.batch_size, device, encoder.image_size, worker_part)
+        batches = _gpu_batches(tasks[cut:], options.batch_size, device, prep)
         producers.append(threading.Thread(target=_pump, args=(batches, out, stop), daemon=True))
     writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not options.progress, dynamic_ncols=True)
@@ -93,7 +85,7 @@ def gpu_embed_and_write(
                 raise batch
             report_failures(report, batch.failed, sidecar)
             if batch.pixels is not None and len(batch.tasks):
-                vectors = encoder.encode_pixels(finish(batch.pixels.to(device, non_blocking=True)))
+                vectors = encoder.encode_pixels(prep.finish(batch.pixels.to(device, non_blocking=True)))
                 report.encoded += len(batch.tasks)
                 writer.put(make_rows(batch.tasks, vectors, batch.sizes, sidecar))
             bar.update(len(batch.tasks) + len(batch.failed))
@@ -109,16 +101,15 @@ def gpu_embed_and_write(
             bar.close()
 
 
-def _check_transform(encoder: Encoder):
-    transform = getattr(encoder, "transform", None) or encoder.preprocess
-    worker_part, finish = split_transform(transform)
-    steps = [type(step) for step in getattr(worker_part, "transforms", [])]
-    if finish is None or steps != [T.Resize, T.CenterCrop, T.PILToTensor]:
+def _check_preprocessing(encoder: Encoder) -> Preprocessing:
+    prep = encoder.preprocessing
+    if not prep.gpu_reproducible():
         raise ConfigError(
-            f"GPU decoding reproduces EVA-CLIP's Resize + CenterCrop + Normalize only; {encoder.name} "
-            "preprocesses otherwise. Ingest without --gpu-decode."
+            f"GPU decoding reproduces a bicubic shorter-side resize and centre crop only; {encoder.name} "
+            f"preprocesses otherwise ({prep.resize}, {prep.interpolation}, crop {prep.crop}). "
+            "Ingest without --gpu-decode."
         )
-    return worker_part, finish
+    return prep
 
 
 def _pump(batches, out: queue.Queue, stop: threading.Event) -> None:
@@ -142,12 +133,9 @@ def _put(out: queue.Queue, item, stop: threading.Event) -> bool:
     return False
 
 
-def _gpu_batches(tasks: list[Task], batch_size: int, device: torch.device, size: int, worker_part):
+def _gpu_batches(tasks: list[Task], batch_size: int, device: torch.device, prep: Preprocessing):
     """Yield :class:`PreparedBatch` es with uint8 pixels on ``device``; files are read ahead on threads."""
     stream = torch.cuda.Stream(device) if device.type == "cuda" else None
-
-    def fallback(data: bytes, _size: int) -> torch.Tensor:
-        return worker_part(decode_image(data))
 
     with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="mmrag-read") as pool:
         pending: deque = deque()
@@ -161,7 +149,7 @@ def _gpu_batches(tasks: list[Task], batch_size: int, device: torch.device, size:
             good = [(task, data) for task, (data, _) in zip(chunk, results) if data is not None]
             failed = [(task, error) for task, (_, error) in zip(chunk, results) if error is not None]
             with torch.cuda.stream(stream) if stream is not None else nullcontext():
-                prepared = prepare_batch([d for _, d in good], size, device, fallback=fallback)
+                prepared = prepare_batch([d for _, d in good], prep, device)
             if stream is not None:
                 stream.synchronize()  # the model runs on another stream: hand over finished pixels only
             sizes = [prepared.sizes.get(i) or image_size(good[i][1]) for i in prepared.ok]
@@ -193,6 +181,5 @@ MEASURED_MIN_COSINE: float | None = 0.9982  # 400 photos, H200, 2026-11-30: opt-
 
 def gpu_decode_default(encoder: Encoder) -> bool:
     """Whether ingest decodes on the GPU when not told: on CUDA, if the measured agreement allows it."""
-    device = getattr(encoder, "device", None)
     agreed = MEASURED_MIN_COSINE is not None and MEASURED_MIN_COSINE >= 0.999
-    return agreed and device is not None and device.type == "cuda"
+    return agreed and encoder.device.type == "cuda" and encoder.preprocessing.gpu_reproducible()

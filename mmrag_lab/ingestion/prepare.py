@@ -2,33 +2,30 @@
 
 A torch :class:`~torch.utils.data.DataLoader` runs :class:`PrepareDataset` in ``workers`` processes. Each
 item is read, checked against the content hash it was planned under (a file rewritten since the hash
-fails instead of being stored under the wrong key), decoded upright to RGB and transformed. A bad file
-becomes an error entry in the batch; it never stops the batch.
+fails instead of being stored under the wrong key), decoded to RGB and resized and cropped by the encoder's
+:class:`~mmrag_lab.encoders.preprocessing.Preprocessing`. A bad file becomes an error entry in the batch;
+it never stops the batch.
 
-When the encoder's transform ends in ``ToTensor`` + ``Normalize`` (the EVA-CLIP one does), the workers
-stop before them and hand over uint8 pixels: a quarter of the bytes through shared memory and over PCIe.
-:func:`split_transform` returns the finishing step, which runs where the model runs and gives the same
-floats as the full transform.
+The workers hand over uint8 pixels (a quarter of the bytes of floats, through shared memory and over PCIe);
+:meth:`Preprocessing.finish` normalises them where the model runs, with the same floats as the whole
+preprocessing on the CPU.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from torchvision import transforms as T
 
+from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ImageLoadError
-from mmrag_lab.images import decode_image, image_size
+from mmrag_lab.images import image_size
 from mmrag_lab.ingestion.scan import ImageFile, content_id
-
-Transform = Callable[[Image.Image], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -65,14 +62,14 @@ class PrepareDataset(Dataset):
 
     Args:
         tasks: The images to prepare.
-        transform: PIL image to ``(3, S, S)`` tensor (the encoder's preprocessing).
+        preprocessing: The encoder's preprocessing; workers run it up to uint8 pixels.
         draft: If set, JPEGs are decoded at a reduced scale that keeps both sides at least this many
             pixels: about twice as fast, with pixels slightly different from a full decode.
     """
 
-    def __init__(self, tasks: Sequence[Task], transform: Transform, draft: int | None = None):
+    def __init__(self, tasks: Sequence[Task], preprocessing: Preprocessing, draft: int | None = None):
         self.tasks = list(tasks)
-        self.transform = transform
+        self.preprocessing = preprocessing
         self.draft = draft
 
     def __len__(self) -> int:
@@ -84,40 +81,14 @@ class PrepareDataset(Dataset):
             data = _read(task.file)
             if content_id(data) != task.id:
                 raise ImageLoadError(task.file.display, "the file changed while ingesting; run ingest again")
-            image = decode_image(data, name=task.file.display, draft=self.draft)
+            image = self.preprocessing.load(data, draft=self.draft, name=task.file.display)
             size = image_size(data) if self.draft else image.size
-            pixels = self.transform(image)
+            pixels = self.preprocessing.to_uint8(image)
         except ImageLoadError as exc:
             return {"index": index, "error": exc.reason}
         except Exception as exc:  # a transform failing on one odd image must not stop the batch
             return {"index": index, "error": f"preprocessing failed ({type(exc).__name__}: {exc})"}
         return {"index": index, "pixels": pixels, "size": size}
-
-
-def split_transform(transform: Transform) -> tuple[Transform, Callable[[torch.Tensor], torch.Tensor] | None]:
-    """Split ``Compose([..., ToTensor(), Normalize()])`` into a uint8 worker part and a finishing step.
-
-    Returns:
-        ``(worker_part, finish)``; ``finish`` is None when the transform has another shape (then the
-        workers run all of it).
-    """
-    steps = list(getattr(transform, "transforms", []))
-    if len(steps) < 2 or type(steps[-2]) is not T.ToTensor or type(steps[-1]) is not T.Normalize:
-        return transform, None
-    return T.Compose([*steps[:-2], T.PILToTensor()]), Finish(steps[-1].mean, steps[-1].std)
-
-
-class Finish:
-    """uint8 ``(B, 3, S, S)`` pixels to normalised floats, the same arithmetic as ToTensor + Normalize."""
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float]):
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-
-    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        if self.mean.device != pixels.device:
-            self.mean, self.std = self.mean.to(pixels.device), self.std.to(pixels.device)
-        return pixels.float().div_(255).sub_(self.mean).div_(self.std)
 
 
 def make_loader(

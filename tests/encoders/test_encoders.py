@@ -124,7 +124,7 @@ def test_long_instructions_are_truncated_to_fit_positions(base_encoder):
     long_text = "very " * 2000 + "long"
     out = base_encoder.encode_queries(IMAGES[:1], [long_text])
     assert out.shape == (1, 768) and np.isfinite(out).all()
-    assert base_encoder.max_text_tokens == 512 - 196
+    assert base_encoder.instruction_limit == 512 - 196
     assert base_encoder.encode_texts([long_text]).shape == (1, 768)
 
 

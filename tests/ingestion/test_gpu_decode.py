@@ -194,12 +194,12 @@ def test_upright_matches_exif_transpose():
 
 
 def test_normalize_gives_the_encoders_floats(odd):
-    from mmrag_lab.encoders.visual_bge_encoder import eva_val_transform
-    from mmrag_lab.images import decode_image
+    from mmrag_lab.encoders.visual_bge_encoder import eva_preprocessing
 
     data = odd["exif_orientation_6"][0]
-    expected = eva_val_transform(224)(decode_image(data))
-    assert torch.equal(G.normalize(G.prepare_batch([data], device="cpu").pixels)[0], expected)
+    prep = eva_preprocessing(224)
+    expected = prep(data)
+    assert torch.equal(prep.finish(G.prepare_batch([data], prep, device="cpu").pixels)[0], expected)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -191,7 +191,7 @@ def test_a_file_rewritten_after_hashing_is_reported_not_stored_under_the_old_has
     planned = content_id(path.read_bytes())
     path.write_bytes(encoded(photo(seed=2), "JPEG"))
     file = ImageFile(os.fsencode(path), str(path), "changing.jpg", path.stat().st_size)
-    item = PrepareDataset([Task(file, planned)], tiny_encoder.transform)[0]
+    item = PrepareDataset([Task(file, planned)], tiny_encoder.preprocessing)[0]
     assert "changed while ingesting" in item["error"]
 
 
@@ -211,15 +211,25 @@ def cli_target(target) -> list[str]:
 
 
 def test_uint8_hand_over_gives_the_same_pixels_as_the_full_transform(sample_dir, tiny_encoder):
-    from mmrag_lab.images import load_image
-    from mmrag_lab.ingestion.prepare import split_transform
+    from torchvision import transforms as T
 
-    head, finish = split_transform(tiny_encoder.transform)
-    assert finish is not None
+    from mmrag_lab.images import load_image
+
+    prep = tiny_encoder.preprocessing
     image = load_image(next(sample_dir.glob("*/*.jpg")))
-    handed_over = head(image)
+    handed_over = prep.to_uint8(image)
     assert handed_over.dtype == torch.uint8
-    assert torch.equal(finish(handed_over.unsqueeze(0))[0], tiny_encoder.transform(image))
+    assert torch.equal(prep.finish(handed_over.unsqueeze(0))[0], tiny_encoder.preprocess(image))
+    # and it is EVA-CLIP's torchvision transform, bit for bit
+    eva = T.Compose(
+        [
+            T.Resize(prep.size, interpolation=T.InterpolationMode.BICUBIC),
+            T.CenterCrop(prep.size),
+            T.ToTensor(),
+            T.Normalize(prep.mean, prep.std),
+        ]
+    )
+    assert torch.equal(eva(image), tiny_encoder.preprocess(image))
 
 
 def test_writer_reports_bad_rows_and_counts_only_acknowledged_ones(tmp_path):
