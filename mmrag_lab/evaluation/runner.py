@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from mmrag_lab.evaluation.metrics import TIE_POLICIES
 from mmrag_lab.evaluation.protocol import describe
 from mmrag_lab.evaluation.querysets import Query
 from mmrag_lab.evaluation.rerank_ab import rerank_stage
+from mmrag_lab.evaluation.retrieval_stage import retrieval_stage
 from mmrag_lab.evaluation.rundir import EvalRun, query_record, write_run
-from mmrag_lab.evaluation.stage import retrieval_stage
+from mmrag_lab.evaluation.runparts import QueryCounts, RunConfig, RunEncoder, RunMetrics
 from mmrag_lab.evaluation.submission import short_rankings, write_submission
 
 
@@ -92,46 +94,37 @@ def evaluate(
     ks = [ks] if isinstance(ks, int) else list(ks)
     protocol = describe(kind, exclude_reference, loaded, ann=ann, cirr_soft=cirr_soft, submission=submission)
     settings = _settings(ks, map_ks, subset_ks, protocol, missing, ties, rerank, rerank_top_n)
-    timing: dict[str, float] = {}
-    stage = retrieval_stage(loaded, cfg, encoder, store, settings, timing, progress)
-    matched, retrieved, index = stage["matched"], stage["retrieved"], stage["index"]
+    stage = retrieval_stage(loaded, cfg, encoder, store, settings, progress)
     summary_args = {"ks": ks, "map_ks": map_ks, "subset_ks": subset_ks, "missing": missing}
-    before = [m.ranked(r.ranking, r.subset) for m, r in zip(matched, retrieved, strict=True)]
-    metrics: dict[str, Any] = {"retrieval": summarize(before, **summary_args), "settings": settings}
-    if ann:
-        metrics["index_recall"] = stage["index_recall"]
+    before = [m.ranked(r.ranking, r.subset) for m, r in zip(stage.matched, stage.retrieved, strict=True)]
     records = [
-        query_record(m, r, q, [index.path_of(t) for t in m.target_ids])
-        for m, r, q in zip(matched, retrieved, before, strict=True)
+        query_record(m, r, q, [stage.index.path_of(t) for t in m.target_ids])
+        for m, r, q in zip(stage.matched, stage.retrieved, before, strict=True)
     ]
+    reranked, rerank_s = {}, None
     if rerank:
         t0 = time.perf_counter()
-        metrics.update(
-            rerank_stage(
-                matched, retrieved, records, stage["table"], top_n=rerank_top_n, concurrency=concurrency,
-                prices=prices, summary_args=summary_args, config=cfg, **(rerank_options or {}),
-            )
+        reranked = rerank_stage(
+            stage.matched, stage.retrieved, records, stage.table, top_n=rerank_top_n, concurrency=concurrency,
+            prices=prices, summary_args=summary_args, config=cfg, **(rerank_options or {}),
         )  # fmt: skip
-        timing["rerank_s"] = time.perf_counter() - t0
-    timing["total_s"] = time.perf_counter() - started
-    metrics["queries"] = {
-        "n_loaded": len(loaded),
-        "n_encoded": len(matched),
-        "failed_query_images": stage["failed"],
-        "match": stage["match"],
-    }
-    metrics["timing"] = timing
-    untrained = bool(stage["encoder"].info.untrained)
+        rerank_s = time.perf_counter() - t0
+    timings = replace(stage.timings, rerank_s=rerank_s, total_s=time.perf_counter() - started)
+    untrained = bool(stage.encoder.info.untrained)
+    counts = QueryCounts(len(loaded), len(stage.matched), stage.failed, stage.match.as_dict())
     run = EvalRun(
         out_dir=Path(out_dir) if out_dir else None,
-        config={
-            **cfg.public_dict(),
-            "evaluation": settings,
-            "queries": _source(queries),
-            "untrained": untrained,
-        },
-        encoder={**stage["encoder"].info.as_dict(), "collection_metric": stage["metric"]},
-        metrics={"untrained": untrained, **metrics},
+        config=RunConfig(cfg.public_dict(), settings, _source(queries), untrained),
+        encoder=RunEncoder(stage.encoder.info, stage.metric),
+        metrics=RunMetrics(
+            untrained,
+            summarize(before, **summary_args),
+            settings,
+            counts,
+            timings,
+            index_recall=stage.index_recall if ann else None,
+            **reranked,
+        ),  # fmt: skip
         rankings=records,
     )
     if submission and not out_dir:
@@ -140,8 +133,8 @@ def evaluate(
         write_run(run)
     if submission:
         coco_ids = next((q.meta.get("coco_ids") for q in loaded if q.meta.get("coco_ids")), None)
-        run.metrics["submission_files"] = write_submission(kind, run, index.path_of, coco_ids)
-        run.metrics["submission_warning"] = short_rankings(run.rankings)
+        run.metrics.submission_files = write_submission(kind, run, stage.index.path_of, coco_ids)
+        run.metrics.submission_warning = short_rankings(run.rankings)
         write_run(run)
     return run
 

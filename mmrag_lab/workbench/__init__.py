@@ -3,5 +3,6 @@
 :mod:`.session` sets a notebook up (config, weights, recorder), :mod:`.recorder` keeps the values and figures a
 run records, :mod:`.runs` runs notebooks headless with papermill, :mod:`.app` and :mod:`.app_backend` are the
 ipywidgets search-and-rerank app, :mod:`.demo` is ``make demo``, :mod:`.weights_choice` decides up front which
-weights an unattended run can have, and :mod:`.sample` locates the bundled sample. The core never imports it.
+weights an unattended run can have, :mod:`.eval_notebook` keeps the ``05_evaluate`` cells to one call
+each, and :mod:`.sample` locates the bundled sample. The core never imports it.
 """
