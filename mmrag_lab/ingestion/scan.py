@@ -92,6 +92,15 @@ def scan_images(folder: str | os.PathLike) -> ScanResult:
     return result
 
 
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The image files under ``folder``, sorted, as paths below it as given.
+
+    The one way the package lists a folder's images: the walk of :func:`scan_images` (hidden names such as
+    ``.ipynb_checkpoints`` skipped, symlinks kept inside the folder) without its problem report.
+    """
+    return [Path(folder) / as_path(f.rel) for f in scan_images(folder).files]
+
+
 def content_id(data: bytes) -> str:
     """The primary key of an image: the sha256 hex digest of its bytes."""
     return hashlib.sha256(data).hexdigest()
