@@ -124,7 +124,7 @@ def evaluate(
             timings,
             index_recall=stage.index_recall if ann else None,
             **reranked,
-        ),  # fmt: skip
+        ),
         rankings=records,
     )
     if submission and not out_dir:
