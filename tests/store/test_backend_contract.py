@@ -168,3 +168,11 @@ def test_a_malformed_raw_filter_reaches_the_lite_server_once(tmp_path, tiny_enco
         with pytest.raises(StoreError, match="Milvus refused search"):
             search(filter=BAD_FILTER, **kwargs)
         assert searches() - before == 1
+
+
+def test_mmrag_lite_refuses_a_server_address_without_showing_its_credentials(capsys):
+    from mmrag_lab.cli import main
+
+    assert main(["lite", "status", "http://root:s3cret@127.0.0.1:19530"]) == 2
+    message = capsys.readouterr().err
+    assert "http://127.0.0.1:19530 is a Milvus server address" in message and "s3cret" not in message
