@@ -112,11 +112,6 @@ class Config:
         values = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
         return dataclasses.replace(self, **values)
 
-    @property
-    def is_lite(self) -> bool:
-        """True when the URI points at a local Milvus Lite file."""
-        return is_lite_uri(self.milvus_uri)
-
     def public_dict(self) -> dict[str, Any]:
         """All settings except secrets, safe to write into reports and notebooks."""
         out = dataclasses.asdict(self)

@@ -54,6 +54,18 @@ class CollectionMismatchError(StoreError):
     """A collection was made by another encoder, dimension or metric."""
 
 
+class CollectionNotFoundError(StoreError):
+    """The collection does not exist; the message says how to make it (ingest first)."""
+
+
+class ForeignCollectionError(CollectionMismatchError):
+    """The collection was not made by mmrag_lab."""
+
+
+class EncoderMismatchError(CollectionMismatchError):
+    """The collection's vectors come from another encoder than the one given; the message names both."""
+
+
 class SchemaOutdatedError(CollectionMismatchError):
     """The collection was made by an older mmrag_lab; the message names the command that migrates it."""
 

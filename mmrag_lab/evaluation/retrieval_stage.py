@@ -9,7 +9,7 @@ from typing import Any
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
-from mmrag_lab.errors import CollectionMismatchError, EvaluationError
+from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.exact import VectorTable, index_recall
 from mmrag_lab.evaluation.match import MatchedQuery, MatchReport, match_queries
 from mmrag_lab.evaluation.querysets import ImageIndex, Query
@@ -67,7 +67,7 @@ def retrieval_stage(
     ann_s = recall = None
     try:
         encoder = encoder or _load_encoder(cfg)
-        metric = _check_encoder(store, encoder)
+        metric = store.open_collection("evaluate", encoder.info).metric
         t0 = time.perf_counter()
         table = VectorTable.read(store, metric)
         read_s = time.perf_counter() - t0
@@ -109,28 +109,6 @@ def _load_encoder(cfg: Config) -> Encoder:
     from mmrag_lab.encoders import load_encoder
 
     return load_encoder(config=cfg)
-
-
-def _check_encoder(store, encoder: Encoder) -> str:
-    """The collection's metric, after making sure ``encoder`` made its vectors."""
-    from mmrag_lab.store.schema import CollectionRecord
-
-    record = store.record() if store.exists() else None
-    if record is None:
-        raise EvaluationError(
-            f"Collection {store.collection!r} does not exist or was not made by mmrag_lab; ingest the "
-            "benchmark's images first (mmrag ingest IMAGES --collection NAME)."
-        )
-    diff = record.differences(CollectionRecord.for_encoder(encoder.info, record.metric, record.index_type))
-    if diff:
-        raise CollectionMismatchError(
-            f"Collection {store.collection!r} holds vectors from {record.summary()}, but the evaluation "
-            f"encoder is {encoder.name!r} (fingerprint {encoder.info.fingerprint}); they differ in "
-            f"{', '.join(diff)}. Evaluate with the encoder and weights the collection was made with."
-        )
-    # A collection reopened from a Milvus Lite file starts released; search and query need it loaded.
-    store.load()
-    return record.metric
 
 
 def _nothing_to_evaluate(loaded, match: dict, failed: dict) -> str:
