@@ -1,4 +1,4 @@
-"""Ingest a folder of images into Milvus: scan → plan → copy and update → prepare → embed → write → prune.
+"""Ingest a folder of images into Milvus: scan → plan → copy and update → run (read, map, encode, write) → prune.
 
 Re-ingest brings the collection in line with the folder (see :mod:`.plan`): new files are added, changed
 bytes re-encoded, renamed files and identical copies take a stored vector, changed metadata updates rows
