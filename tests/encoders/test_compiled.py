@@ -120,3 +120,17 @@ def test_compile_is_off_on_the_cpu_unless_asked_and_on_for_large_cuda_jobs(tiny_
     assert should_compile(OnCuda(), COMPILE_MIN_IMAGES, None)
     assert not should_compile(OnCuda(), COMPILE_MIN_IMAGES - 1, None)
     assert not should_compile(OnCuda(), COMPILE_MIN_IMAGES, False)
+
+
+def test_the_empty_instruction_is_tokenised_once_and_gives_the_vectors_of_explicit_empty_ones(monkeypatch):
+    encoder = fresh_tiny()
+    size = encoder.image_size
+    pixels = encoder.preprocessing.finish(torch.randint(0, 256, (4, 3, size, size), dtype=torch.uint8))
+    calls = []
+    real = encoder.tokenize
+    monkeypatch.setattr(encoder, "tokenize", lambda texts, n: calls.append(list(texts)) or real(texts, n))
+    alone = [encoder.encode_pixels(pixels) for _ in range(3)]
+    assert calls == [[""]]  # once for the device, not once per batch or per image
+    explicit = encoder.encode_pixels(pixels, [""] * 4)
+    for vectors in alone:
+        np.testing.assert_allclose(vectors, explicit, atol=1e-6)
