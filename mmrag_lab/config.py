@@ -33,6 +33,7 @@ ENV_VARS: dict[str, str] = {
     "llm_model": "MMRAG_LLM_MODEL",
     "llm_base_url": "OPENAI_BASE_URL",
     "lite_idle_timeout": "MMRAG_LITE_IDLE_TIMEOUT",
+    "compile": "MMRAG_COMPILE",
 }
 SECRET_FIELDS = frozenset({"milvus_token"})
 
@@ -64,6 +65,7 @@ class Config:
         llm_max_retries: Retries on 429, 5xx and timeouts.
         lite_idle_timeout: Seconds without a request after which the server of a Milvus Lite file, started
             by the first process that used it, stops by itself (0: only on ``mmrag lite stop``).
+        compile: ``auto`` (ingest compiles the model on CUDA for large jobs), ``on`` or ``off``.
     """
 
     milvus_uri: str = DEFAULT_URI
@@ -82,6 +84,7 @@ class Config:
     llm_timeout: float = 60.0
     llm_max_retries: int = 3
     lite_idle_timeout: float = 900.0
+    compile: str = "auto"
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -112,6 +115,10 @@ class Config:
         values = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
         return dataclasses.replace(self, **values)
 
+    def compile_choice(self) -> bool | None:
+        """:attr:`compile` as True, False, or None for ``auto``."""
+        return {"on": True, "off": False}.get(self.compile)
+
     def public_dict(self) -> dict[str, Any]:
         """All settings except secrets, safe to write into reports and notebooks."""
         out = dataclasses.asdict(self)
@@ -124,7 +131,16 @@ _INT_FIELDS = {"batch_size", "llm_max_retries"}
 _FLOAT_FIELDS = {"llm_timeout", "lite_idle_timeout"}
 
 
+_SWITCHES = {"auto": "auto", "on": "on", "true": "on", "1": "on", "yes": "on",
+             "off": "off", "false": "off", "0": "off", "no": "off"}  # fmt: skip
+
+
 def _coerce(name: str, value: Any) -> Any:
+    if name == "compile":
+        word = ("on" if value else "off") if isinstance(value, bool) else str(value).strip().lower()
+        if word not in _SWITCHES:
+            raise ConfigError(f"Setting compile (MMRAG_COMPILE) must be auto, on or off, got {value!r}")
+        return _SWITCHES[word]
     try:
         if name in _INT_FIELDS:
             return int(value)
