@@ -98,6 +98,9 @@ class DualTowerEncoder(Encoder):
     def preprocess(self, image: ImageSource) -> torch.Tensor:
         """Open the image by :attr:`preprocessing`'s rule, then run the model's own image processor."""
         picture = self.preprocessing.load(image)
+        # A palette image's transparency survives convert("RGB") in .info, and the processor of transformers
+        # 5.x would then composite it on white; the RGB pixels are what the ingest workers (and upstream) read.
+        picture.info.pop("transparency", None)
         return self.image_processor(images=picture, return_tensors="pt")["pixel_values"][0]
 
     def text_features(self, texts: Sequence[str]) -> torch.Tensor:

@@ -7,6 +7,7 @@ same way by ``from_pretrained``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -48,10 +49,27 @@ def resolve_folder(preset: Preset, weights: str | None) -> str:
     return _download(preset)
 
 
+def cached_folder(repo: str) -> str | None:
+    """The repo's model folder in the local hub cache, if a complete one is there."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(
+            snapshot_download(repo, local_files_only=True, cache_dir=os.environ.get("HF_HUB_CACHE"))
+        )
+    except Exception:  # not cached (or no cache at all): the caller downloads or says what to do
+        return None
+    complete = (folder / "config.json").is_file() and any((folder / f).is_file() for f in WEIGHT_FILES)
+    return str(folder) if complete else None
+
+
 def _download(preset: Preset) -> str:
     from huggingface_hub import list_repo_files, snapshot_download
 
     repo = preset.hub_repo
+    cached = cached_folder(repo)
+    if cached:
+        return cached
     try:
         files = set(list_repo_files(repo))
         weight = next((f for f in WEIGHT_FILES if f in files), WEIGHT_FILES[0])

@@ -35,6 +35,8 @@ class Preset:
         about: What it is, one line, for listings.
         license: The weights' licence.
         published: The authors' zero-shot CIR figures, ``(benchmark metric, value)``; not measured here.
+        dim: Embedding dimension (the contract tests check it against the loaded model).
+        params: Parameter count (checked the same way); None when not known offline.
         query_template: Default name in :data:`mmrag_lab.evaluation.templates.QUERY_TEMPLATES` used by
             benchmarks to turn an annotation into the query text.
     """
@@ -51,10 +53,16 @@ class Preset:
     license: str = ""
     published: tuple[tuple[str, float], ...] = ()
     query_template: str = "instruction"
+    dim: int = 0
+    params: int | None = None
 
 
-def _hub(name: str, family: str, repo: str | None, about: str, license: str, **more) -> Preset:
-    return Preset(name=name, family=family, hub_repo=repo, about=about, license=license, **more)
+def _hub(
+    name: str, dim: int, params: int, family: str, repo: str | None, about: str, license: str, **more
+) -> Preset:
+    return Preset(
+        name=name, dim=dim, params=params, family=family, hub_repo=repo, about=about, license=license, **more
+    )
 
 
 # MegaPairs paper (arXiv 2412.14475), tables 6-8: CIRCO mAP@5, CIRR test R@1, FashionIQ val avg R@10.
@@ -63,25 +71,25 @@ _MEGAPAIRS_LARGE = (("CIRCO mAP@5", 39.2), ("CIRR test R@1", 38.0), ("FashionIQ 
 _BGE_VL = "BGE-VL (MegaPairs): a CLIP {shape} trained for composed retrieval; query = image + text features"
 HUB_PRESETS: dict[str, Preset] = {
     "bge-vl-base": _hub(
-        "bge-vl-base", "clip", "BAAI/BGE-VL-base", _BGE_VL.format(shape="ViT-B/16"), "MIT",
+        "bge-vl-base", 512, 149620737, "clip", "BAAI/BGE-VL-base", _BGE_VL.format(shape="ViT-B/16"), "MIT",
         published=_MEGAPAIRS_BASE, query_template="circo-shared-concept",
     ),
     "bge-vl-large": _hub(
-        "bge-vl-large", "clip", "BAAI/BGE-VL-large", _BGE_VL.format(shape="ViT-L/14"), "MIT",
+        "bge-vl-large", 768, 427616513, "clip", "BAAI/BGE-VL-large", _BGE_VL.format(shape="ViT-L/14"), "MIT",
         published=_MEGAPAIRS_LARGE, query_template="circo-shared-concept",
     ),
     "clip-vit-b16": _hub(
-        "clip-vit-b16", "clip", "openai/clip-vit-base-patch16", f"OpenAI CLIP ViT-B/16, {SUM_BASELINE}", "MIT"
+        "clip-vit-b16", 512, 149620737, "clip", "openai/clip-vit-base-patch16", f"OpenAI CLIP ViT-B/16, {SUM_BASELINE}", "MIT"
     ),
     "clip-vit-l14": _hub(
-        "clip-vit-l14", "clip", "openai/clip-vit-large-patch14", f"OpenAI CLIP ViT-L/14, {SUM_BASELINE}", "MIT"
+        "clip-vit-l14", 768, 427616513, "clip", "openai/clip-vit-large-patch14", f"OpenAI CLIP ViT-L/14, {SUM_BASELINE}", "MIT"
     ),
     "siglip2-base": _hub(
-        "siglip2-base", "siglip", "google/siglip2-base-patch16-224",
+        "siglip2-base", 768, 375187970, "siglip", "google/siglip2-base-patch16-224",
         f"SigLIP 2 base/16 at 224 px, {SUM_BASELINE}", "Apache-2.0",
     ),
     "tiny-clip": _hub(
-        "tiny-clip", "clip", None, "a 2-layer CLIP of width 64 on untrained weights, for tests", "MIT"
+        "tiny-clip", 32, 3318849, "clip", None, "a 2-layer CLIP of width 64 on untrained weights, for tests", "MIT"
     ),
 }  # fmt: skip
 
@@ -93,6 +101,8 @@ PRESETS: dict[str, Preset] = {
         text_model="BAAI/bge-base-en-v1.5",
         checkpoint="Visualized_base_en_v1.5.pth",
         text=TextConfig(),
+        dim=768,
+        params=196335873,
         about="Visualized BGE: EVA-CLIP patch tokens read jointly with the instruction by bge-base-en-v1.5",
         license="MIT",
     ),
@@ -101,6 +111,7 @@ PRESETS: dict[str, Preset] = {
         vision=VisionConfig(patch_size=14, width=1024, layers=24, embed_dim=768),
         text_model="BAAI/bge-m3",
         checkpoint="Visualized_m3.pth",
+        dim=1024,
         about="Visualized BGE on bge-m3 (multilingual), EVA-CLIP ViT-L/14 vision tower",
         license="MIT",
     ),
@@ -120,6 +131,8 @@ PRESETS: dict[str, Preset] = {
         ),
         own_text_arch=True,
         hub_repo=None,
+        dim=64,
+        params=2149425,
         about="a 2-layer Visualized BGE on untrained weights, for tests",
         license="MIT",
     ),
