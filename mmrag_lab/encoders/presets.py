@@ -103,6 +103,7 @@ PRESETS: dict[str, Preset] = {
         text=TextConfig(),
         dim=768,
         params=196335873,
+        published=(("CIRR R@5 (another corpus)", 22.5), ("FashionIQ R@5 (another corpus)", 7.5)),
         about="Visualized BGE: EVA-CLIP patch tokens read jointly with the instruction by bge-base-en-v1.5",
         license="MIT",
     ),

@@ -50,7 +50,7 @@ def test_the_default_collection_follows_the_encoder(ingested, capsys):
     assert main(["info", *common[:4], "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["collection"] == collection_for(encoder) == f"mmrag_images_{encoder.replace('-', '_')}"
-    assert summary["rows"] == 8 and encoder in json.dumps(summary)
+    assert summary["count"] == 8 and summary["encoder"] == encoder and summary["untrained"]
 
 
 @pytest.mark.parametrize("mode", ["composed", "image", "text"])

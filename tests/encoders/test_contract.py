@@ -99,3 +99,9 @@ def test_long_texts_are_truncated_at_the_limit(encoder):
 def test_gpu_path_is_used_only_where_it_reproduces_the_preprocessing(encoder):
     prep = encoder.preprocessing
     assert prep.gpu_reproducible() == (prep.resize == "shorter-side" and prep.crop != "none")
+
+
+def test_size_and_dim_are_the_listed_ones(encoder):
+    preset = PRESETS[encoder.name]
+    assert encoder.dim == preset.dim
+    assert sum(p.numel() for p in encoder.model.parameters()) == preset.params
