@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,17 @@ ENV_VARS: dict[str, str] = {
 SECRET_FIELDS = frozenset({"milvus_token"})
 
 
+def collection_for(encoder: str) -> str:
+    """The collection name used when none is given: it follows the encoder, so that vector spaces never meet.
+
+    ``visualized-bge-base`` keeps ``mmrag_images`` (collections made before there were other encoders still
+    open); any other preset gets ``mmrag_images_<preset>``, e.g. ``mmrag_images_bge_vl_base``.
+    """
+    if encoder == DEFAULT_ENCODER:
+        return DEFAULT_COLLECTION
+    return f"{DEFAULT_COLLECTION}_{re.sub(r'[^0-9A-Za-z]+', '_', encoder).strip('_').lower()}"
+
+
 def _default_cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return str(Path(base) / "mmrag_lab")
@@ -50,7 +62,7 @@ class Config:
     Attributes:
         milvus_uri: A local file path (Milvus Lite) or ``http(s)://host:port`` (server, Zilliz Cloud).
         milvus_token: Token for a Milvus server; environment only, never shown.
-        collection: Collection name.
+        collection: Collection name; empty (the default) means :func:`collection_for` the encoder.
         encoder: Encoder preset name.
         weights: Checkpoint path, ``"untrained"``, or None to resolve from the hub cache / download.
         text_model: Hub id or local folder with the text model's config and tokenizer; None = preset default.
@@ -70,7 +82,7 @@ class Config:
 
     milvus_uri: str = DEFAULT_URI
     milvus_token: str | None = field(default=None, repr=False)
-    collection: str = DEFAULT_COLLECTION
+    collection: str = ""
     encoder: str = DEFAULT_ENCODER
     weights: str | None = None
     text_model: str | None = None
@@ -85,6 +97,10 @@ class Config:
     llm_max_retries: int = 3
     lite_idle_timeout: float = 900.0
     compile: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.collection:
+            object.__setattr__(self, "collection", collection_for(self.encoder))
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -113,6 +129,8 @@ class Config:
     def with_overrides(self, **overrides: Any) -> Config:
         """Return a copy with some fields replaced (``None`` values are ignored)."""
         values = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
+        if "collection" not in values and self.collection == collection_for(self.encoder):
+            values["collection"] = ""  # it followed the encoder, so it follows a new one
         return dataclasses.replace(self, **values)
 
     def compile_choice(self) -> bool | None:

@@ -93,3 +93,7 @@ class QueryError(MmragError):
 def _preview(items: list[str], limit: int = 8) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f", ... (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+class UntrainedWeightsWarning(UserWarning):
+    """The encoder runs on deterministic untrained weights: its vectors carry no meaning."""

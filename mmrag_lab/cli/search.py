@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mmrag_lab.errors import CollectionMismatchError
 from mmrag_lab.store.where import WHERE_RULES, parse_where
 
 
@@ -45,7 +46,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", metavar="DIR", help="folder for the PNGs (default runs/search-<time>)")
     parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
-    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
+    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION; default follows --encoder)")
+    parser.add_argument(
+        "--encoder", help="the preset that made the collection (MMRAG_ENCODER); names the default collection"
+    )
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
     parser.set_defaults(func=run)
     return parser
@@ -60,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
         args.image, args.instruction, args.text, k=args.k, where=parse_where(args.where), filter=args.filter,
         config=config, exclude_query=not args.keep_query,
     )  # fmt: skip
+    if args.encoder and results.encoder != args.encoder:
+        raise CollectionMismatchError(
+            f"Collection {config.collection!r} was made by encoder {results.encoder!r}, not {args.encoder!r}; "
+            f"search it with --encoder {results.encoder}, or name a collection made by {args.encoder}."
+        )
     out = Path(args.out or f"runs/search-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     reranked = _rerank(args, results, config, out) if args.rerank and results.hits else None

@@ -23,6 +23,7 @@ from mmrag_lab.evaluation.retrieval_stage import retrieval_stage
 from mmrag_lab.evaluation.rundir import EvalRun, query_record, write_run
 from mmrag_lab.evaluation.runparts import QueryCounts, RunConfig, RunEncoder, RunMetrics
 from mmrag_lab.evaluation.submission import short_rankings, write_submission
+from mmrag_lab.evaluation.templates import apply_template, default_template
 
 
 def evaluate(
@@ -49,6 +50,7 @@ def evaluate(
     out_dir: str | os.PathLike | None = None,
     rerank_options: Mapping[str, Any] | None = None,
     progress: bool = False,
+    query_template: str | None = None,
 ) -> EvalRun:
     """Evaluate retrieval (and reranking) quality of a collection on a query set.
 
@@ -79,6 +81,8 @@ def evaluate(
         out_dir: Write the run folder here (config, encoder, metrics, rankings, tables, plots).
         rerank_options: Extra arguments for :func:`mmrag_lab.reranking.reranker.rerank` (model, base_url, cache_dir...).
         progress: Show progress bars.
+        query_template: How an annotation becomes the query text, a name in
+            :data:`~mmrag_lab.evaluation.templates.QUERY_TEMPLATES`; default: the encoder's authors' choice.
 
     Raises:
         EvaluationError: The query set cannot be read or no query can be evaluated.
@@ -94,6 +98,8 @@ def evaluate(
     ks = [ks] if isinstance(ks, int) else list(ks)
     protocol = describe(kind, exclude_reference, loaded, ann=ann, cirr_soft=cirr_soft, submission=submission)
     settings = _settings(ks, map_ks, subset_ks, protocol, missing, ties, rerank, rerank_top_n)
+    template = query_template or default_template(encoder.name if encoder is not None else cfg.encoder)
+    loaded, settings["query_template"] = apply_template(loaded, template)
     stage = retrieval_stage(loaded, cfg, encoder, store, settings, progress)
     summary_args = {"ks": ks, "map_ks": map_ks, "subset_ks": subset_ks, "missing": missing}
     before = [m.ranked(r.ranking, r.subset) for m, r in zip(stage.matched, stage.retrieved, strict=True)]
