@@ -98,6 +98,10 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--preset", default="visualized-bge-base", help="tiny: a smoke run on a CPU")
     parser.add_argument("--skip", nargs="*", default=[], help="parts to leave out: e2e scaling agreement")
+    parser.add_argument("--no-lite", action="store_true", help="measure only the server (no milvus-lite)")
+    parser.add_argument(
+        "--runs", default="", help="comma-separated end-to-end runs to keep (default: all), e.g. cpu_decode"
+    )
     args = parser.parse_args()
     out: dict = {"params": {k: str(v) for k, v in vars(args).items()}, "env": S.environment()}
 
@@ -112,23 +116,31 @@ def main() -> None:
     save("generate_s", S.generate(folder, workdir / "unique", args.images, args.unique))
     encoder = load_encoder(args.preset, weights="untrained", device=args.device, dtype=args.dtype)
     tasks = S.plan_tasks(folder)
-    save("stages", S.stage_rates(tasks, encoder, args, workdir))
+    if "stages" not in args.skip:
+        save("stages", S.stage_rates(tasks, encoder, args, workdir))
     lite = str(workdir / "bench.db")
-    targets = {"lite": lite} | ({"server": args.server_uri} if args.server_uri else {})
+    targets = ({} if args.no_lite else {"lite": lite}) | (
+        {"server": args.server_uri} if args.server_uri else {}
+    )
     if "agreement" not in args.skip and args.photos:
         save("agreement", S.agreement(sorted(args.photos.rglob("*.jpg")), args.device, args.preset))
     if "e2e" not in args.skip:
         # CPU workers take the share that their rate alone could keep up with at the model's rate
-        share = round(min(0.5, out["stages"]["cpu_decode_per_s"] / out["stages"]["model_per_s"]), 2)
+        stages = out.get("stages", {"cpu_decode_per_s": 1.0, "model_per_s": 2.0})
+        share = round(min(0.5, stages["cpu_decode_per_s"] / stages["model_per_s"]), 2)
         for target, uri in targets.items():
             runs = {
                 "cpu_decode": dict(gpu_decode=False, workers=args.workers),
                 "gpu_decode_sequential": None,
-                "gpu_decode_overlap": dict(gpu_decode=True),
+                "gpu_decode_overlap": dict(gpu_decode=True, compile=False),
                 f"gpu_decode_overlap_cpu_share_{share}": dict(
                     gpu_decode=True, cpu_share=share, workers=args.workers
                 ),
+                "cpu_decode_compiled": dict(gpu_decode=False, workers=args.workers, compile=True),
+                "gpu_decode_overlap_compiled": dict(gpu_decode=True, compile=True),
             }
+            keep = [name for name in args.runs.split(",") if name]
+            runs = {name: options for name, options in runs.items() if not keep or name in keep}
             result = {}
             for name, options in runs.items():
                 if options is None:

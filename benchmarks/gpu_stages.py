@@ -112,6 +112,7 @@ def stage_rates(tasks: list[Task], encoder, args, workdir: Path) -> dict:
     routes = prepare_batch(chunks[0], prep, device).route
     out["gpu_routes_first_batch"] = {r: list(routes.values()).count(r) for r in set(routes.values())}
     out["model_per_s"] = model_rate(encoder, finish, bs, size)
+    out["model_compiled"] = compiled_rate(encoder, finish, bs, size, workdir / "compile_cache")
     stop = threading.Event()
     box = {}
     side = threading.Thread(
@@ -122,7 +123,8 @@ def stage_rates(tasks: list[Task], encoder, args, workdir: Path) -> dict:
     out["model_while_gpu_decoding_per_s"] = model_rate(encoder, finish, bs, size)
     stop.set()
     side.join()
-    out["insert_lite_rows_per_s"] = insert_rate(str(workdir / "insert.db"), encoder.dim, bs)
+    if not getattr(args, "no_lite", False):
+        out["insert_lite_rows_per_s"] = insert_rate(str(workdir / "insert.db"), encoder.dim, bs)
     if args.server_uri:
         out["insert_server_rows_per_s"] = insert_rate(args.server_uri, encoder.dim, bs)
     return out
@@ -137,6 +139,20 @@ def model_rate(encoder, finish, bs: int, size: int, seconds: float = 4.0) -> flo
         encoder.encode_pixels(finish(pixels))  # returns numpy: each call includes the copy back
         n += bs
     return n / (time.perf_counter() - start)
+
+
+def compiled_rate(encoder, finish, bs: int, size: int, cache_dir: Path) -> dict:
+    """The model compiled by ``torch.compile`` (the ingest path): first call, images/s, agreement with eager."""
+    pixels = torch.randint(0, 256, (bs, 3, size, size), dtype=torch.uint8, device=encoder.device)
+    eager = encoder.encode_pixels(finish(pixels))
+    with encoder.compiled(str(cache_dir)):
+        start = time.perf_counter()
+        first = encoder.encode_pixels(finish(pixels))
+        first_call_s = time.perf_counter() - start
+        rate = model_rate(encoder, finish, bs, size)
+    a, b = eager.astype(np.float64), first.astype(np.float64)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    return {"first_call_s": first_call_s, "images_per_s": rate, "min_cosine_vs_eager": float(cos.min())}
 
 
 def insert_rate(uri: str, dim: int, bs: int, count: int = 12_800) -> float:

@@ -8,7 +8,9 @@ image embedding.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
@@ -16,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmrag_lab.encoders.base import Encoder, EncoderInfo, check_texts, progress
+from mmrag_lab.encoders.compiled import CompiledForward
 from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.images import ImageSource
@@ -94,6 +97,17 @@ class DualTowerEncoder(Encoder):
         self.device = device
         self.dtype = next(model.parameters()).dtype
         self.batch_size = batch_size
+        self._images = CompiledForward(self._image_embeddings, info.name)  # images without instructions
+
+    def compiled(self, cache_dir: str | os.PathLike | None = None) -> AbstractContextManager[None]:
+        return self._images.enabled(cache_dir)
+
+    def _image_embeddings(self, pixels: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.image_features(pixels), dim=-1)
+
+    def image_features(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Unnormalised image projections in float32."""
+        return _projection(self.model.get_image_features(pixel_values=pixels))
 
     def preprocess(self, image: ImageSource) -> torch.Tensor:
         """Open the image by :attr:`preprocessing`'s rule, then run the model's own image processor."""
@@ -113,17 +127,18 @@ class DualTowerEncoder(Encoder):
             return_tensors="pt",
         )
         tokens = {k: batch[k].to(self.device) for k in self.text_inputs}
-        return self.model.get_text_features(**tokens).pooler_output.float()
+        return _projection(self.model.get_text_features(**tokens))
 
     @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, instructions: Sequence[str] | None = None) -> np.ndarray:
         pixels = pixels.to(self.device, self.dtype, non_blocking=True)
-        features = self.model.get_image_features(pixel_values=pixels).pooler_output.float()
-        if instructions is not None:
-            texts = check_texts(instructions, len(pixels))
-            rows = [i for i, text in enumerate(texts) if text]
-            if rows:
-                features[rows] += self.text_features([texts[i] for i in rows])
+        if instructions is None:
+            return self._images(pixels).cpu().numpy()
+        features = self.image_features(pixels)
+        texts = check_texts(instructions, len(pixels))
+        rows = [i for i, text in enumerate(texts) if text]
+        if rows:
+            features[rows] += self.text_features([texts[i] for i in rows])
         return F.normalize(features, dim=-1).cpu().numpy()
 
     @torch.inference_mode()
@@ -136,3 +151,9 @@ class DualTowerEncoder(Encoder):
                 out.append(F.normalize(self.text_features(texts[start : start + size]), dim=-1).cpu().numpy())
                 bar.update(len(out[-1]))
         return self.stack(out)
+
+
+def _projection(output) -> torch.Tensor:
+    """A tower's projected features: a tensor (transformers 4.x), or the pooled output of 5.x."""
+    features = output if isinstance(output, torch.Tensor) else output.pooler_output
+    return features.float()
