@@ -63,6 +63,11 @@ def test_from_encoder_names_it_ingests_evaluates_and_records_the_comparison(enco
     assert json.loads((folder / "compare.json").read_text())["table"] == data["table"]
     assert (folder / "run-1-tiny" / "rankings.jsonl").is_file() and (folder / "compare.md").is_file()
     assert record["figures"]["disagree"]["untrained_mark"]
+    cells = json.loads((encoders_run / "first" / "06_compare.ipynb").read_text())["cells"]
+    view = [
+        o for o in cells[-1]["outputs"] if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert len(view) == 1  # the compare view over the two collections
 
 
 def test_a_second_run_skips_what_each_collection_holds(encoders_run):
