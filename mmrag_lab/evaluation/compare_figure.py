@@ -72,7 +72,8 @@ def _target(ax, rec_a: dict, rec_b: dict, labels: tuple[str, str], stage: str) -
     ax.set_axis_on()
     paths = rec_a.get("target_paths") or []
     show_image(ax, paths[0] if paths else None, frame=UP)
-    ax.set_title("target", color=UP, fontweight="bold", fontsize=TEXT_PT)
+    more = f" (+{len(paths) - 1})" if len(paths) > 1 else ""
+    ax.set_title(f"target{more}", color=UP, fontweight="bold", fontsize=TEXT_PT)
     ax.set_xlabel(f"{labels[0]} {_rank(rec_a, stage)}\n{labels[1]} {_rank(rec_b, stage)}", fontsize=TEXT_PT)
 
 
