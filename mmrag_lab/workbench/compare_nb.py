@@ -51,7 +51,8 @@ def gather(
     """
     if runs:
         loaded = [load_run(r) for r in runs]
-        return loaded, [Path(r).name for r in runs]
+        names = [Path(r).name for r in runs]
+        return loaded, names if len(set(names)) == len(names) else [str(r) for r in runs]
     if rerankers:
         return _reranker_runs(session, queries, rerankers, kind, ks, top_n, prices, out_root)
     encoders = list(encoders) if encoders is not None else [DEFAULT_BASELINE, session.config.encoder]
