@@ -76,7 +76,7 @@ def measure(n: int, queries: int, device: str, with_index: bool) -> dict:
 
     from mmrag_lab.encoders.base import EncoderInfo
     from mmrag_lab.evaluation.exact import VectorTable as StoreTable
-    from mmrag_lab.evaluation.retrieve import search_all
+    from mmrag_lab.evaluation.ranking import search_all
 
     with tempfile.TemporaryDirectory(prefix="mmrag-bench-eval-") as tmp:
         info = EncoderInfo("bench-synthetic", DIM, True, "untrained", f"synthetic-{n}")

@@ -16,12 +16,12 @@ from PIL import Image, ImageDraw
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
-from mmrag_lab.ingestion.embed import make_rows
+from mmrag_lab.ingestion.cpu_mapper import PrepareDataset, make_loader
 from mmrag_lab.ingestion.gpu_decode import prepare_batch
-from mmrag_lab.ingestion.gpu_embed import _read_checked
-from mmrag_lab.ingestion.prepare import PrepareDataset, Task, make_loader
+from mmrag_lab.ingestion.reader import Task, read_one
 from mmrag_lab.ingestion.scan import hash_files, scan_images
 from mmrag_lab.ingestion.sidecar import load_sidecar
+from mmrag_lab.ingestion.writer import make_rows
 from mmrag_lab.store.collection import Store
 
 
@@ -75,7 +75,7 @@ def plan_tasks(folder: Path) -> list[Task]:
 
 def _read_all(tasks: list[Task]) -> list[bytes]:
     with ThreadPoolExecutor(8) as pool:
-        return [data for data, _ in pool.map(_read_checked, tasks)]
+        return [data for data, _ in pool.map(read_one, tasks)]
 
 
 def _gpu_decode_loop(chunks, prep, device, stream, stop=None) -> int:
@@ -98,7 +98,7 @@ def stage_rates(tasks: list[Task], encoder, args, workdir: Path) -> dict:
     start = time.perf_counter()
     datas = _read_all(tasks)
     out["read_hash_per_s"] = len(tasks) / (time.perf_counter() - start)
-    loader = make_loader(PrepareDataset(tasks, prep), bs, args.workers, pin_memory=True)
+    loader = make_loader(PrepareDataset(tasks, prep), bs, args.workers)
     start, n = time.perf_counter(), 0
     for batch in loader:
         n += len(batch.tasks)

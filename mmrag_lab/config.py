@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +34,20 @@ ENV_VARS: dict[str, str] = {
     "llm_model": "MMRAG_LLM_MODEL",
     "llm_base_url": "OPENAI_BASE_URL",
     "lite_idle_timeout": "MMRAG_LITE_IDLE_TIMEOUT",
+    "compile": "MMRAG_COMPILE",
 }
 SECRET_FIELDS = frozenset({"milvus_token"})
+
+
+def collection_for(encoder: str) -> str:
+    """The collection name used when none is given: it follows the encoder, so that vector spaces never meet.
+
+    ``visualized-bge-base`` keeps ``mmrag_images`` (collections made before there were other encoders still
+    open); any other preset gets ``mmrag_images_<preset>``, e.g. ``mmrag_images_bge_vl_base``.
+    """
+    if encoder == DEFAULT_ENCODER:
+        return DEFAULT_COLLECTION
+    return f"{DEFAULT_COLLECTION}_{re.sub(r'[^0-9A-Za-z]+', '_', encoder).strip('_').lower()}"
 
 
 def _default_cache_dir() -> str:
@@ -49,7 +62,7 @@ class Config:
     Attributes:
         milvus_uri: A local file path (Milvus Lite) or ``http(s)://host:port`` (server, Zilliz Cloud).
         milvus_token: Token for a Milvus server; environment only, never shown.
-        collection: Collection name.
+        collection: Collection name; empty (the default) means :func:`collection_for` the encoder.
         encoder: Encoder preset name.
         weights: Checkpoint path, ``"untrained"``, or None to resolve from the hub cache / download.
         text_model: Hub id or local folder with the text model's config and tokenizer; None = preset default.
@@ -64,11 +77,12 @@ class Config:
         llm_max_retries: Retries on 429, 5xx and timeouts.
         lite_idle_timeout: Seconds without a request after which the server of a Milvus Lite file, started
             by the first process that used it, stops by itself (0: only on ``mmrag lite stop``).
+        compile: ``auto`` (ingest compiles the model on CUDA for large jobs), ``on`` or ``off``.
     """
 
     milvus_uri: str = DEFAULT_URI
     milvus_token: str | None = field(default=None, repr=False)
-    collection: str = DEFAULT_COLLECTION
+    collection: str = ""
     encoder: str = DEFAULT_ENCODER
     weights: str | None = None
     text_model: str | None = None
@@ -82,6 +96,11 @@ class Config:
     llm_timeout: float = 60.0
     llm_max_retries: int = 3
     lite_idle_timeout: float = 900.0
+    compile: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.collection:
+            object.__setattr__(self, "collection", collection_for(self.encoder))
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -110,12 +129,13 @@ class Config:
     def with_overrides(self, **overrides: Any) -> Config:
         """Return a copy with some fields replaced (``None`` values are ignored)."""
         values = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
+        if "collection" not in values and self.collection == collection_for(self.encoder):
+            values["collection"] = ""  # it followed the encoder, so it follows a new one
         return dataclasses.replace(self, **values)
 
-    @property
-    def is_lite(self) -> bool:
-        """True when the URI points at a local Milvus Lite file."""
-        return is_lite_uri(self.milvus_uri)
+    def compile_choice(self) -> bool | None:
+        """:attr:`compile` as True, False, or None for ``auto``."""
+        return {"on": True, "off": False}.get(self.compile)
 
     def public_dict(self) -> dict[str, Any]:
         """All settings except secrets, safe to write into reports and notebooks."""
@@ -129,7 +149,16 @@ _INT_FIELDS = {"batch_size", "llm_max_retries"}
 _FLOAT_FIELDS = {"llm_timeout", "lite_idle_timeout"}
 
 
+_SWITCHES = {"auto": "auto", "on": "on", "true": "on", "1": "on", "yes": "on",
+             "off": "off", "false": "off", "0": "off", "no": "off"}  # fmt: skip
+
+
 def _coerce(name: str, value: Any) -> Any:
+    if name == "compile":
+        word = ("on" if value else "off") if isinstance(value, bool) else str(value).strip().lower()
+        if word not in _SWITCHES:
+            raise ConfigError(f"Setting compile (MMRAG_COMPILE) must be auto, on or off, got {value!r}")
+        return _SWITCHES[word]
     try:
         if name in _INT_FIELDS:
             return int(value)

@@ -54,6 +54,18 @@ class CollectionMismatchError(StoreError):
     """A collection was made by another encoder, dimension or metric."""
 
 
+class CollectionNotFoundError(StoreError):
+    """The collection does not exist; the message says how to make it (ingest first)."""
+
+
+class ForeignCollectionError(CollectionMismatchError):
+    """The collection was not made by mmrag_lab."""
+
+
+class EncoderMismatchError(CollectionMismatchError):
+    """The collection's vectors come from another encoder than the one given; the message names both."""
+
+
 class SchemaOutdatedError(CollectionMismatchError):
     """The collection was made by an older mmrag_lab; the message names the command that migrates it."""
 
@@ -81,3 +93,7 @@ class QueryError(MmragError):
 def _preview(items: list[str], limit: int = 8) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f", ... (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+class UntrainedWeightsWarning(UserWarning):
+    """The encoder runs on deterministic untrained weights: its vectors carry no meaning."""

@@ -140,3 +140,145 @@ def test_public_api_is_plain_functions():
     for name in ("ingest", "search", "rerank", "evaluate", "load_encoder"):
         assert inspect.isfunction(getattr(mmrag_lab, name)), name
     assert inspect.isclass(mmrag_lab.Config) and inspect.isclass(mmrag_lab.Store)
+
+
+# --- the store's seams: one retry layer, backends behind one interface, an explicit encoder contract ---
+
+STORE_CALL_OWNERS = re.compile(r"(^|_)store$")  # `store`, `self.store`, `own_store`, `self._store`
+
+
+def _store_error_names() -> set[str]:
+    from mmrag_lab import errors
+
+    return {n for n, c in vars(errors).items() if isinstance(c, type) and issubclass(c, errors.StoreError)}
+
+
+def _catches_store_error(handler: ast.ExceptHandler, names: set[str]) -> bool:
+    caught = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(
+        (isinstance(t, ast.Name) and t.id in names) or (isinstance(t, ast.Attribute) and t.attr in names)
+        for t in caught
+    )
+
+
+def _calls_the_store(nodes: list[ast.AST]) -> bool:
+    for node in (n for top in nodes for n in ast.walk(top)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if STORE_CALL_OWNERS.search(name):
+                return True
+    return False
+
+
+def store_retries(source: str) -> list[int]:
+    """Lines of handlers that catch a StoreError (or subclass) to call the store again: the handler calls
+    the store, or its ``try`` sits in a loop and calls the store (the next turn sends the call again)."""
+    names, found = _store_error_names(), []
+
+    def visit(node: ast.AST, loops: int) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                visit(child, 0)
+                continue
+            if isinstance(child, ast.Try):
+                for handler in child.handlers:
+                    if _catches_store_error(handler, names) and (
+                        _calls_the_store(handler.body) or (loops and _calls_the_store(child.body))
+                    ):
+                        found.append(handler.lineno)
+            visit(child, loops + isinstance(child, (ast.For, ast.While, ast.AsyncFor)))
+
+    visit(ast.parse(source), 0)
+    return found
+
+
+PLANTED_RETRIES = {
+    "handler calls again": "def f(store, v):\n try:\n  return store.search(v)\n except StoreError:\n"
+    "  store.refresh()\n  return store.search(v)\n",
+    "loop goes round": "def f(self, v):\n for _ in range(3):\n  try:\n   return self.store.search(v)\n"
+    "  except (ValueError, errors.CollectionMismatchError):\n   continue\n",
+}
+NOT_A_RETRY = (
+    "def f(store, v):\n try:\n  return store.search(v)\n except StoreError as exc:\n  raise Q(exc)\n"
+)
+
+
+@pytest.mark.parametrize("name", sorted(PLANTED_RETRIES))
+def test_the_retry_check_finds_a_planted_retry(name):
+    assert store_retries(PLANTED_RETRIES[name]) and not store_retries(NOT_A_RETRY)
+
+
+def test_nothing_above_the_store_retries_a_store_call():
+    found = [
+        f"{path.relative_to(PACKAGE)}:{line}"
+        for path in PACKAGE.rglob("*.py")
+        if not path.is_relative_to(PACKAGE / "store")
+        for line in store_retries(path.read_text())
+    ]
+    assert not found, f"only mmrag_lab/store/retry.py retries store calls: {found}"
+
+
+ENCODER_NAMES = re.compile(r"^_?(enc|encoder)(_\w+)?$")
+
+
+def getattr_on_encoder(source: str) -> list[int]:
+    """Lines that call ``getattr`` on something named like an encoder (``encoder``, ``self.encoder``, ``enc``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "getattr" and node.args:
+            target = node.args[0]
+            name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+            if ENCODER_NAMES.match(name):
+                found.append(node.lineno)
+    return found
+
+
+def test_the_encoder_check_finds_a_planted_getattr():
+    planted = (
+        "def f(self, enc):\n a = getattr(enc, 'device', 'cpu')\n return getattr(self.encoder, 'dtype')\n"
+    )
+    assert getattr_on_encoder(planted) == [2, 3] and not getattr_on_encoder("x = getattr(model, 'a')\n")
+
+
+def test_no_getattr_on_an_encoder():
+    found = [
+        f"{path.relative_to(PACKAGE)}:{line}"
+        for path in PACKAGE.rglob("*.py")
+        for line in getattr_on_encoder(path.read_text())
+    ]
+    assert not found, f"use the encoder contract (encoders/base.py), not getattr: {found}"
+
+
+BACKENDS = PACKAGE / "store" / "backends"
+
+
+def backend_implementations_imported(source: str) -> set[str]:
+    """Backend implementation modules (``store/backends/*.py`` but the interface) that ``source`` imports."""
+    implementations = {f"mmrag_lab.store.backends.{p.stem}" for p in BACKENDS.glob("*.py")} - {
+        "mmrag_lab.store.backends.__init__",
+        "mmrag_lab.store.backends.base",
+    }
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return found & implementations
+
+
+def test_the_backend_import_check_finds_a_planted_import():
+    assert backend_implementations_imported("from mmrag_lab.store.backends import lite\n")
+    assert backend_implementations_imported("from mmrag_lab.store.backends.server import ServerBackend\n")
+    assert not backend_implementations_imported("from mmrag_lab.store.backends import backend_for\n")
+
+
+def test_nothing_above_the_store_imports_a_backend_implementation():
+    found = {
+        str(path.relative_to(PACKAGE)): sorted(backend_implementations_imported(path.read_text()))
+        for path in PACKAGE.rglob("*.py")
+        if not path.is_relative_to(PACKAGE / "store")
+    }
+    found = {path: names for path, names in found.items() if names}
+    assert not found, f"ask the Store (store.backend, store.dialect()), not an implementation: {found}"

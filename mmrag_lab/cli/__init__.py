@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "migrate": "migrate",
     "lite": "lite",
     "compare": "compare",
+    "encoders": "encoders",
 }
 
 

@@ -57,6 +57,8 @@ def child_commands(args: argparse.Namespace, devices: list[str]) -> list[list[st
             command.append("--fast-decode")
         if args.gpu_decode is not None:
             command.append("--gpu-decode" if args.gpu_decode else "--cpu-decode")
+        if getattr(args, "compile", None) is not None:
+            command.append("--compile" if args.compile else "--no-compile")
         if args.report:
             command += ["--report", f"{args.report}.{device.replace(':', '')}.json"]
         commands.append(command)

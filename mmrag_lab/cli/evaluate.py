@@ -29,6 +29,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
     parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
     parser.add_argument("--encoder", help="encoder preset (MMRAG_ENCODER)")
+    parser.add_argument(
+        "--query-template",
+        help="how an annotation becomes the query text: instruction | circo-shared-concept "
+        "(default: the encoder authors' choice, recorded in the run)",
+    )
     parser.add_argument("--weights", help="checkpoint path or 'untrained' (MMRAG_WEIGHTS)")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
     parser.add_argument("--batch-size", type=int, metavar="N", help="queries per encoder batch")
@@ -106,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         rerank_top_n=args.top_n, concurrency=args.concurrency, prices=prices,
         exclude_reference=args.exclude_reference, ann=args.ann, cirr_soft=args.cirr_soft,
         submission=args.submission, missing=args.missing, ties=args.ties, out_dir=out,
-        progress=not args.no_progress, **extra,
+        progress=not args.no_progress, query_template=args.query_template, **extra,
     )  # fmt: skip
     print(_summary(result))
     return 0

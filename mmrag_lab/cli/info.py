@@ -17,7 +17,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
-    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
+    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION; default follows --encoder)")
+    parser.add_argument("--encoder", help="encoder preset whose default collection to show (MMRAG_ENCODER)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)
     return parser

@@ -37,6 +37,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--cpu-share", type=float, default=0.0, metavar="F", help="with --gpu-decode: CPU share"
     )
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the model compiled by torch.compile (default MMRAG_COMPILE=auto: on CUDA for large jobs)",
+    )
     parser.add_argument("--shard", metavar="I/N", help="ingest only the I-th of N deterministic parts")
     parser.add_argument("--devices", metavar="LIST", help="cuda:0,cuda:1 or all: one process per GPU")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -68,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         gpu_decode=args.gpu_decode,
         cpu_share=args.cpu_share,
         shard=args.shard,
+        compile=args.compile,
     )
     print(report.summary())
     if args.report:

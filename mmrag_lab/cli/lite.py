@@ -7,7 +7,7 @@ import time
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError
-from mmrag_lab.store.backend import lite_path
+from mmrag_lab.store.backends import backend_for
 from mmrag_lab.store.lite_discovery import server_status, stop_server
 
 
@@ -29,11 +29,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     config = Config.load(milvus_uri=args.uri)
-    if not config.is_lite:
+    backend = backend_for(config.milvus_uri)
+    served = backend.served_file()
+    if served is None:
         raise ConfigError(
-            f"{config.milvus_uri} is a server address; 'mmrag lite' is for Milvus Lite files (*.db)."
+            f"{backend.display_uri()} is a {backend.label} address; 'mmrag lite' is for Milvus Lite files (*.db)."
         )
-    path = str(lite_path(config.milvus_uri))
+    path = str(served)
     if args.action == "stop":
         print(f"stopped the server of {path}" if stop_server(path) else f"no server was running for {path}")
         return 0

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mmrag_lab.errors import QueryError
-from mmrag_lab.store.filters import INT_FIELDS, RANGE_KEYS
+from mmrag_lab.errors import CollectionMismatchError
+from mmrag_lab.store.where import WHERE_RULES, parse_where
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -22,11 +22,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "search",
         help="search the collection with an image + instruction, an image, or a text",
         description=(
-            "Search the collection and print the top-k hits. --where filters are built safely from "
-            "KEY=VALUE pairs (keys: path, path_prefix, path_contains, id, width, height, file_size, "
-            "min_/max_width, min_/max_height, min_/max_file_size, or a metadata key such as category); "
-            "repeat a key to accept several values; metadata values are read as the column's stored type "
-            "(see `mmrag info`), so --where year=2021 matches the integer 2021. The query image itself is "
+            f"Search the collection and print the top-k hits. --where filters are built safely from {WHERE_RULES}"
+            ". The app's filter box reads comma-separated pairs by the same rules. The query image itself is "
             "left out of the hits unless --keep-query. --filter takes a raw Milvus expression. With --rerank, "
             "an OpenAI-compatible LLM (OPENAI_API_KEY, OPENAI_BASE_URL) reorders the hits; without one, "
             "the retrieval order is kept and the command still succeeds."
@@ -49,7 +46,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", metavar="DIR", help="folder for the PNGs (default runs/search-<time>)")
     parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
-    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
+    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION; default follows --encoder)")
+    parser.add_argument(
+        "--encoder", help="the preset that made the collection (MMRAG_ENCODER); names the default collection"
+    )
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
     parser.set_defaults(func=run)
     return parser
@@ -64,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
         args.image, args.instruction, args.text, k=args.k, where=parse_where(args.where), filter=args.filter,
         config=config, exclude_query=not args.keep_query,
     )  # fmt: skip
+    if args.encoder and results.encoder != args.encoder:
+        raise CollectionMismatchError(
+            f"Collection {config.collection!r} was made by encoder {results.encoder!r}, not {args.encoder!r}; "
+            f"search it with --encoder {results.encoder}, or name a collection made by {args.encoder}."
+        )
     out = Path(args.out or f"runs/search-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     reranked = _rerank(args, results, config, out) if args.rerank and results.hits else None
@@ -78,32 +83,6 @@ def run(args: argparse.Namespace) -> int:
         _print_tables(results, reranked)
     print(f"figures written to {out}", file=sys.stderr)
     return 0
-
-
-def parse_where(pairs: list[str]) -> dict[str, Any]:
-    """``["category=dress", "min_width=300", "category=hat"]`` -> ``{"category": ["dress", "hat"], ...}``.
-
-    Numbers are read for the size keys only; metadata values stay strings here and are coerced to each
-    column's stored type when the filter is built (:mod:`mmrag_lab.store.filters`).
-    """
-    where: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise QueryError(f"--where needs KEY=VALUE, got {pair!r} (e.g. --where category=dress).")
-        key = key.strip()
-        parsed: Any = value
-        if key in INT_FIELDS or key in RANGE_KEYS:
-            try:
-                parsed = int(value)
-            except ValueError:
-                raise QueryError(f"--where {key} needs a whole number, got {value!r}.") from None
-        if key in where:
-            previous = where[key] if isinstance(where[key], list) else [where[key]]
-            where[key] = [*previous, parsed]
-        else:
-            where[key] = parsed
-    return where
 
 
 def _rerank(args: argparse.Namespace, results, config, out: Path):

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import warnings
 
 import torch
 
 from mmrag_lab.config import Config
-from mmrag_lab.encoders import weights as W
 from mmrag_lab.encoders.base import Encoder, EncoderInfo
 from mmrag_lab.encoders.presets import PRESETS, Preset, get_preset
-from mmrag_lab.encoders.visual_bge_encoder import VisualBGEEncoder
-from mmrag_lab.encoders.visualized_bge import VisualizedBGEModel
-from mmrag_lab.errors import ConfigError
+from mmrag_lab.errors import ConfigError, UntrainedWeightsWarning
 
-__all__ = ["PRESETS", "Encoder", "EncoderInfo", "UntrainedWeightsWarning", "load_encoder", "pick_device"]
+__all__ = ["PRESETS", "Encoder", "EncoderInfo", "load_encoder", "pick_device"]
 log = logging.getLogger(__name__)
 _DTYPES = {
     "fp32": torch.float32,
@@ -25,11 +23,9 @@ _DTYPES = {
     "bf16": torch.bfloat16,
     "bfloat16": torch.bfloat16,
 }
+# preset family -> module of this package with load(preset, config, device, dtype) -> Encoder
+FAMILIES = {"visualized-bge": "visualized_family", "clip": "clip_family", "siglip": "siglip_family"}
 _warned: set[str] = set()
-
-
-class UntrainedWeightsWarning(UserWarning):
-    """The encoder runs on deterministic untrained weights: its vectors carry no meaning."""
 
 
 def load_encoder(
@@ -45,10 +41,12 @@ def load_encoder(
     """Build an encoder preset with its weights.
 
     Args:
-        name: Preset name (default ``MMRAG_ENCODER`` or ``visualized-bge-base``).
-        weights: Checkpoint path or ``"untrained"``; default ``MMRAG_WEIGHTS``, then the hub cache, then a
-            download from ``BAAI/bge-visualized``.
-        text_model: Hub id or local folder with the text config and tokenizer (``MMRAG_TEXT_MODEL``).
+        name: Preset name (default ``MMRAG_ENCODER`` or ``visualized-bge-base``); ``mmrag encoders`` lists them.
+        weights: ``"untrained"``, or where the real weights are: a ``.pth`` checkpoint (Visualized BGE) or a
+            model folder with the hub repo's layout (the other presets); default ``MMRAG_WEIGHTS``, then the hub
+            cache, then a download from the preset's hub repo with a progress bar.
+        text_model: Visualized BGE only: hub id or local folder with the text config and tokenizer
+            (``MMRAG_TEXT_MODEL``).
         device: ``auto`` (cuda, then mps, then cpu), or a torch device string.
         dtype: ``auto`` (fp16 on GPU, fp32 on CPU), ``fp32``, ``fp16``, ``bf16`` or a torch dtype.
         config: Base configuration; explicit arguments win over it.
@@ -69,33 +67,11 @@ def load_encoder(
     preset = get_preset(cfg.encoder)
     torch_device = pick_device(cfg.device)
     torch_dtype = pick_dtype(dtype, torch_device)
-    text_source = W.resolve_text_model(preset, cfg.text_model)
-    text_cfg = W.text_config(preset, text_source)
-    model = VisualizedBGEModel(preset.vision, text_cfg)
-    checkpoint = W.resolve_checkpoint(preset, cfg.weights)
-    untrained = checkpoint == W.UNTRAINED
-    state = W.untrained_state_dict(model) if untrained else W.read_checkpoint(checkpoint)
-    W.load_strict(model, state)
-    del state
-    info = EncoderInfo(
-        name=preset.name,
-        dim=model.bge_embeddings.word_embeddings.embedding_dim,
-        untrained=untrained,
-        weights=checkpoint,
-        fingerprint=W.fingerprint(model),
-    )
-    if untrained:
+    family = importlib.import_module(f"mmrag_lab.encoders.{FAMILIES[preset.family]}")
+    encoder = family.load(preset, cfg, torch_device, torch_dtype)
+    if encoder.untrained:
         _warn_untrained(preset)
-    model = model.to(device=torch_device, dtype=torch_dtype)
-    return VisualBGEEncoder(
-        model,
-        W.load_tokenizer(text_source),
-        info,
-        preset.vision.image_size,
-        text_cfg.max_instruction_tokens(preset.vision.num_patches),
-        torch_device,
-        cfg.batch_size,
-    )
+    return encoder
 
 
 def pick_device(device: str = "auto") -> torch.device:

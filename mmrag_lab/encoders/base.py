@@ -7,8 +7,10 @@ retrieval and evaluation then work with it unchanged.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from mmrag_lab.encoders.compiled import eager_only
 from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.images import ImageSource
@@ -128,6 +131,15 @@ class Encoder(ABC):
             "instruction_limit": self.instruction_limit,
             "preprocessing": self.preprocessing.describe(),
         }
+
+    def compiled(self, cache_dir: str | os.PathLike | None = None) -> AbstractContextManager[None]:
+        """Inside the block, :meth:`encode_pixels` without instructions runs a ``torch.compile``'d model.
+
+        An encoder that can compile returns :meth:`CompiledForward.enabled
+        <mmrag_lab.encoders.compiled.CompiledForward.enabled>` of its forward; this default runs eager and
+        says so in one log line. Where compiling fails, the model runs eager and one log line says why.
+        """
+        return eager_only(self.name)
 
     def preprocess(self, image: ImageSource) -> torch.Tensor:
         """Load (if a path) and transform one image into a ``(3, S, S)`` float tensor."""

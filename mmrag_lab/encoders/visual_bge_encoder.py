@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 import numpy as np
 import torch
 
 from mmrag_lab.encoders.base import Encoder, EncoderInfo, check_texts, progress
+from mmrag_lab.encoders.compiled import CompiledForward
 from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.encoders.visualized_bge import VisualizedBGEModel
 
@@ -51,6 +54,11 @@ class VisualBGEEncoder(Encoder):
         self.dtype = next(model.parameters()).dtype
         self.batch_size = batch_size
         self.preprocessing = eva_preprocessing(image_size)
+        self._images = CompiledForward(self.model.encode_mm, self.info.name)  # images without instructions
+        self._no_instruction: dict[str, dict[str, torch.Tensor]] = {}  # tokens of "" per device
+
+    def compiled(self, cache_dir: str | os.PathLike | None = None) -> AbstractContextManager[None]:
+        return self._images.enabled(cache_dir)
 
     def tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
         """Tokenise with explicit truncation to ``max_length`` tokens."""
@@ -61,9 +69,14 @@ class VisualBGEEncoder(Encoder):
 
     @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, instructions: Sequence[str] | None = None) -> np.ndarray:
-        texts = [""] * len(pixels) if instructions is None else check_texts(instructions, len(pixels))
-        tokens = self.tokenize(texts, self.instruction_limit)
         pixels = pixels.to(self.device, self.dtype, non_blocking=True)
+        if instructions is None:  # the tokens of "" are the same for every image: made once per device
+            key = str(self.device)
+            if key not in self._no_instruction:
+                self._no_instruction[key] = self.tokenize([""], self.instruction_limit)
+            tokens = {k: v.expand(len(pixels), -1) for k, v in self._no_instruction[key].items()}
+            return self._images(pixels, **tokens).cpu().numpy()
+        tokens = self.tokenize(check_texts(instructions, len(pixels)), self.instruction_limit)
         return self.model.encode_mm(pixels, **tokens).cpu().numpy()
 
     @torch.inference_mode()

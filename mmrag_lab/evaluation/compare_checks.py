@@ -12,7 +12,7 @@ from typing import Any
 from mmrag_lab.evaluation.rundir import EvalRun
 
 PROTOCOL_KEYS = ("benchmark", "exclude_reference", "search", "targets", "candidates")
-SETTING_KEYS = ("missing", "ties")
+SETTING_KEYS = ("missing", "ties", "query_template")
 
 
 def check_runs(runs: Sequence[EvalRun], labels: Sequence[str]) -> dict[str, Any]:

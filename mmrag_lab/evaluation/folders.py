@@ -12,8 +12,7 @@ from pathlib import Path
 
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.querysets import Query
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+from mmrag_lab.ingestion.scan import list_images
 
 
 def folder_queries(images_dir: str | Path, *, per_class: int = 1, template: str = "a {label}") -> list[Query]:
@@ -30,12 +29,16 @@ def folder_queries(images_dir: str | Path, *, per_class: int = 1, template: str 
     root = Path(images_dir)
     if not root.is_dir():
         raise EvaluationError(f"{root} is not a folder; pass a folder of class subfolders of images.")
+    classes: dict[str, list[str]] = {}
+    for path in list_images(root):
+        parts = path.relative_to(root).parts
+        if len(parts) > 1:  # an image directly in images_dir belongs to no class
+            classes.setdefault(parts[0], []).append(str(path.resolve()))
     queries = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        files = sorted(str(f.resolve()) for f in folder.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+    for label, files in sorted(classes.items()):
+        files.sort()
         for i, image in enumerate(files[: min(per_class, len(files) - 1)]):
             targets = tuple(f for f in files if f != image)
-            label = folder.name
             queries.append(
                 Query(f"{label}-{i}", image, template.format(label=label), targets, category=label)
             )

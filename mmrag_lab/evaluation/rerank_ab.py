@@ -16,7 +16,7 @@ from mmrag_lab.evaluation.costs import RerankOutcome, rerank_stats
 from mmrag_lab.evaluation.exact import VectorTable
 from mmrag_lab.evaluation.match import MatchedQuery
 from mmrag_lab.evaluation.metrics import target_ranks
-from mmrag_lab.evaluation.retrieve import Retrieved
+from mmrag_lab.evaluation.ranking import Retrieved
 from mmrag_lab.retrieval.results import Hit
 
 

@@ -31,8 +31,9 @@ from mmrag_lab.evaluation.aggregate import RankedQuery, best_target_rank
 from mmrag_lab.evaluation.cases import plot_cases
 from mmrag_lab.evaluation.match import MatchedQuery
 from mmrag_lab.evaluation.metrics import target_ranks
+from mmrag_lab.evaluation.ranking import Retrieved
 from mmrag_lab.evaluation.report import Table, plot_recall_curve, plot_rerank, results_table
-from mmrag_lab.evaluation.retrieve import Retrieved
+from mmrag_lab.evaluation.runparts import RunConfig, RunEncoder, RunMetrics
 from mmrag_lab.plots.figures import UNTRAINED_MARK
 
 FILES = ("config.json", "encoder.json", "metrics.json", "rankings.jsonl", "results.csv", "results.md")
@@ -42,19 +43,22 @@ FILES = ("config.json", "encoder.json", "metrics.json", "rankings.jsonl", "resul
 class EvalRun:
     """The outcome of :func:`mmrag_lab.evaluation`.
 
+    ``config``, ``encoder`` and ``metrics`` are typed (:mod:`.runparts`) and read as their JSON documents
+    too: ``run.metrics.retrieval`` is ``run.metrics["retrieval"]``.
+
     Attributes:
         out_dir: The run folder, or None when nothing was written.
-        config: Public settings of the run.
-        encoder: The encoder's identity.
-        metrics: Everything measured (see ``metrics.json``).
-        rankings: One record per evaluated query (see ``rankings.jsonl``).
+        config: Public settings of the run (``config.json``).
+        encoder: The encoder's identity (``encoder.json``).
+        metrics: Everything measured (``metrics.json``).
+        rankings: One record per evaluated query (``rankings.jsonl``).
     """
 
     out_dir: Path | None
-    config: dict
-    encoder: dict
-    metrics: dict
-    rankings: list[dict] = field(repr=False)
+    config: RunConfig
+    encoder: RunEncoder
+    metrics: RunMetrics
+    rankings: list[dict[str, Any]] = field(repr=False)
 
     def table(self) -> Table:
         """The results table (percentages)."""
@@ -74,7 +78,7 @@ class EvalRun:
     @property
     def untrained(self) -> bool:
         """True when the encoder ran on untrained weights (the numbers mean nothing)."""
-        return bool(self.encoder.get("untrained"))
+        return bool(self.encoder.info.untrained)
 
     def plot_recall(self) -> Figure:
         """Recall@K curve(s)."""
@@ -82,9 +86,9 @@ class EvalRun:
 
     def plot_rerank(self) -> Figure | None:
         """Before/after reranking (None when the run did not rerank)."""
-        if not self.metrics.get("reranked"):
+        if not self.metrics.reranked:
             return None
-        return plot_rerank(self.metrics, self.metrics["rank_moves"], untrained=self.untrained)
+        return plot_rerank(self.metrics, self.metrics.rank_moves, untrained=self.untrained)
 
     def plot_worst(self, n: int = 3, hits: int = 5, stage: str = "retrieval") -> Figure:
         """The ``n`` worst queries as a grid: query, instruction, target, top hits."""
@@ -126,9 +130,9 @@ def write_run(run: EvalRun) -> Path:
     """Write the run folder (creating it) and return its path."""
     out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _dump(out / "config.json", _marked(run.config, run.untrained))
-    _dump(out / "encoder.json", _marked(run.encoder, run.untrained))
-    _dump(out / "metrics.json", _marked(run.metrics, run.untrained))
+    _dump(out / "config.json", _marked(run.config.as_dict(), run.untrained))
+    _dump(out / "encoder.json", _marked(run.encoder.as_dict(), run.untrained))
+    _dump(out / "metrics.json", _marked(run.metrics.as_dict(), run.untrained))
     mark = {"untrained": True} if run.untrained else {}
     lines = [json.dumps({**rec, **mark}, ensure_ascii=False) for rec in run.rankings]
     (out / "rankings.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
@@ -136,8 +140,8 @@ def write_run(run: EvalRun) -> Path:
     (out / "results.csv").write_text(table.to_csv(), encoding="utf-8")
     (out / "results.md").write_text(table.to_markdown(), encoding="utf-8")
     plot_recall_curve(run.metrics, out / "recall_at_k.png", untrained=run.untrained)
-    if run.metrics.get("reranked"):
-        plot_rerank(run.metrics, run.metrics["rank_moves"], out / "rerank.png", untrained=run.untrained)
+    if run.metrics.reranked:
+        plot_rerank(run.metrics, run.metrics.rank_moves, out / "rerank.png", untrained=run.untrained)
     return out
 
 
@@ -147,7 +151,8 @@ def load_run(folder: str | Path) -> EvalRun:
     read = lambda name: json.loads((folder / name).read_text(encoding="utf-8"))  # noqa: E731
     text = (folder / "rankings.jsonl").read_text(encoding="utf-8")
     rankings = [json.loads(line) for line in text.splitlines() if line.strip()]
-    return EvalRun(folder, read("config.json"), read("encoder.json"), read("metrics.json"), rankings)
+    config, encoder = RunConfig.from_dict(read("config.json")), RunEncoder.from_dict(read("encoder.json"))
+    return EvalRun(folder, config, encoder, RunMetrics.from_dict(read("metrics.json")), rankings)
 
 
 def _marked(data: dict, untrained: bool) -> dict:

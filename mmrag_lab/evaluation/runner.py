@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ from mmrag_lab.evaluation.metrics import TIE_POLICIES
 from mmrag_lab.evaluation.protocol import describe
 from mmrag_lab.evaluation.querysets import Query
 from mmrag_lab.evaluation.rerank_ab import rerank_stage
+from mmrag_lab.evaluation.retrieval_stage import retrieval_stage
 from mmrag_lab.evaluation.rundir import EvalRun, corpus_identity, query_record, write_run
-from mmrag_lab.evaluation.stage import retrieval_stage
+from mmrag_lab.evaluation.runparts import QueryCounts, RunConfig, RunEncoder, RunMetrics
 from mmrag_lab.evaluation.submission import short_rankings, write_submission
+from mmrag_lab.evaluation.templates import apply_template, default_template
 
 
 def evaluate(
@@ -47,6 +50,7 @@ def evaluate(
     out_dir: str | os.PathLike | None = None,
     rerank_options: Mapping[str, Any] | None = None,
     progress: bool = False,
+    query_template: str | None = None,
 ) -> EvalRun:
     """Evaluate retrieval (and reranking) quality of a collection on a query set.
 
@@ -77,6 +81,8 @@ def evaluate(
         out_dir: Write the run folder here (config, encoder, metrics, rankings, tables, plots).
         rerank_options: Extra arguments for :func:`mmrag_lab.reranking.reranker.rerank` (model, base_url, cache_dir...).
         progress: Show progress bars.
+        query_template: How an annotation becomes the query text, a name in
+            :data:`~mmrag_lab.evaluation.templates.QUERY_TEMPLATES`; default: the encoder's authors' choice.
 
     Raises:
         EvaluationError: The query set cannot be read or no query can be evaluated.
@@ -92,49 +98,42 @@ def evaluate(
     ks = [ks] if isinstance(ks, int) else list(ks)
     protocol = describe(kind, exclude_reference, loaded, ann=ann, cirr_soft=cirr_soft, submission=submission)
     settings = _settings(ks, map_ks, subset_ks, protocol, missing, ties, rerank, rerank_top_n)
-    timing: dict[str, float] = {}
-    stage = retrieval_stage(loaded, cfg, encoder, store, settings, timing, progress)
-    matched, retrieved, index = stage["matched"], stage["retrieved"], stage["index"]
+    template = query_template or default_template(encoder.name if encoder is not None else cfg.encoder)
+    loaded, settings["query_template"] = apply_template(loaded, template)
+    stage = retrieval_stage(loaded, cfg, encoder, store, settings, progress)
     summary_args = {"ks": ks, "map_ks": map_ks, "subset_ks": subset_ks, "missing": missing}
-    before = [m.ranked(r.ranking, r.subset) for m, r in zip(matched, retrieved, strict=True)]
-    metrics: dict[str, Any] = {"retrieval": summarize(before, **summary_args), "settings": settings}
-    if ann:
-        metrics["index_recall"] = stage["index_recall"]
+    before = [m.ranked(r.ranking, r.subset) for m, r in zip(stage.matched, stage.retrieved, strict=True)]
     records = [
-        query_record(m, r, q, [index.path_of(t) for t in m.target_ids])
-        for m, r, q in zip(matched, retrieved, before, strict=True)
+        query_record(m, r, q, [stage.index.path_of(t) for t in m.target_ids])
+        for m, r, q in zip(stage.matched, stage.retrieved, before, strict=True)
     ]
     for rec, q in zip(records, before, strict=True):
         rec["metrics"] = query_metrics(q, **summary_args) if q.scored_targets(missing) else None
+    reranked, rerank_s = {}, None
     if rerank:
         t0 = time.perf_counter()
-        metrics.update(
-            rerank_stage(
-                matched, retrieved, records, stage["table"], top_n=rerank_top_n, concurrency=concurrency,
-                prices=prices, summary_args=summary_args, config=cfg, **(rerank_options or {}),
-            )
+        reranked = rerank_stage(
+            stage.matched, stage.retrieved, records, stage.table, top_n=rerank_top_n, concurrency=concurrency,
+            prices=prices, summary_args=summary_args, config=cfg, **(rerank_options or {}),
         )  # fmt: skip
-        timing["rerank_s"] = time.perf_counter() - t0
-    timing["total_s"] = time.perf_counter() - started
-    metrics["queries"] = {
-        "n_loaded": len(loaded),
-        "n_encoded": len(matched),
-        "failed_query_images": stage["failed"],
-        "match": stage["match"],
-    }
-    metrics["timing"] = timing
-    metrics["corpus"] = corpus_identity(stage["table"].ids)
-    untrained = bool(stage["encoder"].info.untrained)
+        rerank_s = time.perf_counter() - t0
+    timings = replace(stage.timings, rerank_s=rerank_s, total_s=time.perf_counter() - started)
+    untrained = bool(stage.encoder.info.untrained)
+    counts = QueryCounts(len(loaded), len(stage.matched), stage.failed, stage.match.as_dict())
     run = EvalRun(
         out_dir=Path(out_dir) if out_dir else None,
-        config={
-            **cfg.public_dict(),
-            "evaluation": settings,
-            "queries": _source(queries),
-            "untrained": untrained,
-        },
-        encoder={**stage["encoder"].info.as_dict(), "collection_metric": stage["metric"]},
-        metrics={"untrained": untrained, **metrics},
+        config=RunConfig(cfg.public_dict(), settings, _source(queries), untrained),
+        encoder=RunEncoder(stage.encoder.info, stage.metric),
+        metrics=RunMetrics(
+            untrained,
+            summarize(before, **summary_args),
+            settings,
+            counts,
+            timings,
+            index_recall=stage.index_recall if ann else None,
+            **reranked,
+            extra={"corpus": corpus_identity(stage.table.ids)},
+        ),
         rankings=records,
     )
     if submission and not out_dir:
@@ -143,8 +142,8 @@ def evaluate(
         write_run(run)
     if submission:
         coco_ids = next((q.meta.get("coco_ids") for q in loaded if q.meta.get("coco_ids")), None)
-        run.metrics["submission_files"] = write_submission(kind, run, index.path_of, coco_ids)
-        run.metrics["submission_warning"] = short_rankings(run.rankings)
+        run.metrics.submission_files = write_submission(kind, run, stage.index.path_of, coco_ids)
+        run.metrics.submission_warning = short_rankings(run.rankings)
         write_run(run)
     return run
 

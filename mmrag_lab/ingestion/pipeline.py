@@ -1,4 +1,4 @@
-"""Ingest a folder of images into Milvus: scan → plan → copy and update → prepare → embed → write → prune.
+"""Ingest a folder of images into Milvus: scan → plan → copy and update → run (read, map, encode, write) → prune.
 
 Re-ingest brings the collection in line with the folder (see :mod:`.plan`): new files are added, changed
 bytes re-encoded, renamed files and identical copies take a stored vector, changed metadata updates rows
@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
-from mmrag_lab.ingestion.embed import EmbedOptions, embed_and_write
-from mmrag_lab.ingestion.gpu_embed import gpu_decode_default, gpu_embed_and_write
+from mmrag_lab.ingestion.gpu_mapper import gpu_decode_default
 from mmrag_lab.ingestion.plan import Plan, plan_ingest
 from mmrag_lab.ingestion.report import IngestReport
+from mmrag_lab.ingestion.runner import RunOptions, run_ingest
 from mmrag_lab.ingestion.scan import display_path, parse_shard, scan_images, shard_scan
 from mmrag_lab.ingestion.sidecar import load_sidecar
 from mmrag_lab.ingestion.sync import prune as prune_rows
@@ -49,6 +49,7 @@ def ingest(
     gpu_decode: bool | None = None,
     cpu_share: float = 0.0,
     shard: str | tuple[int, int] | None = None,
+    compile: bool | None = None,
 ) -> IngestReport:
     """Bring the collection in line with the images under ``images_dir``; safe to re-run at any time.
 
@@ -64,7 +65,7 @@ def ingest(
         batch_size: Images per encoder batch; default ``config.batch_size``.
         prune: Also delete this folder's rows whose files are gone.
         report_path: Where to write the report as JSON.
-        workers: Decode/preprocess processes; default :func:`mmrag_lab.ingestion.embed.default_workers`. 0 decodes
+        workers: Decode/preprocess processes; default :func:`mmrag_lab.ingestion.cpu_mapper.default_workers`. 0 decodes
             inline.
         progress: Show a progress bar with images/s.
         collection: Collection name; default ``config.collection``.
@@ -73,11 +74,14 @@ def ingest(
         dtype: Encoder precision when ``encoder`` is None: ``auto`` (fp16 on a GPU, fp32 on a CPU),
             ``fp32``, ``fp16`` or ``bf16``. bf16 on a CPU with AVX512-BF16 is about twice as fast as fp32;
             its vectors differ slightly from fp32 ones.
-        gpu_decode: Decode and preprocess JPEGs on the GPU (:mod:`.gpu_embed`); None = the default for the
-            encoder's device (:func:`~mmrag_lab.ingestion.gpu_embed.gpu_decode_default`).
+        gpu_decode: Decode and preprocess JPEGs on the GPU (:mod:`.gpu_mapper`); None = the default for the
+            encoder's device (:func:`~mmrag_lab.ingestion.gpu_mapper.gpu_decode_default`).
         cpu_share: With GPU decoding, the fraction of the files decoded by CPU workers instead.
         shard: ``"I/N"`` or ``(I, N)``: ingest only the deterministic I-th of N parts of the folder, so that
             N processes or machines can share one folder and one collection (see the README).
+        compile: Run the model compiled by ``torch.compile`` (eager, said in one line, where that fails);
+            None = ``config.compile`` (``MMRAG_COMPILE``), whose ``auto`` compiles on CUDA for jobs of at
+            least :data:`~mmrag_lab.ingestion.runner.COMPILE_MIN_IMAGES` images.
 
     Returns:
         The :class:`IngestReport`. Bad files are listed in ``failed``; they never stop the run.
@@ -124,9 +128,9 @@ def ingest(
     if plan.tasks:
         with _phase(report, "encode"):
             on_gpu = gpu_decode_default(encoder) if gpu_decode is None else gpu_decode
-            options = EmbedOptions(cfg.batch_size, workers, progress, fast_decode, on_gpu, cpu_share)
-            run = gpu_embed_and_write if on_gpu else embed_and_write
-            run(plan.tasks, encoder, cfg, sidecar, report, options)
+            choice = cfg.compile_choice() if compile is None else compile
+            options = RunOptions(cfg.batch_size, workers, progress, fast_decode, on_gpu, cpu_share, choice)
+            run_ingest(plan.tasks, encoder, cfg, sidecar, report, options)
     _count(report, plan)
     if prune and plan.stale or report.ingested or report.updated:
         with Store.open(cfg) as store:

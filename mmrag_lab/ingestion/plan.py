@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmrag_lab.ingestion.prepare import Task
+from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.report import IngestReport
-from mmrag_lab.ingestion.scan import ImageFile, ScanResult, hash_files, in_shard
+from mmrag_lab.ingestion.scan import FileStamp, ImageFile, ScanResult, hash_files_stamped, in_shard
 from mmrag_lab.ingestion.sidecar import Sidecar
 from mmrag_lab.store.collection import Store
 from mmrag_lab.store.schema import row_id
@@ -72,12 +72,14 @@ def plan_ingest(
     plan = Plan(root)
     wanted: list[dict[str, Any]] = []
     files: dict[str, ImageFile] = {}
+    stamps: dict[str, FileStamp] = {}
     unreadable: set[str] = set()
-    for file, digest in zip(scan.files, hash_files(scan.files, threads), strict=True):
-        if isinstance(digest, OSError):
-            report.add_failure(file.display, f"cannot read file ({digest.strerror or digest})")
+    for file, hashed in zip(scan.files, hash_files_stamped(scan.files, threads), strict=True):
+        if isinstance(hashed, OSError):
+            report.add_failure(file.display, f"cannot read file ({hashed.strerror or hashed})")
             unreadable.add(file.rel)
             continue
+        digest, stamps[file.rel] = hashed
         row = partial_row(root, file, digest, sidecar.lookup(file.rel))
         wanted.append(row)
         files[row["id"]] = file
@@ -116,10 +118,11 @@ def plan_ingest(
             plan.copies.append((row, sources[digest]))
         elif digest in encoding:
             task = encoding[digest]
-            encoding[digest] = Task(task.file, digest, (*task.rows, row))
+            encoding[digest] = Task(task.file, digest, (*task.rows, row), task.stamp)
             report.duplicates.append({"path": row["path"], "same_as": task.file.display})
         else:
-            encoding[digest] = Task(files[row["id"]], digest, (row,))
+            file = files[row["id"]]
+            encoding[digest] = Task(file, digest, (row,), stamps[file.rel])
     plan.tasks = list(encoding.values())
     return plan
 

@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import stat
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,9 @@ from mmrag_lab.images import IMAGE_SUFFIXES
 _SUFFIXES = frozenset(os.fsencode(s) for s in IMAGE_SUFFIXES)
 _ESCAPE = re.compile(r"\\x([89a-f][0-9a-f])")
 HASH_CHUNK = 1 << 20
+# A file whose status changed less than this before it was hashed may change again within the filesystem's
+# timestamp granularity without its stamp showing it: its read hashes the bytes again (git's "racy" rule).
+RACY_NS = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,32 @@ class ScanResult:
     root: str
     files: list[ImageFile] = field(default_factory=list)
     problems: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """What the filesystem says of a file when it was hashed: inode, size, modification and change times.
+
+    The change time (``st_ctime_ns``) moves on every write and cannot be set back by a program, so a file
+    whose stamp is the same at read time holds the bytes that were hashed.
+    """
+
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    taken_ns: int = 0
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> FileStamp:
+        return cls(info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, time.time_ns())
+
+    def vouches_for(self, now: FileStamp, length: int) -> bool:
+        """True when a read that found ``now`` and ``length`` bytes needs no second hash."""
+        same = (self.inode, self.size, self.mtime_ns, self.ctime_ns) == (
+            now.inode, now.size, now.mtime_ns, now.ctime_ns
+        )  # fmt: skip
+        return same and length == self.size and self.ctime_ns < self.taken_ns - RACY_NS
 
 
 def display_path(path: bytes | str) -> str:
@@ -92,6 +122,15 @@ def scan_images(folder: str | os.PathLike) -> ScanResult:
     return result
 
 
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The image files under ``folder``, sorted, as paths below it as given.
+
+    The one way the package lists a folder's images: the walk of :func:`scan_images` (hidden names such as
+    ``.ipynb_checkpoints`` skipped, symlinks kept inside the folder) without its problem report.
+    """
+    return [Path(folder) / as_path(f.rel) for f in scan_images(folder).files]
+
+
 def content_id(data: bytes) -> str:
     """The primary key of an image: the sha256 hex digest of its bytes."""
     return hashlib.sha256(data).hexdigest()
@@ -99,19 +138,30 @@ def content_id(data: bytes) -> str:
 
 def hash_file(path: bytes) -> str:
     """:func:`content_id` of a file, read in chunks."""
+    return hash_stamped(path)[0]
+
+
+def hash_stamped(path: bytes) -> tuple[str, FileStamp]:
+    """:func:`content_id` of a file and its :class:`FileStamp`, taken before the bytes are read."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
+        stamp = FileStamp.of(os.fstat(handle.fileno()))
         while chunk := handle.read(HASH_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+    return digest.hexdigest(), stamp
 
 
 def hash_files(files: list[ImageFile], threads: int = 4) -> list[str | OSError]:
     """Hash many files on a few threads (hashing and reading release the GIL); errors are returned."""
+    return [r if isinstance(r, OSError) else r[0] for r in hash_files_stamped(files, threads)]
 
-    def one(item: ImageFile) -> str | OSError:
+
+def hash_files_stamped(files: list[ImageFile], threads: int = 4) -> list[tuple[str, FileStamp] | OSError]:
+    """:func:`hash_stamped` of many files on a few threads; errors are returned."""
+
+    def one(item: ImageFile) -> tuple[str, FileStamp] | OSError:
         try:
-            return hash_file(item.path)
+            return hash_stamped(item.path)
         except OSError as exc:
             return exc
 

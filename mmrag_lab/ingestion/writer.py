@@ -1,4 +1,8 @@
-"""Writing rows on a background thread, so that the encoder loop never waits for Milvus.
+"""The writer role of the ingest runner: vectors → complete rows, upserted on a background thread.
+
+:func:`make_rows` turns encoded tasks into one row per name their bytes have; :func:`report_failures`
+puts every name of a bad file into the report. :class:`RowWriter` writes, so that the encoder loop never
+waits for Milvus.
 
 Each batch of complete rows is one upsert (all-or-nothing), made by a thread of this process through the
 process's long-lived client. Only acknowledged rows count as ingested. Milvus Lite does its own share of the
@@ -15,6 +19,10 @@ from typing import Any
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import MmragError, StoreError
+from mmrag_lab.ingestion.plan import partial_row
+from mmrag_lab.ingestion.reader import Task
+from mmrag_lab.ingestion.report import IngestReport
+from mmrag_lab.ingestion.sidecar import Sidecar
 from mmrag_lab.store.collection import Store
 
 # Rows between flushes. Each upsert is durable once acknowledged (Milvus Lite appends it to its write-ahead
@@ -79,3 +87,28 @@ class RowWriter:
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise self._error
+
+
+def report_failures(report: IngestReport, failed: list[tuple[Task, str]], sidecar: Sidecar) -> None:
+    """Every name of each bad file goes to ``report.failed`` with the reason."""
+    for task, reason in failed:
+        for partial in _partials(task, sidecar):
+            report.add_failure(partial["path"], reason)
+
+
+def make_rows(tasks: list[Task], vectors, sizes: list[tuple[int, int]], sidecar: Sidecar) -> list[dict]:
+    """Complete rows for encoded tasks: one per path that holds the task's bytes."""
+    return [
+        _row(partial, v, s) for t, v, s in zip(tasks, vectors, sizes) for partial in _partials(t, sidecar)
+    ]
+
+
+def _row(partial: dict, vector, size: tuple[int, int]) -> dict:
+    return {**partial, "vector": vector, "width": int(size[0]), "height": int(size[1])}
+
+
+def _partials(task: Task, sidecar: Sidecar) -> tuple[dict, ...]:
+    if task.rows:
+        return task.rows
+    # A task made without a plan (benchmarks): one row, keyed under the nameless root.
+    return (partial_row("", task.file, task.id, sidecar.lookup(task.file.rel)),)

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from mmrag_lab.errors import StoreError
 from mmrag_lab.store.collection import Store
 
 
@@ -66,17 +65,13 @@ def _cell(value: Any) -> str:
 
 
 def require_collection(store: Store) -> None:
-    """Make sure the collection exists and is loaded (a freshly opened one may be released).
+    """Make sure the collection exists, was made by mmrag_lab, and is loaded (a reopened one may be released).
 
     Raises:
-        StoreError: The collection does not exist (the message says how to make it), or cannot be loaded.
+        CollectionNotFoundError: The collection does not exist (the message says how to make it).
+        ForeignCollectionError: mmrag_lab did not make it.
     """
-    if not store.exists():
-        raise StoreError(
-            f"There is no collection {store.collection!r} at {store.uri}. Ingest images first "
-            "(notebook 01_ingest, or `mmrag ingest IMAGES_DIR`), or pick the right URI and collection."
-        )
-    store.load()
+    store.open_collection("inspect")
 
 
 def collection_summary(store: Store) -> CollectionSummary:
@@ -110,7 +105,7 @@ def load_embeddings(store: Store, limit: int = 5000, filter: str = "") -> Embedd
     """Read up to ``limit`` rows (id, path, vector) from the store, in the order the store yields them.
 
     Raises:
-        StoreError: The collection does not exist.
+        CollectionNotFoundError: The collection does not exist.
     """
     require_collection(store)
     ids, paths, vectors, titles = [], [], [], []
@@ -208,16 +203,10 @@ def sample_paths(store: Store, n: int = 24) -> list[str]:
 
 def query_vector(store: Store, image: Any, instruction: str | None = None, encoder: Any = None) -> np.ndarray:
     """Embed a query with the encoder that made the collection (the one search uses, cached per process)."""
-    from mmrag_lab.retrieval.query import check_same_space, encoder_for
+    from mmrag_lab.retrieval.query import encoder_for
 
-    require_collection(store)
-    record = store.record()
-    if record is None:
-        raise StoreError(
-            f"Collection {store.collection!r} was not made by mmrag_lab; it has no encoder record."
-        )
-    encoder = encoder or encoder_for(record, store.config)
-    check_same_space(record, encoder)
+    encoder = encoder or encoder_for(store.open_collection("inspect"), store.config)
+    store.open_collection("inspect", encoder.info)
     if instruction and instruction.strip():
         return encoder.encode_queries([image], [instruction])[0]
     return encoder.encode_images([image])[0]

@@ -92,6 +92,15 @@ class ChatReply:
     structured: bool
 
 
+def reranker_configured(config: Config, base_url: str | None = None) -> bool:
+    """True when the reranker has an endpoint to call: an API key (api.openai.com) or a base URL.
+
+    The one answer to "is a reranker configured?": :func:`make_client`, the notebooks and ``make demo``
+    all ask here.
+    """
+    return bool(os.environ.get(KEY_VAR) or base_url or config.llm_base_url)
+
+
 def make_client(config: Config, *, base_url: str | None = None, timeout: float | None = None) -> Any:
     """Build an ``openai.OpenAI`` client from the environment and the config.
 
@@ -100,17 +109,15 @@ def make_client(config: Config, *, base_url: str | None = None, timeout: float |
     """
     import openai
 
-    key = os.environ.get(KEY_VAR) or None
-    base_url = base_url or config.llm_base_url
-    if key is None and base_url is None:
+    if not reranker_configured(config, base_url):
         raise ConfigError(
             f"No LLM endpoint is configured: set {KEY_VAR} to use api.openai.com, or set OPENAI_BASE_URL "
             "(or pass base_url=) to use another OpenAI-compatible server such as vLLM, Ollama or LM Studio."
         )
     # Local servers often need no key, but the client insists on one.
     return openai.OpenAI(
-        api_key=key or "no-key",
-        base_url=base_url,
+        api_key=os.environ.get(KEY_VAR) or "no-key",
+        base_url=base_url or config.llm_base_url,
         timeout=timeout if timeout is not None else config.llm_timeout,
         max_retries=0,
     )

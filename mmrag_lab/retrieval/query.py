@@ -19,17 +19,15 @@ import numpy as np
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
-from mmrag_lab.errors import CollectionMismatchError, QueryError, StoreError
+from mmrag_lab.errors import QueryError
 from mmrag_lab.images import ImageSource, file_identity, is_same_file
 from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
-from mmrag_lab.store.backend import display_uri
 from mmrag_lab.store.collection import Store
-from mmrag_lab.store.filters import LITE, Dialect, build_filter, combine, dialect_for
+from mmrag_lab.store.filters import build_filter, combine
 from mmrag_lab.store.schema import CollectionRecord
 
 __all__ = ["Hit", "SearchQuery", "SearchResults", "search"]
 MAX_K = 16384  # Milvus' top-k limit
-_dialects: dict[str, Dialect] = {}
 
 
 def search(
@@ -65,8 +63,10 @@ def search(
     Raises:
         QueryError: No query, conflicting query parts, a bad ``k`` or a bad ``where`` filter.
         ImageLoadError: The query image cannot be read.
-        CollectionMismatchError: ``encoder`` does not match the encoder that made the collection.
-        StoreError: The collection does not exist, or Milvus refuses the search (e.g. a bad raw filter).
+        CollectionNotFoundError: The collection does not exist (ingest first).
+        CollectionMismatchError: ``encoder`` does not match the encoder that made the collection, or the
+            collection was not made by mmrag_lab, or must be migrated.
+        StoreError: Milvus refuses the search (e.g. a bad raw filter; it is sent once).
     """
     cfg = config or Config.load()
     mode, words = _mode(image, instruction, text)
@@ -75,12 +75,13 @@ def search(
     own_store = store is None
     store = store or Store.open(cfg)
     try:
-        record = _record(store)
-        enc = encoder or encoder_for(record, cfg)
-        check_same_space(record, enc)
-        dialect = _dialect(store)
+        enc = encoder or encoder_for(store.open_collection("search"), cfg)
+        record = store.open_collection("search", enc.info)  # cached: no second round trip
         keywords = build_filter(
-            where, dialect=dialect, metadata_keys=record.metadata_keys, metadata_types=record.metadata_types
+            where,
+            dialect=store.dialect(),
+            metadata_keys=record.metadata_keys,
+            metadata_types=record.metadata_types,
         )
         expression = combine(keywords, filter)
         started = time.perf_counter()
@@ -107,7 +108,7 @@ def _search_without(store: Store, vector, k: int, expression: str | None, own) -
     """Top ``k`` rows that are not the query: ask for k+1, and for more when its bytes have several names."""
     limit = k + 1 if own else k
     while True:
-        rows = _search_once_more_if_stale(store, vector, limit, expression)
+        rows = store.search(vector, k=limit, filter=expression)[0]
         kept = [row for row in rows if not is_same_file(row, own)]
         if len(kept) >= k or len(rows) < limit or limit >= MAX_K:
             return kept[:k]
@@ -118,17 +119,6 @@ def encoder_for(record: CollectionRecord, config: Config) -> Encoder:
     """The encoder a collection was made with, loaded once per process and reused."""
     local = record.weights == "untrained" or os.path.isfile(record.weights)
     return _load_encoder(record.encoder, record.weights if local else config.weights, config)
-
-
-def check_same_space(record: CollectionRecord, encoder: Encoder) -> None:
-    """Refuse an encoder whose vectors live in another space than the collection's."""
-    info = encoder.info
-    if (info.name, int(info.dim), info.fingerprint) != (record.encoder, record.dim, record.fingerprint):
-        raise CollectionMismatchError(
-            f"The collection holds vectors from {record.summary()}, but the query encoder is {info.name!r} "
-            f"(dim {info.dim}, fingerprint {info.fingerprint}). Pass the encoder the collection was made "
-            "with, or leave encoder= unset to load it."
-        )
 
 
 @functools.lru_cache(maxsize=2)
@@ -157,40 +147,6 @@ def _embed(encoder: Encoder, mode: str, image: ImageSource | None, words: str) -
     if mode == "image":
         return encoder.encode_images([image])
     return encoder.encode_texts([words])
-
-
-def _search_once_more_if_stale(
-    store: Store, vector: np.ndarray, k: int, expression: str | None
-) -> list[dict]:
-    try:
-        return store.search(vector, k=k, filter=expression or None)[0]
-    except StoreError:
-        # another process may have released, dropped or re-created the collection since we cached it
-        store.refresh()
-        _record(store)
-        return store.search(vector, k=k, filter=expression or None)[0]
-
-
-def _record(store: Store) -> CollectionRecord:
-    if store.cached_record() is None and not store.exists():
-        raise StoreError(
-            f"There is no collection {store.collection!r} at {display_uri(store.uri)}. Ingest images first "
-            "(mmrag ingest FOLDER, or mmrag_lab.ingest(folder)), or set MMRAG_COLLECTION / MMRAG_MILVUS_URI."
-        )
-    record = store.record()
-    if record is None:
-        raise CollectionMismatchError(
-            f"Collection {store.collection!r} was not made by mmrag_lab; search a collection made by ingest."
-        )
-    return record
-
-
-def _dialect(store: Store) -> Dialect:
-    if store.is_lite:
-        return LITE
-    if store.uri not in _dialects:
-        _dialects[store.uri] = dialect_for(store.server_version(), is_lite=False)
-    return _dialects[store.uri]
 
 
 def _image_path(image: ImageSource | None) -> str | None:

@@ -1,10 +1,8 @@
 """Connecting to the backend a URI names, with one long-lived client per (URI, token) in a process.
 
-A local path ending in ``.db`` is Milvus Lite. Milvus Lite lets one process open a file, so every process
-here reaches it through the file's own server (:mod:`mmrag_lab.store.lite_discovery` finds or starts it):
-notebook kernels, the CLI, papermill runs and the app share one database. ``http(s)://host:port`` is a
-Milvus server or Zilliz Cloud. Either way the client is opened once per process and kept: an open costs
-RPCs (and, on Zilliz Cloud, rate-limited ones), so stores borrow it and never close it.
+Which backend a URI names, and how it connects, is decided in :mod:`mmrag_lab.store.backends`. Either way
+the client is opened once per process and kept: an open costs RPCs (and, on Zilliz Cloud, rate-limited
+ones), so stores borrow it and never close it.
 """
 
 from __future__ import annotations
@@ -12,24 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING
 
-from pymilvus import MilvusClient
-from pymilvus.exceptions import MilvusException
+from mmrag_lab.store.backends import backend_for, display_uri
 
-from mmrag_lab.config import is_lite_uri
-from mmrag_lab.errors import ConfigError, StoreError
-from mmrag_lab.store import lite_discovery
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
 
-# Keepalive pings every 30 s, also while idle and during a long call (an index build): the Lite server
-# accepts them at any rate, and a Milvus server's minimum ping interval is below this.
-CLIENT_GRPC_OPTIONS = {
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 20_000,
-    "grpc.keepalive_permit_without_calls": True,
-    "grpc.http2.max_pings_without_data": 0,
-}
+__all__ = ["connect", "display_uri", "query_iterator", "reconnect"]
 _clients: dict[tuple[int, str, str], MilvusClient] = {}
 _clients_guard = threading.Lock()
 
@@ -58,16 +46,6 @@ logging.getLogger("pymilvus.client.connection_manager").addFilter(_DropMessage("
 logging.getLogger("grpc._server").addFilter(_DropNotImplemented())
 
 
-def display_uri(uri: str) -> str:
-    """The URI without any user:password part, safe to print."""
-    if is_lite_uri(uri):
-        return uri
-    parts = urlsplit(uri)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
 def connect(uri: str, token: str | None = None, idle_timeout_s: float | None = None) -> MilvusClient:
     """This process's client for ``uri``: made on first use (starting a Lite file's server if needed), then shared.
 
@@ -85,7 +63,7 @@ def connect(uri: str, token: str | None = None, idle_timeout_s: float | None = N
     key = _key(uri, token)
     with _clients_guard:
         if key not in _clients:
-            _clients[key] = _open(uri, token, idle_timeout_s)
+            _clients[key] = backend_for(uri).open_client(token or "", idle_timeout_s)
         return _clients[key]
 
 
@@ -102,69 +80,14 @@ def reconnect(uri: str, token: str | None = None, idle_timeout_s: float | None =
                 old.close()
             except Exception:  # closing a client of a dead server may fail; it is dropped anyway
                 pass
-        _clients[key] = _open(uri, token, idle_timeout_s)
+        _clients[key] = backend_for(uri).open_client(token or "", idle_timeout_s)
         return _clients[key]
 
 
 def _key(uri: str, token: str | None) -> tuple[int, str, str]:
     # per process: a forked child must never share its parent's gRPC channel
-    where = str(_check_lite_path(lite_path(uri))) if is_lite_uri(uri) else uri
-    return os.getpid(), where, token or ""
-
-
-def _open(uri: str, token: str | None, idle_timeout_s: float | None) -> MilvusClient:
-    if not is_lite_uri(uri):
-        return _new_client(uri, token or "", uri)
-    timeout = lite_discovery.DEFAULT_IDLE_TIMEOUT_S if idle_timeout_s is None else idle_timeout_s
-    return _new_client(lite_discovery.ensure_server(str(lite_path(uri)), timeout), "", uri)
-
-
-def _new_client(address: str, token: str, uri: str) -> MilvusClient:
-    try:
-        return MilvusClient(uri=address, token=token, dedicated=True, grpc_options=dict(CLIENT_GRPC_OPTIONS))
-    except MilvusException as exc:
-        raise StoreError(
-            f"Cannot reach the Milvus server at {display_uri(uri)} ({exc}). Check that it runs and that the "
-            "URI and port are right; Zilliz Cloud and servers with authentication need MMRAG_MILVUS_TOKEN."
-        ) from exc
-
-
-def lite_path(uri: str) -> Path:
-    """The absolute Milvus Lite folder for a local URI."""
-    path = Path(os.path.expanduser(uri)).absolute()
-    if path.suffix != ".db":
-        raise ConfigError(
-            f"Milvus URI {uri!r} is neither a server address (http://host:port) nor a Milvus Lite file: "
-            "Milvus Lite paths must end in '.db', e.g. ./mmrag_lab.db."
-        )
-    return path
-
-
-def _check_lite_path(path: Path) -> Path:
-    if path.exists() and not path.is_dir():
-        raise StoreError(
-            f"{path} is a file, but Milvus Lite 3 keeps a collection in a folder. It may come from Milvus "
-            "Lite 2.x; pick a new path (e.g. --uri ./mmrag_lab3.db) and ingest again."
-        )
-    return path
+    return os.getpid(), backend_for(uri).client_key(), token or ""
 
 
 def query_iterator(client: MilvusClient, collection: str, fields: list[str], filter: str, batch_size: int):
     return client.query_iterator(collection, batch_size=batch_size, filter=filter, output_fields=fields)
-
-
-def error_text(exc: MilvusException) -> str:
-    """The message of a Milvus error, without its class decoration."""
-    return str(getattr(exc, "message", exc))
-
-
-def lost_connection(exc: MilvusException) -> bool:
-    """True when ``exc`` says the server could not be reached (rather than refusing the request)."""
-    text = error_text(exc).lower()
-    return any(s in text for s in ("fail connecting", "unavailable", "connection refused", "closed channel"))
-
-
-def needs_load(exc: MilvusException) -> bool:
-    """True when ``exc`` says the collection is released (a restarted Lite server starts that way)."""
-    text = error_text(exc).lower()
-    return "not loaded" in text or "state 'released'" in text or "call load()" in text

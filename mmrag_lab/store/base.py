@@ -1,14 +1,13 @@
-"""What every Store shares within a process: the collection's cached record and loaded state, and calls
-that recover from a released collection or a Milvus Lite server that went away."""
+"""What every Store shares within a process: its backend, the collection's cached record and loaded state,
+and the calls that go through the store's one retry layer (:mod:`mmrag_lab.store.retry`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pymilvus.exceptions import MilvusException
-
-from mmrag_lab.errors import StoreError
-from mmrag_lab.store import backend
+from mmrag_lab.store import backend as clients
+from mmrag_lab.store import retry
+from mmrag_lab.store.backends.base import Backend
 from mmrag_lab.store.record import CollectionRecord
 
 
@@ -16,9 +15,9 @@ class StoreBase:
     """Per-process state keyed by (URI, collection); :class:`~mmrag_lab.store.collection.Store` builds on it."""
 
     client: Any
+    backend: Backend
     uri: str
     collection: str
-    is_lite: bool
     config: Any
     _key: tuple[str, str]
     _token: str | None
@@ -45,24 +44,29 @@ class StoreBase:
         else:
             _loaded.discard(self._key)
 
-    def _call(self, method, *args, **kwargs):
-        name = getattr(method, "__name__", "a call")
-        own = getattr(method, "__self__", None) is self.client
-        for attempt in range(3):
-            try:
-                return (getattr(self.client, name) if attempt and own else method)(*args, **kwargs)
-            except MilvusException as exc:
-                text = backend.error_text(exc)
-                if attempt < 2 and own and backend.needs_load(exc) and name != "load_collection":
-                    self._loaded = False  # another process released it (an ingest's final index build)
-                    self.load()
-                elif attempt < 2 and own and self.is_lite and backend.lost_connection(exc):
-                    # the Lite server went away (killed, or stopped while idle): find or start it
-                    self.client = backend.reconnect(self.uri, self._token, self.config.lite_idle_timeout)
-                    _loaded.clear()
-                else:
-                    raise StoreError(f"Milvus refused {name} on {self._where()}: {text}") from exc
-        raise AssertionError("unreachable")
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """``self.client.<name>(...)`` through the retry layer."""
+        return retry.call(self, name, *args, **kwargs)
+
+    def reconnect(self) -> None:
+        """Replace this process's client after its connection failed; every collection is loaded again."""
+        self.client = clients.reconnect(self.uri, self._token, self.config.lite_idle_timeout)
+        _loaded.clear()
+
+    def dialect(self):
+        """The filter dialect of this store's backend (see :mod:`mmrag_lab.store.filters`)."""
+        return self.backend.dialect(self.client)
+
+    def server_version(self) -> str:
+        """The backend's version string, or "" when it does not say."""
+        return self.backend.server_version(self.client)
+
+    def supports_partial_update(self) -> bool:
+        """True when ``upsert(..., partial_update=True)`` works: Milvus Lite 3.x and servers >= 2.6."""
+        return self.backend.supports_partial_update(self.client)
+
+    def _where(self) -> str:
+        return f"Collection {self.collection!r} at {self.backend.display_uri()}"
 
 
 # Per process, per (URI, collection): the record read once, and whether the collection is loaded.

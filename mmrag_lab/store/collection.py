@@ -1,8 +1,8 @@
 """The vector store: one Milvus collection of image embeddings, on Milvus Lite or a Milvus server.
 
-The URI decides the backend. A local path ending in ``.db`` is a Milvus Lite data folder, served to every
-process by its own local server (:mod:`mmrag_lab.store.backend`). ``http(s)://host:port`` is a Milvus server
-or Zilliz Cloud; its token comes from ``Config.milvus_token`` (``MMRAG_MILVUS_TOKEN``). The schema, the index
+The URI decides the backend (:mod:`mmrag_lab.store.backends`). A local path ending in ``.db`` is a Milvus
+Lite data folder, served to every process by its own local server. ``http(s)://host:port`` is a Milvus
+server or Zilliz Cloud; its token comes from ``Config.milvus_token`` (``MMRAG_MILVUS_TOKEN``). The schema, the index
 and the record of the encoder that made the vectors are described in :mod:`mmrag_lab.store.schema`.
 
 A :class:`Store` is cheap: it borrows the process's long-lived client, and the collection's record and
@@ -14,33 +14,28 @@ primary key, so only upsert makes a repeated write of the same file harmless.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-# gRPC reads its log level once, when it loads; without this every fork of an ingest decode worker
-# (done on purpose, while gRPC threads run) prints an INFO line.
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
-from pymilvus import MilvusClient  # noqa: E402
-from pymilvus.exceptions import MilvusException  # noqa: E402
-
-from mmrag_lab.config import Config, is_lite_uri  # noqa: E402
-from mmrag_lab.errors import CollectionMismatchError, SchemaOutdatedError, StoreError  # noqa: E402
-from mmrag_lab.store import backend  # noqa: E402
-from mmrag_lab.store.base import StoreBase  # noqa: E402
-from mmrag_lab.store.reads import StoreReads  # noqa: E402
-from mmrag_lab.store.record import RECORD_FORMAT, RECORD_PROPERTY, CollectionRecord  # noqa: E402
-from mmrag_lab.store.rows import STRONG  # noqa: E402
-from mmrag_lab.store.schema import build_index, build_schema  # noqa: E402
-from mmrag_lab.store.writes import StoreWrites  # noqa: E402
+from mmrag_lab.config import Config
+from mmrag_lab.errors import StoreError
+from mmrag_lab.store import backend as clients
+from mmrag_lab.store.backends import backend_for
+from mmrag_lab.store.base import StoreBase
+from mmrag_lab.store.check import StoreChecks
+from mmrag_lab.store.reads import StoreReads
+from mmrag_lab.store.record import CollectionRecord
+from mmrag_lab.store.rows import STRONG
+from mmrag_lab.store.schema import build_schema
+from mmrag_lab.store.writes import StoreWrites
 
 if TYPE_CHECKING:  # the encoders package imports torch; the store must not need it
+    from pymilvus import MilvusClient
+
     from mmrag_lab.encoders.base import EncoderInfo
 
 
-class Store(StoreBase, StoreReads, StoreWrites):
+class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
     """One collection in Milvus Lite or on a Milvus server. Open it with :meth:`Store.open`.
 
     Any number of stores, in any number of processes, may be open on one collection at once. ``close()``
@@ -52,7 +47,7 @@ class Store(StoreBase, StoreReads, StoreWrites):
         self.uri = uri
         self.collection = collection
         self.config = config
-        self.is_lite = is_lite_uri(uri)
+        self.backend = backend_for(uri)
         self._token = config.milvus_token
         self._key = (uri, collection)
 
@@ -74,7 +69,7 @@ class Store(StoreBase, StoreReads, StoreWrites):
         if isinstance(config, str):
             config = Config.load(milvus_uri=config)
         config = config or Config.load()
-        client = backend.connect(config.milvus_uri, token or config.milvus_token, config.lite_idle_timeout)
+        client = clients.connect(config.milvus_uri, token or config.milvus_token, config.lite_idle_timeout)
         store = cls(client, config.milvus_uri, collection or config.collection, config)
         store._token = token or config.milvus_token
         return store
@@ -86,12 +81,11 @@ class Store(StoreBase, StoreReads, StoreWrites):
         self.close()
 
     def __repr__(self) -> str:
-        kind = "Milvus Lite" if self.is_lite else "Milvus server"
-        return f"Store({self.collection!r} on {kind} {backend.display_uri(self.uri)})"
+        return f"Store({self.collection!r} on {self.backend.label} {self.backend.display_uri()})"
 
     def exists(self) -> bool:
         """True when the collection exists."""
-        return bool(self._call(self.client.has_collection, self.collection))
+        return bool(self._call("has_collection", self.collection))
 
     def ensure_collection(
         self,
@@ -113,25 +107,22 @@ class Store(StoreBase, StoreReads, StoreWrites):
         Raises:
             SchemaOutdatedError: The collection has the older, content-hash keyed schema; the message
                 names the ``mmrag migrate`` command.
-            CollectionMismatchError: The collection was made by another encoder, dimension, metric or
-                weights, or not by mmrag_lab; the message names both sides.
+            EncoderMismatchError: The collection was made by another encoder, dimension, metric or
+                weights; the message names both sides.
+            ForeignCollectionError: mmrag_lab did not make the collection.
         """
-        wanted = CollectionRecord.for_encoder(info, metric or self.config.metric, self.config.index_type)
+        metric = (metric or self.config.metric).upper()
         if not self.exists():
-            self._create(wanted)
-        self.refresh()  # another process may have changed the record since this one read it
-        record = self._require_record()
-        if record.differences(wanted):
-            raise CollectionMismatchError(record.mismatch_message(wanted, self._where()))
+            self._create(CollectionRecord.for_encoder(info, metric, self.config.index_type))
+        record = self.open_collection("ingest", info, metric=metric)
         types = {key: "text" for key in metadata_keys} | dict(metadata_types or {})
         self.add_metadata_types(types)
-        self.load()
         return self.record() or record
 
     def record(self) -> CollectionRecord | None:
         """The collection's record (which encoder made it), or None if it has none."""
         if self._record is None:
-            description = self._call(self.client.describe_collection, self.collection)
+            description = self._call("describe_collection", self.collection)
             self._record = CollectionRecord.from_properties(description.get("properties") or {})
         return self._record
 
@@ -166,19 +157,12 @@ class Store(StoreBase, StoreReads, StoreWrites):
     def write_record(self, record: CollectionRecord) -> None:
         """Store ``record`` as the collection's record (only when it changed)."""
         if record != self.record():
-            self._call(self.client.alter_collection_properties, self.collection, record.to_properties())
+            self._call("alter_collection_properties", self.collection, record.to_properties())
         self._record = record
-
-    def supports_partial_update(self) -> bool:
-        """True when ``upsert(..., partial_update=True)`` works: Milvus Lite 3.x and servers >= 2.6."""
-        if self.is_lite:
-            return True
-        found = re.match(r"v?(\d+)\.(\d+)", self.server_version())
-        return bool(found) and (int(found[1]), int(found[2])) >= (2, 6)
 
     def drop(self) -> None:
         """Delete the collection and everything in it."""
-        self._call(self.client.drop_collection, self.collection)
+        self._call("drop_collection", self.collection)
         self._record = None
         self._loaded = False
 
@@ -186,11 +170,13 @@ class Store(StoreBase, StoreReads, StoreWrites):
         """Let go of this store. The process's connection stays open for the next store (see the module)."""
 
     def _create(self, record: CollectionRecord) -> None:
+        from pymilvus.exceptions import MilvusException
+
         try:
             self.client.create_collection(
                 self.collection,
                 schema=build_schema(record.dim),
-                index_params=build_index(self.client, record.index_type, record.metric),
+                index_params=self.backend.index_params(self.client, record.index_type, record.metric),
                 consistency_level=STRONG,
                 properties=record.to_properties(),
             )
@@ -202,31 +188,5 @@ class Store(StoreBase, StoreReads, StoreWrites):
     def load(self) -> None:
         """Load the collection into memory for search and query (once; a reopened Lite file starts released)."""
         if not self._loaded:
-            self._call(self.client.load_collection, self.collection)
+            self._call("load_collection", self.collection)
             self._loaded = True
-
-    def server_version(self) -> str:
-        """The backend's version string, or "" when it does not say."""
-        try:
-            return str(self.client.get_server_version())
-        except Exception:  # an unknown version gets the modern filter dialect
-            return ""
-
-    def _require_record(self) -> CollectionRecord:
-        record = self.record()
-        if record is None:
-            raise CollectionMismatchError(
-                f"{self._where()} exists but was not created by mmrag_lab (it has no '{RECORD_PROPERTY}' "
-                "property). Use another collection name (--collection / MMRAG_COLLECTION) or drop it."
-            )
-        if record.format < RECORD_FORMAT:
-            raise SchemaOutdatedError(
-                f"{self._where()} was made by an older mmrag_lab: its rows are keyed by content hash "
-                f"(record format {record.format}; this version needs {RECORD_FORMAT}, one row per file). "
-                "Upgrade it in place, keeping every vector and row (nothing is re-encoded): mmrag migrate "
-                f"--uri {backend.display_uri(self.uri)} --collection {self.collection}"
-            )
-        return record
-
-    def _where(self) -> str:
-        return f"Collection {self.collection!r} at {backend.display_uri(self.uri)}"

@@ -59,9 +59,9 @@ SERVER_2_3 = Dialect("Milvus 2.3 server", infix_like=False, like_escapes=False)
 SERVER = Dialect("Milvus server", infix_like=True, like_escapes=True)
 
 
-def dialect_for(server_version: str, is_lite: bool) -> Dialect:
-    """The dialect of a backend, from ``MilvusClient.get_server_version()``."""
-    if is_lite or server_version.startswith("milvus_lite"):
+def dialect_for(server_version: str) -> Dialect:
+    """The dialect of a backend, from ``MilvusClient.get_server_version()`` (Lite answers ``milvus_lite-*``)."""
+    if server_version.startswith("milvus_lite"):
         return LITE
     found = re.match(r"v?(\d+)\.(\d+)", server_version)
     return SERVER_2_3 if found and (int(found[1]), int(found[2])) < (2, 4) else SERVER
@@ -78,7 +78,7 @@ def build_filter(
 
     Args:
         where: Conditions in the vocabulary above.
-        dialect: What the backend supports (see :func:`dialect_for`).
+        dialect: What the backend supports (``Store.dialect()``).
         metadata_keys: Sidecar keys the collection knows; a bare key outside this list and the vocabulary
             is refused (a typo would otherwise match nothing). None accepts any plain key.
 

@@ -22,8 +22,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import grpc
-
 from mmrag_lab.errors import StoreError, StoreLockedError
 
 DEFAULT_IDLE_TIMEOUT_S = 900.0
@@ -164,6 +162,11 @@ def pid_alive(pid: int) -> bool:
 
 
 def _ask(record: dict[str, Any], touch: bool, timeout: float = 5.0) -> dict[str, Any] | None:
+    from mmrag_lab.store.backends.base import quiet_grpc
+
+    quiet_grpc()
+    import grpc
+
     try:
         with grpc.insecure_channel(f"127.0.0.1:{record['port']}") as channel:
             raw = channel.unary_unary(INFO_METHOD)(

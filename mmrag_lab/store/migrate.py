@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mmrag_lab.errors import CollectionMismatchError, StoreError
+from mmrag_lab.errors import StoreError
 from mmrag_lab.store.collection import Store
 from mmrag_lab.store.metatypes import infer_types
 from mmrag_lab.store.record import RECORD_FORMAT
@@ -56,17 +56,14 @@ def migrate(store: Store, roots: list[str] | tuple[str, ...] = ()) -> MigrationR
         roots: The folders that were ingested; default the common folder of all stored paths.
 
     Raises:
-        CollectionMismatchError: The collection was not made by mmrag_lab.
-        StoreError: The collection does not exist, or the copy came out short (the old one is kept).
+        CollectionNotFoundError: The collection does not exist.
+        ForeignCollectionError: The collection was not made by mmrag_lab.
+        StoreError: The copy came out short (the old one is kept).
     """
     temp = Store(store.client, store.uri, store.collection + SUFFIX, store.config)
-    if not store.exists():
-        if not temp.exists():
-            raise StoreError(f"There is no collection {store.collection!r} to migrate.")
+    if not store.exists() and temp.exists():  # stopped between drop and rename: finish the rename
         return _finish(store, temp, temp.count())
-    record = store.record()
-    if record is None:
-        raise CollectionMismatchError(f"Collection {store.collection!r} was not made by mmrag_lab.")
+    record = store.open_collection("migrate")
     if record.format >= RECORD_FORMAT:
         return MigrationResult(store.collection, store.count(), dict(record.roots), already_current=True)
     if temp.exists():
@@ -100,7 +97,7 @@ def migrate(store: Store, roots: list[str] | tuple[str, ...] = ()) -> MigrationR
 
 
 def _finish(store: Store, temp: Store, rows: int) -> MigrationResult:
-    store._call(store.client.rename_collection, temp.collection, store.collection)
+    store._call("rename_collection", temp.collection, store.collection)
     store._record, store._loaded = None, False
     store.load()
     record = store.record()

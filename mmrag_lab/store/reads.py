@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from mmrag_lab.store import backend
+from mmrag_lab.store import backend as clients
+from mmrag_lab.store import retry
 from mmrag_lab.store import rows as store_rows
 from mmrag_lab.store.filters import string_literal
 from mmrag_lab.store.rows import ID_CHUNK, SESSION, STRONG
-from mmrag_lab.store.schema import CORE_FIELDS, default_ef, search_params
+from mmrag_lab.store.schema import CORE_FIELDS, search_params
 
 
 class StoreReads:
@@ -23,7 +24,7 @@ class StoreReads:
         found: set[str] = set()
         for chunk in store_rows.chunks(list(ids), ID_CHUNK):
             rows = self._call(
-                self.client.query,
+                "query",
                 self.collection,
                 filter=store_rows.in_filter(chunk),
                 output_fields=["id"],
@@ -40,7 +41,7 @@ class StoreReads:
         """Number of rows (deleted rows excluded)."""
         self.load()
         rows = self._call(
-            self.client.query,
+            "query",
             self.collection,
             filter="",
             output_fields=["count(*)"],
@@ -53,8 +54,8 @@ class StoreReads:
         record = self.record()
         out: dict[str, Any] = {
             "collection": self.collection,
-            "uri": backend.display_uri(self.uri),
-            "backend": "milvus-lite" if self.is_lite else "milvus-server",
+            "uri": self.backend.display_uri(),
+            "backend": self.backend.name,
             "count": self.count(),
         }
         if record is not None:
@@ -85,7 +86,7 @@ class StoreReads:
         found: list[dict[str, Any]] = []
         for chunk in store_rows.chunks(sorted(set(hashes)), ID_CHUNK):
             found += self._call(
-                self.client.query,
+                "query",
                 self.collection,
                 filter=store_rows.in_filter(chunk, "content_hash"),
                 output_fields=["id", *fields],
@@ -120,13 +121,13 @@ class StoreReads:
         record = self._require_record()
         data = np.asarray(vectors, dtype=np.float32).reshape(-1, record.dim)
         answer = self._call(
-            self.client.search,
+            "search",
             self.collection,
             data=[row for row in data],
             limit=k,
             filter=filter or "",
             output_fields=list(output_fields or CORE_FIELDS),
-            search_params=search_params(record.index_type, record.metric, k, ef or default_ef(self.is_lite)),
+            search_params=search_params(record.index_type, record.metric, k, ef or self.backend.search_ef),
             consistency_level=SESSION,
         )
         sign = -1.0 if record.metric == "L2" else 1.0
@@ -139,7 +140,7 @@ class StoreReads:
         rows: list[dict[str, Any]] = []
         for chunk in store_rows.chunks(list(ids), ID_CHUNK):
             rows += self._call(
-                self.client.query,
+                "query",
                 self.collection,
                 filter=store_rows.in_filter(chunk),
                 output_fields=fields,
@@ -152,11 +153,11 @@ class StoreReads:
     ) -> Iterator[dict[str, Any]]:
         """Yield every row matching ``filter`` (all rows by default) with ``id`` and ``output_fields``."""
         self.load()
-        iterator = backend.query_iterator(
+        iterator = clients.query_iterator(
             self.client, self.collection, ["id", *output_fields], filter, batch_size
         )
         try:
-            while batch := self._call(iterator.next):
+            while batch := retry.once(self, iterator.next, "query_iterator"):
                 yield from (dict(row) for row in batch)
         finally:
             iterator.close()

@@ -119,15 +119,6 @@ class CollectionRecord:
         names = ("encoder", "dim", "metric", "fingerprint")
         return [name for name in names if getattr(self, name) != getattr(other, name)]
 
-    def mismatch_message(self, wanted: CollectionRecord, where: str) -> str:
-        """Why ``wanted`` may not use this collection, naming both sides and the ways out."""
-        return (
-            f"{where} holds vectors from {self.summary()}, but you opened it with {wanted.summary()}; they "
-            f"differ in {', '.join(self.differences(wanted))}. Vectors from different encoders must never "
-            "mix: use the encoder the collection was made with, pick another collection name (--collection "
-            "/ MMRAG_COLLECTION), or drop this collection and ingest again."
-        )
-
     def summary(self) -> str:
         flag = ", UNTRAINED" if self.untrained else ""
         return (

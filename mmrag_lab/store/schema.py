@@ -24,16 +24,12 @@ Collections of record format 1 were keyed by content hash and had only ``path``,
 from __future__ import annotations
 
 import hashlib
-import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# gRPC reads its log level once, when it loads; without this every fork of an ingest decode worker
-# (done on purpose, while gRPC threads run) prints an INFO line.
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+from mmrag_lab.store.record import RECORD_FORMAT, RECORD_PROPERTY, CollectionRecord  # noqa: F401
 
-from pymilvus import DataType, MilvusClient  # noqa: E402
-
-from mmrag_lab.store.record import RECORD_FORMAT, RECORD_PROPERTY, CollectionRecord  # noqa: E402, F401
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
 
 ID_LENGTH = 64
 PATH_LENGTH = 4096
@@ -65,24 +61,26 @@ SEARCH_EF = LITE_SEARCH_EF
 
 def build_schema(dim: int, fields: tuple[str, ...] = CORE_FIELDS):
     """The explicit collection schema for ``dim``-dimensional vectors (``fields``: which core fields)."""
+    from pymilvus import DataType, MilvusClient  # loaded with the client (see backends.base.quiet_grpc)
+
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     for name in fields:
         kind, options = _FIELD_TYPES[name]
-        schema.add_field(name, kind, **options)
+        schema.add_field(name, DataType[kind], **options)
     return schema
 
 
-_FIELD_TYPES: dict[str, tuple] = {
-    "path": (DataType.VARCHAR, {"max_length": PATH_LENGTH}),
-    "root": (DataType.VARCHAR, {"max_length": ROOT_LENGTH}),
-    "rel_path": (DataType.VARCHAR, {"max_length": PATH_LENGTH}),
-    "content_hash": (DataType.VARCHAR, {"max_length": ID_LENGTH}),
-    "width": (DataType.INT64, {}),
-    "height": (DataType.INT64, {}),
-    "file_size": (DataType.INT64, {}),
-    "meta": (DataType.JSON, {}),
+_FIELD_TYPES: dict[str, tuple[str, dict[str, Any]]] = {  # pymilvus DataType names
+    "path": ("VARCHAR", {"max_length": PATH_LENGTH}),
+    "root": ("VARCHAR", {"max_length": ROOT_LENGTH}),
+    "rel_path": ("VARCHAR", {"max_length": PATH_LENGTH}),
+    "content_hash": ("VARCHAR", {"max_length": ID_LENGTH}),
+    "width": ("INT64", {}),
+    "height": ("INT64", {}),
+    "file_size": ("INT64", {}),
+    "meta": ("JSON", {}),
 }
 
 
@@ -96,11 +94,6 @@ def build_index(client: MilvusClient, index_type: str, metric: str):
         "vector", index_type=index_type.upper(), metric_type=metric.upper(), params={"params": params}
     )
     return index
-
-
-def default_ef(is_lite: bool) -> int:
-    """The search breadth used when none is given."""
-    return LITE_SEARCH_EF if is_lite else SERVER_SEARCH_EF
 
 
 def search_params(index_type: str, metric: str, k: int, ef: int = SEARCH_EF) -> dict[str, Any]:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mmrag_lab.store import rows as store_rows
 from mmrag_lab.store.rows import ID_CHUNK, MAX_WRITE_BYTES
 from mmrag_lab.store.schema import CORE_FIELDS
-
-log = logging.getLogger(__name__)
 
 
 class StoreWrites:
@@ -27,7 +23,7 @@ class StoreWrites:
         """
         written = 0
         for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
-            self._call(self.client.upsert, self.collection, [store_rows.complete_row(row) for row in batch])
+            self._call("upsert", self.collection, [store_rows.complete_row(row) for row in batch])
             written += len(batch)
         return written
 
@@ -49,7 +45,7 @@ class StoreWrites:
                 groups.setdefault(tuple(sorted(fields)), []).append({"id": key, **fields})
             for rows in groups.values():
                 for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
-                    self._call(self.client.upsert, self.collection, list(batch), partial_update=True)
+                    self._call("upsert", self.collection, list(batch), partial_update=True)
             return len(changes)
         stored = self.get(list(changes), output_fields=["vector", *CORE_FIELDS])
         return self.insert([{**row, **changes[row["id"]]} for row in stored])
@@ -58,13 +54,13 @@ class StoreWrites:
         """Delete rows by id; returns how many ids were asked for deletion."""
         count = 0
         for chunk in store_rows.chunks(list(ids), ID_CHUNK):
-            self._call(self.client.delete, self.collection, filter=store_rows.in_filter(chunk))
+            self._call("delete", self.collection, filter=store_rows.in_filter(chunk))
             count += len(chunk)
         return count
 
     def flush(self) -> None:
         """Seal written rows into segments (durable on disk); their index may still be building."""
-        self._call(self.client.flush, self.collection)
+        self._call("flush", self.collection)
 
     def flush_and_load(self, index_timeout: float = 1800.0) -> None:
         """Seal new rows, build their index, and load the collection. Every ingest ends here.
@@ -75,11 +71,7 @@ class StoreWrites:
         loading it builds each index once, now. A server reports its progress, so we wait for it (up to
         ``index_timeout`` seconds, then go on with a warning).
         """
-        if self.is_lite:
-            self.release()
-        self.flush()
-        if not self.is_lite:
-            self._wait_for_index(index_timeout)
+        self.backend.seal(self, index_timeout)
         self.load()
 
     def release(self) -> None:
@@ -88,20 +80,5 @@ class StoreWrites:
         Ingest releases a Milvus Lite collection while writing, so that its automatic flushes do not build
         indexes in the background that :meth:`flush_and_load` would build again.
         """
-        self._call(self.client.release_collection, self.collection)
+        self._call("release_collection", self.collection)
         self._loaded = False
-
-    def _wait_for_index(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self._call(self.client.describe_index, self.collection, "vector")
-            if not state.get("pending_index_rows") and state.get("indexed_rows", 0) >= state.get(
-                "total_rows", 0
-            ):
-                return
-            time.sleep(0.5)
-        log.warning(
-            "%s: the index is still building after %.0f s; searches stay slow until it is done.",
-            self._where(),
-            timeout,
-        )

@@ -12,15 +12,17 @@ from typing import Any
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError, StoreError
-from mmrag_lab.images import IMAGE_SUFFIXES, ImageSource
+from mmrag_lab.images import ImageSource
+from mmrag_lab.ingestion.scan import list_images
 from mmrag_lab.store.collection import Store
+from mmrag_lab.store.where import parse_where
 
 MAX_CHOICES = 1000
 _PAIR = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*=\s*([^=<>!]+?)\s*$")
 
 
 def folder_images(folder: str | Path, limit: int = MAX_CHOICES) -> list[str]:
-    """Image files under ``folder`` (recursively, sorted), at most ``limit``.
+    """Image files under ``folder`` (:func:`~mmrag_lab.ingestion.scan.list_images`), at most ``limit``.
 
     Raises:
         ConfigError: The folder does not exist.
@@ -28,8 +30,7 @@ def folder_images(folder: str | Path, limit: int = MAX_CHOICES) -> list[str]:
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise ConfigError(f"Image folder {root} does not exist; pass an existing images_dir.")
-    found = sorted(str(p) for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    return found[:limit]
+    return [str(p) for p in list_images(root)[:limit]]
 
 
 def folder_choices(folder: str | Path, limit: int = MAX_CHOICES) -> list[tuple[str, str]]:
@@ -52,21 +53,21 @@ def choices(items: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
 def parse_filter(text: str | None) -> tuple[dict[str, Any] | None, str | None]:
     """Split the app's filter box into keyword filters or a raw Milvus expression.
 
-    ``category=dress, min_width=300`` becomes ``where={"category": "dress", "min_width": 300}`` (built
-    safely by :mod:`mmrag_lab.store.filters`); anything else, e.g. ``meta["category"] == "dress"``, is passed as
-    a raw expression.
+    ``category=dress, min_width=300`` becomes ``where={"category": "dress", "min_width": 300}``, read by
+    :func:`~mmrag_lab.store.where.parse_where` exactly as ``mmrag search --where`` reads its pairs (and
+    built safely by :mod:`mmrag_lab.store.filters`); anything else, e.g. ``meta["category"] == "dress"``, is
+    passed as a raw expression.
+
+    Raises:
+        QueryError: A size key's value is not a whole number.
     """
     text = (text or "").strip()
     if not text:
         return None, None
-    pairs = [_PAIR.match(part) for part in text.split(",")]
-    if all(pairs):
-        return {m.group(1): _value(m.group(2).strip().strip("\"'")) for m in pairs}, None
+    parts = text.split(",")
+    if all(_PAIR.match(part) for part in parts):
+        return parse_where(parts), None
     return None, text
-
-
-def _value(raw: str) -> Any:
-    return int(raw) if re.fullmatch(r"-?\d+", raw) else raw
 
 
 class AppBackend:

@@ -22,16 +22,12 @@ from pathlib import Path
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import WeightsError
+from mmrag_lab.reranking.llm import reranker_configured
 from mmrag_lab.workbench.runs import RunSummary, new_run_dir, run_notebooks
 from mmrag_lab.workbench.weights_choice import WeightsChoice, how_to_get_weights, pick_weights
 
 INSTRUCTION = "the same kind of garment, but in red"
 RULE = "=" * 96
-
-
-def rerank_configured(config: Config) -> bool:
-    """True when a key or an endpoint for the reranker is set in the environment."""
-    return bool(os.environ.get("OPENAI_API_KEY") or config.llm_base_url)
 
 
 def resolve_weights(encoder: str, weights: str | None) -> WeightsChoice:
@@ -79,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     choice = resolve_weights(config.encoder, config.weights)
     print(banner(choice, config.encoder), flush=True)
     names = ["01_ingest", "02_search", "04_inspect"]
-    if rerank_configured(config):
+    if reranker_configured(config):
         names.insert(2, "03_rerank")
     run_dir = new_run_dir(args.out)
     parameters = {
@@ -91,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     print(f"Running {', '.join(names)} on the bundled sample into {run_dir}", flush=True)
     summary = run_notebooks(names, run_dir=run_dir, parameters=parameters)
-    print(report(summary, rerank_configured(config)))
+    print(report(summary, reranker_configured(config)))
     print(banner(choice, config.encoder))
     return 0 if summary.ok else 1
 

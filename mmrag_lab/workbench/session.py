@@ -21,6 +21,8 @@ from matplotlib.figure import Figure
 
 from mmrag_lab import __version__
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.scan import list_images
+from mmrag_lab.reranking.llm import KEY_VAR, reranker_configured
 from mmrag_lab.workbench.recorder import Recorder
 from mmrag_lab.workbench.sample import sample_dir, sample_metadata
 from mmrag_lab.workbench.weights_choice import WeightsChoice, how_to_get_weights, pick_weights
@@ -142,7 +144,7 @@ def setup(
     choice = pick_weights(config.encoder, config.weights)
     config = config.with_overrides(weights=choice.weights)
     if query_image is None:
-        found = sorted(p for p in images.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        found = list_images(images)
         query_image = found[0] if found else None
     session = NotebookSession(
         name, config, Recorder(run_dir, name), images, Path(metadata) if metadata else None,
@@ -156,8 +158,8 @@ def setup(
 
 def reranker_status(config: Config) -> Markdown:
     """Which endpoint and model the reranker will use, or how to configure one."""
-    key, base_url = bool(os.environ.get("OPENAI_API_KEY")), config.llm_base_url
-    if not key and not base_url:
+    key, base_url = bool(os.environ.get(KEY_VAR)), config.llm_base_url
+    if not reranker_configured(config):
         return Markdown(
             "**No reranker endpoint is configured**, so reranking keeps the retrieval order and says why. "
             "To rerank, set `OPENAI_API_KEY` (api.openai.com) or `OPENAI_BASE_URL` (any OpenAI-compatible "

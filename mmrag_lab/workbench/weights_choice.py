@@ -44,9 +44,14 @@ class WeightsChoice:
 def how_to_get_weights(encoder: str) -> str:
     """The instruction that gets the real checkpoint for ``encoder`` onto this machine."""
     preset = get_preset(encoder)
-    if preset.checkpoint is None:
+    if preset.hub_repo is None:
         return (
             f"the '{encoder}' preset has no official weights; use ENCODER=visualized-bge-base for real ones"
+        )
+    if preset.checkpoint is None:
+        return (
+            f"on a machine with internet run `huggingface-cli download {preset.hub_repo} --local-dir FOLDER`, "
+            "copy FOLDER here and set MMRAG_WEIGHTS=FOLDER (README, 'Weights')"
         )
     return (
         f"on a machine with internet run `huggingface-cli download {WEIGHTS_REPO} {preset.checkpoint}` "
@@ -61,8 +66,10 @@ def pick_weights(encoder: str, weights: str | None = None, timeout: float = PROB
         untrained = weights == UNTRAINED
         return WeightsChoice(weights, untrained, "untrained weights asked for" if untrained else "given")
     preset = get_preset(encoder)
-    if preset.checkpoint is None:
+    if preset.hub_repo is None:
         return WeightsChoice(UNTRAINED, True, f"the '{encoder}' preset has no official weights")
+    if preset.checkpoint is None:
+        return _pick_folder(preset.hub_repo, timeout)
     cached = _cached_checkpoint(preset.checkpoint)
     if cached:
         return WeightsChoice(cached, False, f"found in the hub cache: {cached}")
@@ -73,6 +80,17 @@ def pick_weights(encoder: str, weights: str | None = None, timeout: float = PROB
     return WeightsChoice(
         UNTRAINED, True, f"{preset.checkpoint} is not on this machine and the hub is unreachable"
     )
+
+
+def _pick_folder(repo: str, timeout: float) -> WeightsChoice:
+    from mmrag_lab.encoders.hub_weights import cached_folder
+
+    cached = cached_folder(repo)
+    if cached:
+        return WeightsChoice(cached, False, f"found in the hub cache: {cached}")
+    if hub_reachable(timeout):
+        return WeightsChoice(None, False, f"not cached; will download {repo}")
+    return WeightsChoice(UNTRAINED, True, f"{repo} is not on this machine and the hub is unreachable")
 
 
 def _cached_checkpoint(filename: str) -> str | None:

@@ -117,3 +117,12 @@ def test_the_query_image_is_left_out_unless_keep_query(cli, capsys):
     assert len(hits) == 3 and query not in [hit["path"] for hit in hits]
     assert run("--image", query, "-k", "3", "--json", "--keep-query") == 0
     assert json.loads(capsys.readouterr().out)["hits"][0]["path"] == query
+
+
+def test_search_help_documents_the_where_rules(capsys):
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for rule in ("repeat a key to accept several values", "the size keys take whole numbers",
+                 "one pair of quotes around VALUE", "app's filter box"):  # fmt: skip
+        assert rule in help_text, rule

@@ -13,11 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
-from mmrag_lab.encoders import PRESETS, UntrainedWeightsWarning, load_encoder, pick_dtype
+from mmrag_lab.encoders import PRESETS, load_encoder, pick_dtype
 from mmrag_lab.encoders import weights as W
 from mmrag_lab.encoders.eva_vit import rotary_tables
 from mmrag_lab.encoders.visualized_bge import VisualizedBGEModel
-from mmrag_lab.errors import CheckpointMismatchError, ConfigError, WeightsError
+from mmrag_lab.errors import CheckpointMismatchError, ConfigError, UntrainedWeightsWarning, WeightsError
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "visualized-bge-parity"
 INPUTS = json.loads((FIXTURE / "inputs.json").read_text())

@@ -12,6 +12,7 @@ from mmrag_lab.evaluation import EvalRun, compare, load_run
 from mmrag_lab.evaluation.aggregate import RankedQuery, best_target_rank, query_metrics, summarize
 from mmrag_lab.evaluation.metrics import target_ranks
 from mmrag_lab.evaluation.rundir import corpus_identity, write_run
+from mmrag_lab.evaluation.runparts import RunConfig, RunEncoder, RunMetrics
 
 SAMPLE = sorted((Path(__file__).resolve().parents[2] / "mmrag_lab" / "sample" / "images").rglob("*.jpg"))
 CORPUS = [f"c{i}" for i in range(40)]
@@ -43,14 +44,14 @@ def make_run(
             "metrics": query_metrics(q, ks=settings["ks"], map_ks=settings["map_ks"], subset_ks=settings["subset_ks"]),
         })  # fmt: skip
     summary = summarize(ranked, ks=settings["ks"], map_ks=settings["map_ks"], subset_ks=settings["subset_ks"])
-    metrics = {
-        "untrained": True,
-        "retrieval": summary,
-        "settings": settings,
-        "corpus": corpus_identity(corpus),
-    }
-    encoder = {"name": name, "fingerprint": name, "untrained": True}
-    return EvalRun(None, {"collection": name, "untrained": True}, encoder, metrics, records)
+    counts = {"n_loaded": len(records), "n_encoded": len(records), "failed_query_images": {}, "match": {}}
+    metrics = {"untrained": True, "retrieval": summary, "settings": settings, "queries": counts,
+               "corpus": corpus_identity(corpus)}  # fmt: skip
+    encoder = {"name": name, "dim": 32, "fingerprint": name, "untrained": True, "weights": "untrained",
+               "collection_metric": "COSINE"}  # fmt: skip
+    config = {"collection": name, "evaluation": settings, "queries": "<built>", "untrained": True}
+    parts = RunConfig.from_dict(config), RunEncoder.from_dict(encoder), RunMetrics.from_dict(metrics)
+    return EvalRun(None, *parts, records)
 
 
 def queries(n=50, rank=8):
@@ -134,7 +135,7 @@ def test_older_run_folders_are_rescored_and_their_corpus_is_unknown(tmp_path):
         run = make_run(ranks, name=name)
         for rec in run.rankings:
             del rec["metrics"]
-        del run.metrics["corpus"]
+        del run.metrics.extra["corpus"]
         run.out_dir = tmp_path / name
         write_run(run)
     result = compare(tmp_path / "a", tmp_path / "b")

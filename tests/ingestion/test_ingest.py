@@ -17,8 +17,9 @@ import mmrag_lab
 from mmrag_lab.cli import main as cli_main
 from mmrag_lab.encoders.base import EncoderInfo
 from mmrag_lab.errors import CollectionMismatchError, ConfigError
+from mmrag_lab.ingestion.cpu_mapper import PrepareDataset
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.ingestion.prepare import PrepareDataset, Task
+from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.scan import ImageFile, content_id, to_fs_path
 from mmrag_lab.store.collection import Store
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from mmrag_lab.ingestion.scan import as_path, display_path, hash_files, scan_images, to_fs_path
+from mmrag_lab.ingestion.scan import as_path, display_path, hash_files, list_images, scan_images, to_fs_path
 
 
 def touch(path, data: bytes = b"x") -> None:
@@ -83,3 +83,12 @@ def test_unreadable_entries_are_problems_not_files(tmp_path):
         "dangling.jpg": "dangling symlink: its target does not exist",
         "pipe.png": "not a regular file (a FIFO, socket or device)",
     }
+
+
+def test_list_images_is_the_scan_below_the_folder_as_given(tmp_path):
+    for rel in ["b/two.PNG", "a/one.jpg", ".ipynb_checkpoints/one-checkpoint.jpg", "a/.hidden.jpg", "x.txt"]:
+        touch(tmp_path / rel)
+    link = tmp_path.parent / f"{tmp_path.name}-link"
+    link.symlink_to(tmp_path)
+    assert list_images(link) == [link / "a" / "one.jpg", link / "b" / "two.PNG"]
+    assert list_images(tmp_path / "missing") == []

@@ -70,6 +70,15 @@ def test_missing_collection_says_to_ingest(tmp_path):
         inspection.collection_summary(empty)
 
 
+@pytest.mark.server
+def test_a_server_uri_with_credentials_is_shown_without_them(milvus_server):
+    uri = milvus_server.uri.replace("http://", "http://root:s3cret-pass@")
+    config = Config.load(env={}, milvus_uri=uri, collection="absent_here")
+    with Store.open(config) as empty, pytest.raises(StoreError, match="Ingest images first") as caught:
+        inspection.collection_summary(empty)
+    assert milvus_server.uri in str(caught.value) and "s3cret" not in str(caught.value)
+
+
 def test_pca_matches_the_covariance_eigenvectors():
     rng = np.random.default_rng(1)
     data = rng.normal(size=(200, 6)) * np.array([5.0, 2.0, 1.0, 0.5, 0.2, 0.1])

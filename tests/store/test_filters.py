@@ -63,10 +63,10 @@ def test_like_patterns_escape_wildcards_where_the_backend_can():
 
 
 def test_dialect_from_server_version():
-    assert dialect_for("milvus_lite-3.2.2", is_lite=False) is LITE
-    assert dialect_for("v2.3.5-lite", is_lite=False) is SERVER_2_3
-    assert dialect_for("v2.5.1", is_lite=False) is SERVER
-    assert dialect_for("", is_lite=True) is LITE
+    assert dialect_for("milvus_lite-3.2.2") is LITE
+    assert dialect_for("v2.3.5-lite") is SERVER_2_3
+    assert dialect_for("v2.5.1") is SERVER
+    assert dialect_for("") is SERVER
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,10 @@ from openai_stub import OpenAIStub
 from PIL import Image
 
 from mmrag_lab.config import Config
+from mmrag_lab.errors import QueryError
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.collection import Store
+from mmrag_lab.store.where import parse_where
 from mmrag_lab.workbench.app import NO_PICK, SearchApp
 from mmrag_lab.workbench.app_backend import AppBackend, choices, folder_choices, folder_images, parse_filter
 from mmrag_lab.workbench.sample import sample_metadata
@@ -253,6 +255,24 @@ def test_folder_images_lists_pictures_only(tmp_path, sample_dir):
     (tmp_path / "notes.txt").write_text("x")
     Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
     assert folder_images(tmp_path) == [str(tmp_path / "a.png")]
+
+
+def test_folder_images_skip_hidden_folders_and_files(tmp_path):
+    for rel in ("a.png", ".ipynb_checkpoints/a-checkpoint.png", "shoes/.b.png", "shoes/c.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (4, 4)).save(tmp_path / rel)
+    assert folder_images(tmp_path) == [str(tmp_path / "a.png"), str(tmp_path / "shoes" / "c.png")]
+
+
+def test_the_filter_box_reads_pairs_as_mmrag_search_where_does():
+    text = "category=dress, category='hat', min_width = 300, year=2021"
+    where, raw = parse_filter(text)
+    assert raw is None and where == parse_where(
+        ["category=dress", "category='hat'", "min_width=300", "year=2021"]
+    )
+    assert where == {"category": ["dress", "hat"], "min_width": 300, "year": "2021"}
+    with pytest.raises(QueryError, match="whole number"):
+        parse_filter("min_width=wide")
 
 
 def test_the_query_image_is_not_among_its_own_hits(collection):

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from mmrag_lab.config import Config
+from mmrag_lab.reranking.llm import reranker_configured
 from mmrag_lab.workbench import demo_report
-from mmrag_lab.workbench.demo import banner, collection_name, rerank_configured
+from mmrag_lab.workbench.demo import banner, collection_name
 from mmrag_lab.workbench.weights_choice import WeightsChoice
 
 
@@ -65,10 +66,10 @@ def test_collections_never_mix_trained_and_untrained():
 
 def test_rerank_is_configured_by_key_or_endpoint(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    assert not rerank_configured(Config.load(env={}))
-    assert rerank_configured(Config.load(env={}, llm_base_url="http://127.0.0.1:1/v1"))
+    assert not reranker_configured(Config.load(env={}))
+    assert reranker_configured(Config.load(env={}, llm_base_url="http://127.0.0.1:1/v1"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    assert rerank_configured(Config.load(env={}))
+    assert reranker_configured(Config.load(env={}))
 
 
 def test_report_lines_for_a_reranked_run_and_a_failed_one(tmp_path):

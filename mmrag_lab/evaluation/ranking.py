@@ -1,4 +1,4 @@
-"""The retrieval stage of an evaluation: encode every query in batches, search, rank with the tie policy.
+"""The steps the retrieval stage composes: encode queries in batches, search, score subsets, rank one query.
 
 All queries are encoded in encoder-sized batches. By default they are ranked exactly against every stored
 vector (:mod:`.exact`); with ``ann`` they are searched through the collection's index in large batches.

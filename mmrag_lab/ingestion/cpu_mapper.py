@@ -1,22 +1,20 @@
-"""Decoding and preprocessing in worker processes, so that the encoder does not wait for the CPU.
+"""The CPU mapper: decoding and preprocessing in worker processes, so that the encoder does not wait.
 
 A torch :class:`~torch.utils.data.DataLoader` runs :class:`PrepareDataset` in ``workers`` processes. Each
-item is read, checked against the content hash it was planned under (a file rewritten since the hash
-fails instead of being stored under the wrong key), decoded to RGB and resized and cropped by the encoder's
-:class:`~mmrag_lab.encoders.preprocessing.Preprocessing`. A bad file becomes an error entry in the batch;
-it never stops the batch.
+item is read by :func:`~mmrag_lab.ingestion.reader.read_checked`, decoded to RGB and resized and cropped by
+the encoder's :class:`~mmrag_lab.encoders.preprocessing.Preprocessing`. A bad file becomes an error entry
+in the batch; it never stops the batch.
 
 The workers hand over uint8 pixels (a quarter of the bytes of floats, through shared memory and over PCIe);
-:meth:`Preprocessing.finish` normalises them where the model runs, with the same floats as the whole
-preprocessing on the CPU.
+the runner copies them into a pinned buffer of the full batch and :meth:`Preprocessing.finish` normalises
+them where the model runs, with the same floats as the whole preprocessing on the CPU.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -25,36 +23,26 @@ from torch.utils.data import DataLoader, Dataset
 from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ImageLoadError
 from mmrag_lab.images import image_size
-from mmrag_lab.ingestion.scan import ImageFile, content_id
+from mmrag_lab.ingestion.mapper import PreparedBatch
+from mmrag_lab.ingestion.reader import Task, read_checked
 
 
-@dataclass(frozen=True)
-class Task:
-    """One image to encode: the file, the content hash it was planned under, and the rows it fills.
-
-    ``rows`` are complete but for ``vector``, ``width`` and ``height``: one per file name that holds
-    these bytes (identical files are encoded once and stored once per name).
-    """
-
-    file: ImageFile
-    id: str
-    rows: tuple[dict[str, Any], ...] = ()
+def default_workers(on_gpu: bool) -> int:
+    """Decode processes: on a GPU all cores but two; on a CPU half the cores (the encoder needs the rest)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(32, cores - 2)) if on_gpu else max(1, cores // 2)
 
 
-@dataclass
-class PreparedBatch:
-    """What the workers made of a batch: pixels for the good images, reasons for the bad ones."""
+class CpuMapper:
+    """Decodes on ``workers`` processes (0: inline); see :class:`PrepareDataset` for ``draft``."""
 
-    tasks: list[Task]
-    pixels: torch.Tensor | None
-    sizes: list[tuple[int, int]]
-    failed: list[tuple[Task, str]]
+    def __init__(self, preprocessing: Preprocessing, workers: int, draft: int | None = None):
+        self.preprocessing, self.workers, self.draft = preprocessing, workers, draft
 
-    def pin_memory(self) -> PreparedBatch:
-        """Called by the DataLoader's pinning thread when the model runs on a GPU."""
-        if self.pixels is not None:
-            self.pixels = self.pixels.pin_memory()
-        return self
+    def batches(self, tasks: list[Task], batch_size: int) -> Iterator[PreparedBatch]:
+        """The loader's iterator: its worker processes are forked here."""
+        dataset = PrepareDataset(tasks, self.preprocessing, self.draft)
+        return iter(make_loader(dataset, batch_size, self.workers))
 
 
 class PrepareDataset(Dataset):
@@ -78,9 +66,7 @@ class PrepareDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         task = self.tasks[index]
         try:
-            data = _read(task.file)
-            if content_id(data) != task.id:
-                raise ImageLoadError(task.file.display, "the file changed while ingesting; run ingest again")
+            data = read_checked(task)
             image = self.preprocessing.load(data, draft=self.draft, name=task.file.display)
             size = image_size(data) if self.draft else image.size
             pixels = self.preprocessing.to_uint8(image)
@@ -124,16 +110,6 @@ class _Collate:
             sizes=[tuple(item["size"]) for item in good],
             failed=[(self.tasks[item["index"]], item["error"]) for item in items if "error" in item],
         )
-
-
-def _read(file: ImageFile) -> bytes:
-    try:
-        with open(file.path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise ImageLoadError(file.display, "file disappeared after the folder was scanned") from None
-    except OSError as exc:
-        raise ImageLoadError(file.display, f"cannot read file ({exc.strerror or exc})") from None
 
 
 def _init_worker(_worker_id: int) -> None:

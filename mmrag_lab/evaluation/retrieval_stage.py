@@ -1,22 +1,62 @@
-"""The retrieval stage of an evaluation run: read the vectors, match and encode the queries, rank them."""
+"""The retrieval stage of an evaluation run: check the collection, read its vectors, match, encode and rank
+the queries (the steps are in :mod:`.ranking`); returns a :class:`RetrievalResult`."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
-from mmrag_lab.errors import CollectionMismatchError, EvaluationError
+from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.exact import VectorTable, index_recall
-from mmrag_lab.evaluation.match import match_queries
-from mmrag_lab.evaluation.querysets import ImageIndex
-from mmrag_lab.evaluation.retrieve import ann_search, encode_all, pool_rows, rank_query, subset_scores
+from mmrag_lab.evaluation.match import MatchedQuery, MatchReport, match_queries
+from mmrag_lab.evaluation.querysets import ImageIndex, Query
+from mmrag_lab.evaluation.ranking import (
+    Retrieved,
+    ann_search,
+    encode_all,
+    pool_rows,
+    rank_query,
+    subset_scores,
+)
+from mmrag_lab.evaluation.runparts import Timings
 from mmrag_lab.evaluation.submission import SUBMISSION_DEPTH
 
 
+@dataclass(frozen=True)
+class RetrievalResult:
+    """What the retrieval stage found.
+
+    Attributes:
+        matched: The queries that were matched and encoded, in query-set order.
+        retrieved: Their rankings, one per entry of ``matched``.
+        index: Stored ids and paths, to resolve names.
+        table: The collection's vectors (the reranker's candidates come from it).
+        match: How the query set matched the collection.
+        failed: ``{query_id: reason}`` of query images that could not be read.
+        encoder: The encoder that ran (loaded here when none was given).
+        metric: The collection's metric.
+        index_recall: Recall@K of the index against exact search (``ann`` only), else None.
+        timings: Seconds spent reading vectors, encoding, searching.
+    """
+
+    matched: list[MatchedQuery]
+    retrieved: list[Retrieved]
+    index: ImageIndex
+    table: VectorTable
+    match: MatchReport
+    failed: dict[str, str]
+    encoder: Encoder
+    metric: str
+    index_recall: dict[str, Any] | None
+    timings: Timings
+
+
 def retrieval_stage(
-    loaded, cfg: Config, encoder, store, settings: dict, timing: dict, progress: bool
-) -> dict:
+    loaded: list[Query], cfg: Config, encoder: Encoder | None, store, settings: dict, progress: bool
+) -> RetrievalResult:
     """Match, encode, rank (exactly, or through the index with ``ann``) every query; a store opened here is
     closed again."""
     from mmrag_lab.store.collection import Store
@@ -24,17 +64,18 @@ def retrieval_stage(
     own_store = store is None
     store = store or Store.open(cfg)
     protocol = settings["protocol"]
+    ann_s = recall = None
     try:
         encoder = encoder or _load_encoder(cfg)
-        metric = _check_encoder(store, encoder)
+        metric = store.open_collection("evaluate", encoder.info).metric
         t0 = time.perf_counter()
         table = VectorTable.read(store, metric)
-        timing["read_vectors_s"] = time.perf_counter() - t0
+        read_s = time.perf_counter() - t0
         index = ImageIndex(zip(table.ids, table.paths, strict=True))
         report = match_queries(loaded, index)
         t0 = time.perf_counter()
         vectors, kept, failed = encode_all(encoder, report.matched, cfg.batch_size, progress)
-        timing["encode_s"] = time.perf_counter() - t0
+        encode_s = time.perf_counter() - t0
         matched = [report.matched[i] for i in kept]
         if not matched:
             raise EvaluationError(_nothing_to_evaluate(loaded, report.as_dict(), failed))
@@ -45,12 +86,11 @@ def retrieval_stage(
         pools = pool_rows(matched, index, table)
         t0 = time.perf_counter()
         hits = table.search(vectors, fetch, pools, device=cfg.device)
-        timing["exact_search_s"] = time.perf_counter() - t0
-        recall = None
+        exact_s = time.perf_counter() - t0
         if protocol["search"].startswith("ann"):
             t0 = time.perf_counter()
             exact, hits = hits, ann_search(store, vectors, fetch, pools, table)
-            timing["ann_search_s"] = time.perf_counter() - t0
+            ann_s = time.perf_counter() - t0
             recall = index_recall(hits, exact, settings["ks"])
         subsets = subset_scores(table, vectors, matched)
     finally:
@@ -61,36 +101,14 @@ def retrieval_stage(
         rank_query(m, h, s, depth=depth, exclude_reference=exclude, ties=settings["ties"])
         for m, h, s in zip(matched, hits, subsets, strict=True)
     ]
-    return {"matched": matched, "retrieved": retrieved, "index": index, "failed": failed, "table": table,
-            "match": report.as_dict(), "encoder": encoder, "metric": metric, "index_recall": recall}  # fmt: skip
+    timings = Timings(read_vectors_s=read_s, encode_s=encode_s, exact_search_s=exact_s, ann_search_s=ann_s)
+    return RetrievalResult(matched, retrieved, index, table, report, failed, encoder, metric, recall, timings)
 
 
 def _load_encoder(cfg: Config) -> Encoder:
     from mmrag_lab.encoders import load_encoder
 
     return load_encoder(config=cfg)
-
-
-def _check_encoder(store, encoder: Encoder) -> str:
-    """The collection's metric, after making sure ``encoder`` made its vectors."""
-    from mmrag_lab.store.schema import CollectionRecord
-
-    record = store.record() if store.exists() else None
-    if record is None:
-        raise EvaluationError(
-            f"Collection {store.collection!r} does not exist or was not made by mmrag_lab; ingest the "
-            "benchmark's images first (mmrag ingest IMAGES --collection NAME)."
-        )
-    diff = record.differences(CollectionRecord.for_encoder(encoder.info, record.metric, record.index_type))
-    if diff:
-        raise CollectionMismatchError(
-            f"Collection {store.collection!r} holds vectors from {record.summary()}, but the evaluation "
-            f"encoder is {encoder.name!r} (fingerprint {encoder.info.fingerprint}); they differ in "
-            f"{', '.join(diff)}. Evaluate with the encoder and weights the collection was made with."
-        )
-    # A collection reopened from a Milvus Lite file starts released; search and query need it loaded.
-    store.load()
-    return record.metric
 
 
 def _nothing_to_evaluate(loaded, match: dict, failed: dict) -> str:

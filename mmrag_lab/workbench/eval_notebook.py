@@ -55,18 +55,18 @@ def prices(price_in: float | None, price_out: float | None) -> dict[str, float] 
 def key_figures(run: EvalRun, worst: int = 3) -> dict[str, Any]:
     """What the notebook records: overall metrics before and after reranking, reranker costs, worst ids."""
     m = run.metrics
-    rerank = m.get("rerank") or {}
+    rerank = m.rerank or {}
     return {
         "out_dir": str(run.out_dir) if run.out_dir else None,
-        "encoder": run.encoder["name"],
-        "fingerprint": run.encoder["fingerprint"],
+        "encoder": run.encoder.info.name,
+        "fingerprint": run.encoder.info.fingerprint,
         "untrained": run.untrained,
-        "n_queries": m["queries"]["n_loaded"],
-        "n_evaluated": m["retrieval"]["n_evaluated"],
-        "retrieval": m["retrieval"]["overall"],
-        "category_average": m["retrieval"]["category_average"],
-        "reranked": (m.get("reranked") or {}).get("overall"),
-        "rank_moves": m.get("rank_moves"),
+        "n_queries": m.queries.n_loaded,
+        "n_evaluated": m.retrieval["n_evaluated"],
+        "retrieval": m.retrieval["overall"],
+        "category_average": m.retrieval["category_average"],
+        "reranked": (m.reranked or {}).get("overall"),
+        "rank_moves": m.rank_moves,
         "rerank": {k: rerank.get(k) for k in ("n_fallback", "n_cached", "usage", "cost_usd")}
         if rerank
         else None,
@@ -76,7 +76,7 @@ def key_figures(run: EvalRun, worst: int = 3) -> dict[str, Any]:
 
 def rerank_summary(run: EvalRun) -> Markdown:
     """What the reranker changed and cost, or how to switch it on."""
-    stats = run.metrics.get("rerank")
+    stats = run.metrics.rerank
     if not stats:
         return Markdown("Reranking is off. Set `RERANK = True` (and an endpoint, see 03_rerank) to compare.")
     cost = (
@@ -84,7 +84,7 @@ def rerank_summary(run: EvalRun) -> Markdown:
         if stats["cost_usd"] is None
         else f"${stats['cost_usd']:.4f}"
     )
-    moves = run.metrics["rank_moves"]
+    moves = run.metrics.rank_moves
     return Markdown(
         f"Reranked the top {stats['top_n']} of {stats['n_queries']} queries: **{stats['n_fallback']} fallback(s)**"
         f", {stats['n_cached']} from the cache. Tokens: {stats['usage']['prompt_tokens']} in, "

@@ -1,0 +1,189 @@
+"""The ingest runner: one loop composes a reader, a mapper and a writer, with one progress and teardown path.
+
+::
+
+    reader (files → checked bytes) ─▶ mapper (bytes → uint8 pixels: CPU workers or GPU) ─┐  one thread each
+    a second mapper (``cpu_share`` of the files, with GPU decoding) ─────────────────────┴▶ staging ─▶ model
+        ─▶ writer (vectors → rows, on its thread) ─▶ the store
+
+Each mapper runs on a thread of its own, feeding a bounded queue, so the model works on one batch while
+the next is mapped and the last is written. The CPU and GPU paths differ only in their mapper. Every batch
+reaches the encoder padded to the full batch size (:mod:`.staging`), and only the real images' vectors
+become rows.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from types import GeneratorType
+
+from tqdm.auto import tqdm
+
+from mmrag_lab.config import Config
+from mmrag_lab.encoders.base import Encoder
+from mmrag_lab.ingestion.cpu_mapper import CpuMapper, default_workers
+from mmrag_lab.ingestion.gpu_mapper import GpuMapper
+from mmrag_lab.ingestion.mapper import PreparedBatch
+from mmrag_lab.ingestion.reader import Task
+from mmrag_lab.ingestion.report import IngestReport
+from mmrag_lab.ingestion.sidecar import Sidecar
+from mmrag_lab.ingestion.staging import Staging
+from mmrag_lab.ingestion.writer import RowWriter, make_rows, report_failures
+
+QUEUE_DEPTH = 3  # batches waiting between a mapper and the model: enough to ride out jitter, bounded
+# Images to encode from which ingest on CUDA compiles the model when not told: the break-even of compile
+# time against the model's speed-up. Measured once, model alone (visualized-bge-base, untrained weights,
+# fp16, batch 256, one H200, torch 2.11, 2026-12-02): 3,546 images/s eager, 4,980 compiled, min cosine
+# 0.999996; the first compile took 28.1 s, a second process's 5.1 s from the on-disk cache. Break-even:
+# 28.1 s / (1/3,546 - 1/4,980) s = 346,000 images cold, 63,000 warm. While the host pipeline bounds the
+# end-to-end rate the gain is smaller; to be measured again on a GPU, end to end.
+COMPILE_MIN_IMAGES = 350_000
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run the encode phase.
+
+    Attributes:
+        batch_size: Images per encoder batch; every batch the encoder sees has exactly this many.
+        workers: Decode processes; None = :func:`~mmrag_lab.ingestion.cpu_mapper.default_workers`, 0 = inline.
+        progress: Show a progress bar with images/s.
+        fast_decode: Decode JPEGs at a reduced scale (see :class:`~mmrag_lab.ingestion.cpu_mapper.PrepareDataset`).
+        gpu_decode: Decode and preprocess on the encoder's device (:class:`~.gpu_mapper.GpuMapper`).
+        cpu_share: With ``gpu_decode``, the fraction of the files decoded by CPU workers instead.
+        compile: Run the model compiled; None = on CUDA from :data:`COMPILE_MIN_IMAGES` images.
+    """
+
+    batch_size: int = 16
+    workers: int | None = None
+    progress: bool = True
+    fast_decode: bool = False
+    gpu_decode: bool = False
+    cpu_share: float = 0.0
+    compile: bool | None = None
+
+
+def should_compile(encoder: Encoder, images: int, choice: bool | None) -> bool:
+    """``choice`` if given; else whether a job of ``images`` images on the encoder's device is large enough."""
+    if choice is not None:
+        return choice
+    return encoder.device.type == "cuda" and images >= COMPILE_MIN_IMAGES
+
+
+def run_ingest(
+    tasks: list[Task],
+    encoder: Encoder,
+    config: Config,
+    sidecar: Sidecar,
+    report: IngestReport,
+    options: RunOptions,
+) -> None:
+    """Map ``tasks`` to pixels, embed them in full batches and upsert complete rows.
+
+    The rows go to the collection named by ``config`` through a :class:`RowWriter` thread. Each task fills
+    one row per name its bytes have. Bad files go to ``report.failed`` (every name of them);
+    ``report.encoded`` counts images encoded, ``report.ingested`` rows the store acknowledged.
+
+    Raises:
+        ConfigError: GPU decoding was asked for with a preprocessing it does not reproduce.
+    """
+    if not tasks:
+        return
+    sources = open_mappers(tasks, encoder, options)  # CPU workers fork here, before any thread of ours
+    staging = Staging(options.batch_size, encoder.image_size, encoder.device)
+    writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
+    bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not options.progress, dynamic_ncols=True)
+    merged = _Merge(sources)
+    compiled = should_compile(encoder, len(tasks), options.compile)
+    try:
+        with encoder.compiled(config.cache_dir) if compiled else nullcontext():
+            for batch in merged:
+                report_failures(report, batch.failed, sidecar)
+                if batch.pixels is not None and batch.tasks:
+                    vectors = _encode(encoder, staging, batch)
+                    report.encoded += len(batch.tasks)
+                    writer.put(make_rows(batch.tasks, vectors, batch.sizes, sidecar))
+                bar.update(len(batch.tasks) + len(batch.failed))
+                bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
+    finally:
+        merged.close()
+        try:
+            writer.close()  # rows still queued are acknowledged here: the bar's last count must include them
+        finally:
+            bar.set_postfix(stored=report.ingested, failed=len(report.failed))
+            bar.close()
+
+
+def open_mappers(tasks: list[Task], encoder: Encoder, options: RunOptions) -> list[Iterator[PreparedBatch]]:
+    """The mappers' batch iterators: CPU workers, or the GPU with ``cpu_share`` of the files on CPU workers."""
+    prep, device, size = encoder.preprocessing, encoder.device, options.batch_size
+    workers = default_workers(device.type != "cpu") if options.workers is None else options.workers
+    if not options.gpu_decode:
+        draft = encoder.image_size if options.fast_decode else None
+        return [CpuMapper(prep, workers, draft).batches(tasks, size)]
+    gpu = GpuMapper(prep, device, encoder.name)
+    cut = round(len(tasks) * min(max(options.cpu_share, 0.0), 1.0))
+    sources = [CpuMapper(prep, workers).batches(tasks[:cut], size)] if cut else []
+    return sources + ([gpu.batches(tasks[cut:], size)] if cut < len(tasks) else [])
+
+
+def _encode(encoder: Encoder, staging: Staging, batch: PreparedBatch):
+    """Vectors of the batch's images; the encoder sees the batch padded to its full size."""
+    pixels = staging.to_device(batch.pixels)
+    return encoder.encode_pixels(encoder.preprocessing.finish(pixels))[: len(batch.tasks)]
+
+
+class _Merge:
+    """Batches of several iterators, each moved by a thread of its own into one bounded queue."""
+
+    def __init__(self, sources: list[Iterator[PreparedBatch]]):
+        self._sources = sources
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._pump, args=(s,), daemon=True) for s in sources]
+        for thread in self._threads:
+            thread.start()
+
+    def __iter__(self) -> Iterator[PreparedBatch]:
+        running = len(self._threads)
+        while running:
+            item = self._queue.get()
+            if item is _DONE:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+
+    def close(self) -> None:
+        """Stop the threads and close the iterators (a generator's read threads end with it)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        for source in self._sources:
+            if isinstance(source, GeneratorType):
+                source.close()
+        self._sources.clear()
+
+    def _pump(self, batches: Iterator[PreparedBatch]) -> None:
+        try:
+            for batch in batches:
+                if not self._put(batch):
+                    return
+            self._put(_DONE)
+        except BaseException as exc:  # raised in the consumer, never lost on this thread
+            self._put(exc)
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False

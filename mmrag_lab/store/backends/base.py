@@ -1,0 +1,159 @@
+"""The interface of a vector backend: everything that differs between Milvus Lite and a Milvus server.
+
+A backend is chosen from the URI, once, by :func:`mmrag_lab.store.backends.backend_for`; one implementation
+per file (:mod:`.lite`, :mod:`.server`). The rest of the store (schema, record, rows, filters, the retry
+layer) is the same for every backend and asks its backend for the few facts that differ: how to connect,
+the filter dialect, the index parameters and default search breadth, the server version, whether partial
+upserts work, how written rows are sealed and indexed, and which failures a retry can mend.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmrag_lab.errors import StoreError
+from mmrag_lab.store.filters import Dialect, dialect_for
+from mmrag_lab.store.schema import build_index
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+# Keepalive pings every 30 s, also while idle and during a long call (an index build): the Lite server
+# accepts them at any rate, and a Milvus server's minimum ping interval is below this.
+CLIENT_GRPC_OPTIONS = {
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+    "grpc.keepalive_permit_without_calls": True,
+    "grpc.http2.max_pings_without_data": 0,
+}
+# What the retry layer (:mod:`mmrag_lab.store.retry`) does about a failed call.
+RELOAD = "reload"  # the collection was released (another process, a restarted server): load it, call again
+RECONNECT = "reconnect"  # the connection is gone: make a new client, call again
+
+
+class Backend(ABC):
+    """What one kind of Milvus deployment does its own way. Implement this for a new backend.
+
+    Attributes:
+        uri: The URI as the user gave it.
+        name: Short machine name (``describe()["backend"]``), e.g. ``"milvus-lite"``.
+        label: What a person reads, e.g. ``"Milvus Lite"``.
+        search_ef: HNSW search breadth when a search gives none.
+    """
+
+    name: str
+    label: str
+    search_ef: int
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self._version: str | None = None
+
+    @staticmethod
+    @abstractmethod
+    def accepts(uri: str) -> bool:
+        """True when ``uri`` names a deployment of this kind."""
+
+    @abstractmethod
+    def client_key(self) -> str:
+        """What identifies the deployment in the per-process client cache (validates the URI).
+
+        Raises:
+            ConfigError: The URI cannot name this backend.
+        """
+
+    @abstractmethod
+    def open_client(self, token: str, idle_timeout_s: float | None) -> MilvusClient:
+        """A new client for the deployment (starting a local server if the backend has one)."""
+
+    @abstractmethod
+    def display_uri(self) -> str:
+        """The URI with any credentials removed, safe to print."""
+
+    @abstractmethod
+    def supports_partial_update(self, client: MilvusClient) -> bool:
+        """True when ``upsert(..., partial_update=True)`` works."""
+
+    @abstractmethod
+    def seal(self, store: Any, index_timeout: float) -> None:
+        """Make written rows durable and build their index (the backend's half of ``flush_and_load``)."""
+
+    def index_params(self, client: MilvusClient, index_type: str, metric: str) -> Any:
+        """The vector index a new collection gets (both backends take the same HNSW/AUTOINDEX/FLAT)."""
+        return build_index(client, index_type, metric)
+
+    def dialect(self, client: MilvusClient) -> Dialect:
+        """What the backend's filter expressions can do (from its version)."""
+        return dialect_for(self.server_version(client))
+
+    def server_version(self, client: MilvusClient) -> str:
+        """The backend's version string (asked once), or "" when it does not say."""
+        if self._version is None:
+            try:
+                self._version = str(client.get_server_version())
+            except Exception:  # an unknown version gets the modern filter dialect
+                self._version = ""
+        return self._version
+
+    def recovery(self, exc: Exception) -> str | None:
+        """What a retry needs to mend ``exc`` (:data:`RELOAD`, :data:`RECONNECT`), or None: do not retry."""
+        return RELOAD if needs_load(exc) else None
+
+    def served_file(self) -> Path | None:
+        """The local file this backend serves through a server process of its own, or None."""
+        return None
+
+
+def new_client(address: str, token: str, display: str) -> MilvusClient:
+    """A pymilvus client for ``address``; gRPC is loaded here, first, with its fork notices silenced.
+
+    Raises:
+        StoreError: The server cannot be reached; the message shows ``display``, never credentials.
+    """
+    quiet_grpc()
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        return MilvusClient(uri=address, token=token, dedicated=True, grpc_options=dict(CLIENT_GRPC_OPTIONS))
+    except MilvusException as exc:
+        raise StoreError(
+            f"Cannot reach the Milvus server at {display} ({exc}). Check that it runs and that the "
+            "URI and port are right; Zilliz Cloud and servers with authentication need MMRAG_MILVUS_TOKEN."
+        ) from exc
+
+
+def quiet_grpc() -> None:
+    """Keep gRPC's INFO lines out of the output, before gRPC first loads (it reads its level only then).
+
+    Without this every fork of an ingest decode worker (done on purpose, while gRPC threads run) prints a
+    notice. A level the user set wins; once gRPC has loaded, this changes nothing.
+    """
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
+def error_text(exc: Exception) -> str:
+    """The message of a Milvus error, without its class decoration."""
+    return str(getattr(exc, "message", exc))
+
+
+def lost_connection(exc: Exception) -> bool:
+    """True when ``exc`` says the server could not be reached (rather than refusing the request)."""
+    text = error_text(exc).lower()
+    return any(s in text for s in ("fail connecting", "unavailable", "connection refused", "closed channel"))
+
+
+def needs_load(exc: Exception) -> bool:
+    """True when ``exc`` says the collection is released (a restarted Lite server starts that way)."""
+    text = error_text(exc).lower()
+    return "not loaded" in text or "state 'released'" in text or "call load()" in text
+
+
+def version_at_least(version: str, major: int, minor: int) -> bool:
+    """True when a version string such as ``v2.6.1`` is at least ``major.minor``."""
+    found = re.match(r"v?(\d+)\.(\d+)", version)
+    return bool(found) and (int(found[1]), int(found[2])) >= (major, minor)

@@ -1,0 +1,64 @@
+"""A Milvus server or Zilliz Cloud, at ``http(s)://host:port``; its token comes from ``MMRAG_MILVUS_TOKEN``.
+
+Servers differ by version: 2.3 matches only ``like`` prefixes (see :mod:`mmrag_lab.store.filters`), and
+partial upserts arrived in 2.6. A server reports how far its index build has come, so sealing waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from mmrag_lab.config import SERVER_SCHEMES
+from mmrag_lab.store.backends.base import Backend, new_client, version_at_least
+from mmrag_lab.store.schema import SERVER_SEARCH_EF
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+log = logging.getLogger(__name__)
+
+
+class ServerBackend(Backend):
+    """A Milvus server (standalone or cluster) or Zilliz Cloud."""
+
+    name = "milvus-server"
+    label = "Milvus server"
+    search_ef = SERVER_SEARCH_EF
+
+    @staticmethod
+    def accepts(uri: str) -> bool:
+        return uri.startswith(SERVER_SCHEMES)
+
+    def client_key(self) -> str:
+        return self.uri
+
+    def open_client(self, token: str, idle_timeout_s: float | None) -> MilvusClient:
+        return new_client(self.uri, token, self.display_uri())
+
+    def display_uri(self) -> str:
+        parts = urlsplit(self.uri)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+    def supports_partial_update(self, client: MilvusClient) -> bool:
+        # 2.3.5 answers a partial upsert with "float vector field 'vector' is illegal"
+        return version_at_least(self.server_version(client), 2, 6)
+
+    def seal(self, store: Any, index_timeout: float) -> None:
+        store.flush()
+        deadline = time.monotonic() + index_timeout
+        while time.monotonic() < deadline:
+            state = store._call("describe_index", store.collection, "vector")
+            pending, indexed = state.get("pending_index_rows"), state.get("indexed_rows", 0)
+            if not pending and indexed >= state.get("total_rows", 0):
+                return
+            time.sleep(0.5)
+        log.warning(
+            "%s: the index is still building after %.0f s; searches stay slow until it is done.",
+            store._where(),
+            index_timeout,
+        )

@@ -1,0 +1,120 @@
+"""The ingest runner on real parts: full batches only (the last one padded, padding never a row), counted
+in a real Milvus Lite file; the reader trusting the plan's hash only while the file's stamp vouches for it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+from badimages import encoded, photo
+
+from mmrag_lab.config import Config
+from mmrag_lab.errors import ConfigError, ImageLoadError
+from mmrag_lab.ingestion.pipeline import ingest
+from mmrag_lab.ingestion.reader import Task, read_checked
+from mmrag_lab.ingestion.scan import RACY_NS, ImageFile, content_id, hash_stamped
+from mmrag_lab.store.collection import Store
+
+
+def write_photos(folder, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / f"img_{i:02d}.jpg").write_bytes(encoded(photo(80, 60, seed=i), "JPEG"))
+
+
+def lite(tmp_path, name: str = "c") -> Config:
+    return Config.load(env={}, milvus_uri=str(tmp_path / "runner.db"), collection=name)
+
+
+def spy_batches(monkeypatch, encoder) -> list[int]:
+    """Record the batch size of every call into the real encoder."""
+    seen: list[int] = []
+    real = encoder.encode_pixels
+
+    def recording(pixels, instructions=None):
+        seen.append(len(pixels))
+        return real(pixels, instructions)
+
+    monkeypatch.setattr(encoder, "encode_pixels", recording)
+    return seen
+
+
+@pytest.mark.parametrize("gpu_decode", [False, True], ids=["cpu-mapper", "gpu-mapper"])
+def test_the_last_partial_batch_is_padded_and_its_padding_never_becomes_a_row(
+    tmp_path, tiny_encoder, monkeypatch, gpu_decode
+):
+    folder = tmp_path / "photos"
+    write_photos(folder, 10)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    seen = spy_batches(monkeypatch, tiny_encoder)
+    config = lite(tmp_path)
+    report = ingest(folder, config=config, encoder=tiny_encoder, batch_size=4, progress=False, workers=0,
+                    gpu_decode=gpu_decode, compile=False)  # fmt: skip
+    assert seen == [4, 4, 4]  # 10 good images in 3 batches (one lost the broken file): all padded to 4
+    assert report.encoded == report.ingested == 10
+    assert [f["path"] for f in report.failed] == [str(os.path.realpath(folder / "broken.jpg"))]
+    with Store.open(config) as store:
+        assert store.count() == 10
+        rows = list(store.iterate(("vector", "rel_path")))
+    assert sorted(r["rel_path"] for r in rows) == [f"img_{i:02d}.jpg" for i in range(10)]
+    vectors = np.array([r["vector"] for r in rows])
+    assert len({v.tobytes() for v in vectors.round(5)}) == 10  # no row holds a padding image's vector
+
+
+def test_padded_vectors_are_those_of_an_unpadded_batch(tiny_encoder, tmp_path):
+    import torch
+
+    from mmrag_lab.ingestion.staging import Staging
+
+    prep = tiny_encoder.preprocessing
+    pixels = torch.randint(0, 256, (3, 3, prep.size, prep.size), dtype=torch.uint8)
+    padded = Staging(8, prep.size, tiny_encoder.device).to_device(pixels)
+    assert padded.shape == (8, 3, prep.size, prep.size) and not padded[3:].any()
+    alone = tiny_encoder.encode_pixels(prep.finish(pixels))
+    within = tiny_encoder.encode_pixels(prep.finish(padded))[:3]
+    np.testing.assert_allclose(within, alone, atol=1e-5)
+
+
+def _task(path, digest: str, stamp=None) -> Task:
+    file = ImageFile(os.fsencode(path), str(path), path.name, path.stat().st_size)
+    return Task(file, digest, (), stamp)
+
+
+def test_a_stamp_older_than_the_hash_spares_the_second_hash_and_a_rewrite_is_still_caught(tmp_path):
+    path = tmp_path / "a.jpg"
+    path.write_bytes(encoded(photo(seed=1), "JPEG"))
+    digest, stamp = hash_stamped(os.fsencode(path))
+    assert digest == content_id(path.read_bytes())
+    settled = dataclasses.replace(stamp, taken_ns=stamp.ctime_ns + RACY_NS + 1)  # hashed long after a change
+    # trusted: the read does not hash again, so even a wrong planned id is not noticed
+    assert read_checked(_task(path, "0" * 64, settled)) == path.read_bytes()
+    with pytest.raises(ImageLoadError, match="changed while ingesting"):  # just changed: hashed again
+        read_checked(_task(path, "0" * 64, stamp))
+    path.write_bytes(encoded(photo(seed=2), "JPEG"))
+    with pytest.raises(ImageLoadError, match="changed while ingesting"):  # the stamp moved: hashed again
+        read_checked(_task(path, digest, settled))
+    assert read_checked(_task(path, content_id(path.read_bytes()), settled)) == path.read_bytes()
+
+
+def test_compile_setting_reads_auto_on_off_and_refuses_other_words():
+    assert Config.load(env={}).compile_choice() is None
+    assert Config.load(env={"MMRAG_COMPILE": "off"}).compile_choice() is False
+    assert Config.load(env={"MMRAG_COMPILE": "1"}).compile_choice() is True
+    assert Config.load(env={}, compile=True).compile == "on"
+    with pytest.raises(ConfigError, match="auto, on or off"):
+        Config.load(env={"MMRAG_COMPILE": "sometimes"})
+
+
+def test_the_compile_flag_reaches_ingest_and_every_device_process():
+    from mmrag_lab.cli import build_parser
+    from mmrag_lab.cli.devices import child_commands
+
+    parser = build_parser()
+    assert parser.parse_args(["ingest", "/data"]).compile is None
+    args = parser.parse_args(["ingest", "/data", "--no-compile", "--devices", "cuda:0,cuda:1"])
+    assert args.compile is False
+    commands = child_commands(args, ["cuda:0", "cuda:1"])
+    assert all("--no-compile" in c and "--compile" not in c for c in commands)
+    assert "--compile" in child_commands(parser.parse_args(["ingest", "/d", "--compile"]), ["cuda:0"])[0]
