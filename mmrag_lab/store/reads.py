@@ -35,7 +35,7 @@ class StoreReads:
 
     def collections(self) -> list[str]:
         """The names of every collection on this backend (this one's or not), sorted."""
-        return sorted(self._call(self.client.list_collections))
+        return sorted(self._call("list_collections"))
 
     def count(self) -> int:
         """Number of rows (deleted rows excluded)."""
