@@ -50,8 +50,8 @@ def test_from_encoder_names_it_ingests_evaluates_and_records_the_comparison(enco
         "stage",
         "scope",
         "metric",
-        "tiny (cmp_tiny) [UNTRAINED]",
-        "tiny (cmp_tiny_2) [UNTRAINED]",
+        "tiny [UNTRAINED]",
+        "tiny-clip [UNTRAINED]",
     ]
     assert {r[2] for r in rows} >= {"recall@1", "recall@5", "recall@10"} and {r[1] for r in rows} >= {
         "all",
