@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "info": "info",
     "migrate": "migrate",
     "lite": "lite",
+    "compare": "compare",
     "encoders": "encoders",
 }
 

@@ -20,6 +20,8 @@ from mmrag_lab.evaluation.benchmarks import (
     load_fashioniq,
     load_queries,
 )
+from mmrag_lab.evaluation.compare import compare
+from mmrag_lab.evaluation.compare_report import Comparison
 from mmrag_lab.evaluation.match import MatchedQuery, MatchReport, match_queries
 from mmrag_lab.evaluation.metrics import (
     TIE_POLICIES,
@@ -36,7 +38,9 @@ from mmrag_lab.evaluation.rundir import EvalRun, load_run
 from mmrag_lab.evaluation.runner import evaluate
 
 __all__ = [
+    "Comparison",
     "EvalRun",
+    "compare",
     "Table",
     "compare_runs",
     "evaluate",

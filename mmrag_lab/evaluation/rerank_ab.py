@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmrag_lab.errors import EvaluationError
-from mmrag_lab.evaluation.aggregate import RankedQuery, best_target_rank, summarize
+from mmrag_lab.evaluation.aggregate import RankedQuery, best_target_rank, query_metrics, summarize
 from mmrag_lab.evaluation.costs import RerankOutcome, rerank_stats
 from mmrag_lab.evaluation.exact import VectorTable
 from mmrag_lab.evaluation.match import MatchedQuery
@@ -109,6 +109,7 @@ def rerank_stage(
         q = m.ranked(o.ranking, None if r.subset is None else merge_subset(o.ranking, r.subset))
         after.append(q)
         rec.update(_record(q, o, rec["best_target_rank"]))
+        rec["reranked_metrics"] = query_metrics(q, **summary_args) if rec.get("metrics") is not None else None
     moves = Counter(rec["move"] for rec in records)
     return {
         "reranked": summarize(after, **summary_args),

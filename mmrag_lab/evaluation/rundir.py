@@ -5,7 +5,8 @@ Layout::
     config.json        public settings (no secrets), the evaluation settings, the query source
     encoder.json       encoder name, weights, fingerprint, untrained flag
     metrics.json       retrieval (and reranked) metrics, reranker stats, what could not be evaluated
-    rankings.jsonl     one line per query: ranked ids, scores, target ranks (and the reranked order)
+    rankings.jsonl     one line per query: ranked ids, scores, target ranks, the query's own metric values
+                       (``metrics``; ``reranked_metrics`` and the reranked order when reranking)
     results.csv / results.md   the results table (with the protocol, and any index recall, as notes)
     *_submission*.json test-split submission files (``--submission``; CIRR and CIRCO)
 
@@ -18,6 +19,7 @@ every plot, and ``.UNTRAINED`` in submission file names (whose content the serve
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +118,12 @@ def query_record(m: MatchedQuery, r: Retrieved, q: RankedQuery, target_paths: li
         "target_ranks": target_ranks(r.ranking, m.target_ids),
         "best_target_rank": best_target_rank(q),
     }
+
+
+def corpus_identity(ids) -> dict[str, Any]:
+    """The candidate set of a run, for ``metrics.json``: how many ids, and a SHA-256 of the sorted ids."""
+    digest = hashlib.sha256("\n".join(sorted(map(str, ids))).encode("utf-8")).hexdigest()
+    return {"size": len(ids), "ids_sha256": digest}
 
 
 def write_run(run: EvalRun) -> Path:

@@ -12,7 +12,7 @@ from typing import Any
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import EvaluationError
-from mmrag_lab.evaluation.aggregate import MAP_KS, MISSING_POLICIES, SUBSET_KS, summarize
+from mmrag_lab.evaluation.aggregate import MAP_KS, MISSING_POLICIES, SUBSET_KS, query_metrics, summarize
 from mmrag_lab.evaluation.benchmarks import guess_kind, load_queries
 from mmrag_lab.evaluation.costs import check_prices
 from mmrag_lab.evaluation.metrics import TIE_POLICIES
@@ -20,7 +20,7 @@ from mmrag_lab.evaluation.protocol import describe
 from mmrag_lab.evaluation.querysets import Query
 from mmrag_lab.evaluation.rerank_ab import rerank_stage
 from mmrag_lab.evaluation.retrieval_stage import retrieval_stage
-from mmrag_lab.evaluation.rundir import EvalRun, query_record, write_run
+from mmrag_lab.evaluation.rundir import EvalRun, corpus_identity, query_record, write_run
 from mmrag_lab.evaluation.runparts import QueryCounts, RunConfig, RunEncoder, RunMetrics
 from mmrag_lab.evaluation.submission import short_rankings, write_submission
 from mmrag_lab.evaluation.templates import apply_template, default_template
@@ -107,6 +107,8 @@ def evaluate(
         query_record(m, r, q, [stage.index.path_of(t) for t in m.target_ids])
         for m, r, q in zip(stage.matched, stage.retrieved, before, strict=True)
     ]
+    for rec, q in zip(records, before, strict=True):
+        rec["metrics"] = query_metrics(q, **summary_args) if q.scored_targets(missing) else None
     reranked, rerank_s = {}, None
     if rerank:
         t0 = time.perf_counter()
@@ -130,6 +132,7 @@ def evaluate(
             timings,
             index_recall=stage.index_recall if ann else None,
             **reranked,
+            extra={"corpus": corpus_identity(stage.table.ids)},
         ),
         rankings=records,
     )

@@ -33,6 +33,10 @@ class StoreReads:
             found.update(row["id"] for row in rows)
         return found
 
+    def collections(self) -> list[str]:
+        """The names of every collection on this backend (this one's or not), sorted."""
+        return sorted(self._call("list_collections"))
+
     def count(self) -> int:
         """Number of rows (deleted rows excluded)."""
         self.load()

@@ -22,7 +22,7 @@ from typing import Any
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError
 
-NOTEBOOKS = ("01_ingest", "02_search", "03_rerank", "04_inspect", "05_evaluate")
+NOTEBOOKS = ("01_ingest", "02_search", "03_rerank", "04_inspect", "05_evaluate", "06_compare")
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 
