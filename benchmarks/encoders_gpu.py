@@ -45,7 +45,11 @@ def measure(name: str, device: str, batch: int, repeats: int) -> dict:
         full = load_encoder(name, weights="untrained", device=device, dtype="fp32")
     pixels = pixels_for(full, batch)
     texts = [TEXTS[i % len(TEXTS)] for i in range(batch)]
-    reference = [full.encode_pixels(pixels), full.encode_pixels(pixels, texts), full.encode_texts(texts, batch)]
+    reference = [
+        full.encode_pixels(pixels),
+        full.encode_pixels(pixels, texts),
+        full.encode_texts(texts, batch),
+    ]
     del full
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

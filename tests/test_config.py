@@ -14,6 +14,8 @@ def test_visualized_bge_base_keeps_the_old_default_and_others_get_their_own():
 def test_a_followed_name_follows_a_new_encoder_and_a_given_one_stays():
     followed = Config.load(env={}, encoder="bge-vl-base").with_overrides(encoder="siglip2-base")
     assert followed.collection == "mmrag_images_siglip2_base"
-    given = Config.load(env={"MMRAG_COLLECTION": "mine"}, encoder="bge-vl-base").with_overrides(encoder="tiny")
+    given = Config.load(env={"MMRAG_COLLECTION": "mine"}, encoder="bge-vl-base").with_overrides(
+        encoder="tiny"
+    )
     assert given.collection == "mine"
     assert Config.load(env={}, collection="x", encoder="tiny-clip").collection == "x"
