@@ -82,3 +82,20 @@ def test_the_untrained_banner_renders_code_and_links(tmp_path):
     assert "`" not in banner and "<code>huggingface-cli download" in banner
     url = f"https://huggingface.co/{WEIGHTS_REPO}/resolve/main/"
     assert f'<a href="{url}' in banner and banner.count("<a ") == 1
+
+
+def test_a_hub_folder_preset_is_found_in_the_cache_or_falls_back(tmp_path, monkeypatch):
+    snapshot = tmp_path / "hub" / "models--BAAI--BGE-VL-base" / "snapshots" / "def456"
+    snapshot.mkdir(parents=True)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("def456")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    incomplete = pick_weights("bge-vl-base", timeout=2.0)  # a snapshot without weights is not enough
+    assert incomplete.untrained and "BAAI/BGE-VL-base" in incomplete.reason
+    (snapshot / "config.json").write_text("{}")
+    (snapshot / "model.safetensors").write_bytes(b"weights")
+    choice = pick_weights("bge-vl-base")
+    assert not choice.untrained and choice.weights == str(snapshot)
+    assert "huggingface-cli download openai/clip-vit-base-patch16 --local-dir" in how_to_get_weights(
+        "clip-vit-b16"
+    )
