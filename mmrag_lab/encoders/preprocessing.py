@@ -9,6 +9,7 @@ path reads its fields to reproduce it, or routes the encoder to the CPU path whe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -102,10 +103,16 @@ class Preprocessing:
 
     def finish(self, pixels: torch.Tensor) -> torch.Tensor:
         """uint8 ``(B, 3, S, S)`` → normalised float32, on whatever device ``pixels`` lives."""
-        mean = torch.tensor(self.mean, dtype=torch.float32, device=pixels.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=torch.float32, device=pixels.device).view(1, -1, 1, 1)
+        mean, std = _stats(self.mean, self.std, str(pixels.device))
         return pixels.float().div_(255).sub_(mean).div_(std)
 
     def __call__(self, source: ImageSource | bytes) -> torch.Tensor:
         """The whole CPU preprocessing of one image: a float ``(3, size, size)`` tensor."""
         return self.finish(self.to_uint8(self.load(source)).unsqueeze(0))[0]
+
+
+@lru_cache(maxsize=16)
+def _stats(mean: tuple, std: tuple, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std as (1, 3, 1, 1) tensors on ``device``, made once: a copy per batch would wait for it."""
+    as_tensor = lambda values: torch.tensor(values, dtype=torch.float32, device=device).view(1, -1, 1, 1)  # noqa: E731
+    return as_tensor(mean), as_tensor(std)

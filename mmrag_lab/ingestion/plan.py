@@ -23,7 +23,14 @@ from typing import Any
 
 from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.report import IngestReport
-from mmrag_lab.ingestion.scan import FileStamp, ImageFile, ScanResult, hash_files_stamped, in_shard
+from mmrag_lab.ingestion.scan import (
+    FileStamp,
+    ImageFile,
+    ScanResult,
+    hash_files_stamped,
+    hash_threads,
+    in_shard,
+)
 from mmrag_lab.ingestion.sidecar import Sidecar
 from mmrag_lab.store.collection import Store
 from mmrag_lab.store.schema import row_id
@@ -61,7 +68,7 @@ def plan_ingest(
     root: str,
     sidecar: Sidecar,
     report: IngestReport,
-    threads: int = 4,
+    threads: int | None = None,
     shard: tuple[int, int] | None = None,
 ) -> Plan:
     """Hash every scanned file and compare it with the rows stored for the folder named ``root``.
@@ -74,7 +81,9 @@ def plan_ingest(
     files: dict[str, ImageFile] = {}
     stamps: dict[str, FileStamp] = {}
     unreadable: set[str] = set()
-    for file, hashed in zip(scan.files, hash_files_stamped(scan.files, threads), strict=True):
+    for file, hashed in zip(
+        scan.files, hash_files_stamped(scan.files, threads or hash_threads()), strict=True
+    ):
         if isinstance(hashed, OSError):
             report.add_failure(file.display, f"cannot read file ({hashed.strerror or hashed})")
             unreadable.add(file.rel)

@@ -151,6 +151,12 @@ def hash_stamped(path: bytes) -> tuple[str, FileStamp]:
     return digest.hexdigest(), stamp
 
 
+def hash_threads() -> int:
+    """Threads that read and hash: reading and sha256 release the GIL, so one per core, 4 to 16."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(4, min(16, cores))
+
+
 def hash_files(files: list[ImageFile], threads: int = 4) -> list[str | OSError]:
     """Hash many files on a few threads (hashing and reading release the GIL); errors are returned."""
     return [r if isinstance(r, OSError) else r[0] for r in hash_files_stamped(files, threads)]
