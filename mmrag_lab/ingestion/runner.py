@@ -95,11 +95,11 @@ def run_ingest(
     if not tasks:
         return
     sources = open_mappers(tasks, encoder, options)  # CPU workers fork here, before any thread of ours
-    staging = Staging(options.batch_size, encoder.image_size, encoder.device)
+    compiled = should_compile(encoder, len(tasks), options.compile)
+    staging = Staging(options.batch_size, encoder.image_size, encoder.device, pad=compiled)
     writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not options.progress, dynamic_ncols=True)
     merged = _Merge(sources)
-    compiled = should_compile(encoder, len(tasks), options.compile)
     try:
         with encoder.compiled(config.cache_dir) if compiled else nullcontext():
             for batch in merged:
@@ -133,7 +133,7 @@ def open_mappers(tasks: list[Task], encoder: Encoder, options: RunOptions) -> li
 
 
 def _encode(encoder: Encoder, staging: Staging, batch: PreparedBatch):
-    """Vectors of the batch's images; the encoder sees the batch padded to its full size."""
+    """Vectors of the batch's images; a compiled encoder sees the batch padded to its full size."""
     pixels = staging.to_device(batch.pixels)
     return encoder.encode_pixels(encoder.preprocessing.finish(pixels))[: len(batch.tasks)]
 

@@ -1,7 +1,8 @@
 """Full batches on the encoder's device, so that a compiled model always sees the same shape.
 
-A batch with fewer images than the batch size (the last one, or one that lost bad files) is padded with
-black images; the runner keeps the vectors of the real ones only, so padding never becomes a row. Pixels
+For a compiled model, a batch with fewer images than the batch size (the last one, or one that lost bad
+files) is padded with black images; the runner keeps the vectors of the real ones only, so padding never
+becomes a row. An eager model gets the batch as it is (padding would only cost time, on a CPU a lot of it). Pixels
 from the CPU mapper are copied into a small ring of pinned host buffers, reused from batch to batch, and
 from there to the device without blocking.
 """
@@ -20,10 +21,12 @@ class Staging:
         batch_size: The one batch shape the encoder sees.
         size: Side ``S`` of the pixels.
         device: The encoder's device.
+        pad: Pad every batch to ``batch_size`` (for a compiled model).
     """
 
-    def __init__(self, batch_size: int, size: int, device: torch.device):
+    def __init__(self, batch_size: int, size: int, device: torch.device, pad: bool = True):
         self.batch_size, self.shape, self.device = batch_size, (batch_size, 3, size, size), device
+        self.pad = pad
         self._ring: list[tuple[torch.Tensor, torch.cuda.Event]] = []
         self._turn = 0
 
@@ -34,7 +37,7 @@ class Staging:
             raise ValueError(f"a batch of {count} images is larger than the batch size {self.batch_size}")
         if pixels.device.type == "cpu" and self.device.type == "cuda":
             return self._through_pinned(pixels)
-        if count == self.batch_size:
+        if count == self.batch_size or not self.pad:
             return pixels.to(self.device, non_blocking=True)
         padded = torch.zeros(self.shape, dtype=pixels.dtype, device=pixels.device)
         padded[:count] = pixels
@@ -50,6 +53,6 @@ class Staging:
         copied.synchronize()  # the last copy out of this buffer has finished (at once if never recorded)
         buffer[: len(pixels)].copy_(pixels)
         buffer[len(pixels) :].zero_()
-        out = buffer.to(self.device, non_blocking=True)
+        out = (buffer if self.pad else buffer[: len(pixels)]).to(self.device, non_blocking=True)
         copied.record()
         return out
