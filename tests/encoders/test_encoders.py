@@ -98,7 +98,10 @@ def test_pil_images_and_paths_agree(base_encoder):
     assert np.abs(base_encoder.encode_images(pil) - base_encoder.encode_images(IMAGES)).max() <= 1e-6
 
 
-def test_untrained_weights_are_the_fixture_recipe(base_encoder, reference):
+def test_untrained_weights_are_the_fixture_recipe(base_encoder, reference, monkeypatch):
+    from mmrag_lab import encoders
+
+    monkeypatch.setattr(encoders, "_warned", set())  # the warning is given once per process and preset
     with pytest.warns(UntrainedWeightsWarning):
         untrained = load_encoder("visualized-bge-base", weights="untrained", device="cpu")
     assert untrained.untrained and not base_encoder.untrained
