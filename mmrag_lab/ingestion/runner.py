@@ -4,10 +4,11 @@
 
     reader (files → checked bytes) ─▶ mapper (bytes → uint8 pixels: CPU workers or GPU) ─┐  one thread each
     a second mapper (``cpu_share`` of the files, with GPU decoding) ─────────────────────┴▶ staging ─▶ model
-        ─▶ writer (vectors → rows, on its thread) ─▶ the store
+        ─▶ landing (vectors back, one batch behind) ─▶ writer (vectors → rows, on its thread) ─▶ the store
 
 Each mapper runs on a thread of its own, feeding a bounded queue, so the model works on one batch while
-the next is mapped and the last is written. The CPU and GPU paths differ only in their mapper. Every batch
+the next is mapped and the last is written. The loop queues a batch on the device before it waits for the
+previous batch's vectors (:mod:`.landing`), so the device never idles while the host makes rows. The CPU and GPU paths differ only in their mapper. Every batch
 reaches the encoder padded to the full batch size (:mod:`.staging`), and only the real images' vectors
 become rows.
 """
@@ -27,6 +28,7 @@ from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.ingestion.cpu_mapper import CpuMapper, default_workers
 from mmrag_lab.ingestion.gpu_mapper import GpuMapper
+from mmrag_lab.ingestion.landing import InFlight, Landing
 from mmrag_lab.ingestion.mapper import PreparedBatch
 from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.report import IngestReport
@@ -99,17 +101,27 @@ def run_ingest(
     staging = Staging(options.batch_size, encoder.image_size, encoder.device, pad=compiled)
     writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not options.progress, dynamic_ncols=True)
-    merged = _Merge(sources)
+    merged, landing = _Merge(sources), Landing()
+    in_flight: InFlight | None = None
+
+    def land(flight: InFlight) -> None:
+        vectors = landing.land(flight)
+        report.encoded += flight.count
+        writer.put(make_rows(flight.batch.tasks, vectors, flight.batch.sizes, sidecar))
+
     try:
         with encoder.compiled(config.cache_dir) if compiled else nullcontext():
             for batch in merged:
                 report_failures(report, batch.failed, sidecar)
                 if batch.pixels is not None and batch.tasks:
-                    vectors = _encode(encoder, staging, batch)
-                    report.encoded += len(batch.tasks)
-                    writer.put(make_rows(batch.tasks, vectors, batch.sizes, sidecar))
+                    launched = _launch(encoder, staging, landing, batch)
+                    if in_flight is not None:  # the device already has the next batch queued
+                        land(in_flight)
+                    in_flight = launched
                 bar.update(len(batch.tasks) + len(batch.failed))
                 bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
+            if in_flight is not None:
+                land(in_flight)
     finally:
         merged.close()
         try:
@@ -132,10 +144,11 @@ def open_mappers(tasks: list[Task], encoder: Encoder, options: RunOptions) -> li
     return sources + ([gpu.batches(tasks[cut:], size)] if cut < len(tasks) else [])
 
 
-def _encode(encoder: Encoder, staging: Staging, batch: PreparedBatch):
-    """Vectors of the batch's images; a compiled encoder sees the batch padded to its full size."""
+def _launch(encoder: Encoder, staging: Staging, landing: Landing, batch: PreparedBatch) -> InFlight:
+    """Queue the batch on the device; a compiled encoder sees it padded to its full size."""
     pixels = staging.to_device(batch.pixels)
-    return encoder.encode_pixels(encoder.preprocessing.finish(pixels))[: len(batch.tasks)]
+    vectors = encoder.image_vectors(encoder.preprocessing.finish(pixels))
+    return landing.launch(batch, vectors, len(batch.tasks), inputs=(batch.pixels, pixels))
 
 
 class _Merge:

@@ -32,13 +32,13 @@ def lite(tmp_path, name: str = "c") -> Config:
 def spy_batches(monkeypatch, encoder) -> list[int]:
     """Record the batch size of every call into the real encoder."""
     seen: list[int] = []
-    real = encoder.encode_pixels
+    real = encoder.image_vectors
 
-    def recording(pixels, instructions=None):
+    def recording(pixels):
         seen.append(len(pixels))
-        return real(pixels, instructions)
+        return real(pixels)
 
-    monkeypatch.setattr(encoder, "encode_pixels", recording)
+    monkeypatch.setattr(encoder, "image_vectors", recording)
     return seen
 
 
