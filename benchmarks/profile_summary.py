@@ -7,7 +7,7 @@ first, with the thread as the first frame when recorded with ``--threads``. Each
 of the first of our functions it passes through (the launch loop, the mapper's pump, the reader threads,
 the writer, the plan's hashing) and, for each role, the innermost frames that took the most samples are
 listed, with the share of samples spent waiting (on a lock, a queue, the device or the network).
-Samples inside ``torch._dynamo`` / ``torch._inductor`` are counted apart as compile time.
+Samples where dynamo or inductor compile (not where compiled code runs) are counted apart as compile time.
 """
 
 from __future__ import annotations
@@ -29,7 +29,13 @@ ROLES = (  # first match wins: the most specific functions first
     ("watching the Lite server process", ("Popen._try_wait", "Popen.wait")),
 )
 WAITING = re.compile(r"wait|acquire|_blocking|synchronize|select|_try_wait|sleep|poll|get \(queue", re.I)
-COMPILE = ("torch/_dynamo", "torch/_inductor", "_dynamo/", "_inductor/")
+COMPILE = (
+    "convert_frame",
+    "compile_fx",
+    "compile_worker",
+    "symbolic_convert",
+    "_inductor/codecache",
+)  # compiling, not running compiled code
 
 
 def role_of(frames: list[str]) -> str:
