@@ -2,6 +2,7 @@
 vectors back) under ``torch.profiler``, its kernels summed per CUDA stream and per kind.
 
 usage: python benchmarks/gpu_kernels.py OUT.json [--folder DIR] [--images 6000] [--preset visualized-bge-base]
+           [--gpu-mappers 1,2]
 
 Needs CUDA. The folder is the one ``gpu_ingest.py`` writes (photo-like 640x480 JPEGs). Nothing is written to
 a store: the writer is the one role left out. The summary gives the wall time of the profiled loop, how much
@@ -46,8 +47,8 @@ def kind_of(name: str) -> str:
     return "other kernels (the model, uint8 and float32 element-wise)"
 
 
-def encode_loop(encoder, tasks, batch_size: int) -> int:
-    options = RunOptions(batch_size=batch_size, progress=False, gpu_decode=True)
+def encode_loop(encoder, tasks, batch_size: int, mappers: int) -> int:
+    options = RunOptions(batch_size=batch_size, progress=False, gpu_decode=True, gpu_mappers=mappers)
     staging = Staging(batch_size, encoder.image_size, encoder.device, pad=True)
     merged, landing, flight, done = _Merge(open_mappers(tasks, encoder, options)), Landing(), None, 0
     try:
@@ -108,6 +109,9 @@ def main() -> None:
     parser.add_argument("--preset", default="visualized-bge-base")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--eager", action="store_true", help="profile the eager model instead")
+    parser.add_argument(
+        "--gpu-mappers", default="1,2", help="GPU mapper counts to profile, one after another"
+    )
     parser.add_argument("--device", default="cuda", help="cpu: a smoke run of the script itself")
     args = parser.parse_args()
     encoder = load_encoder(
@@ -118,19 +122,21 @@ def main() -> None:
     )
     sync = torch.cuda.synchronize if encoder.device.type == "cuda" else lambda: None
     tasks = S.plan_tasks(args.folder)[: args.images]
+    result: dict = {"preset": args.preset, "compiled": not args.eager}
     with encoder.compiled(tempfile.gettempdir()) if not args.eager else nullcontext():
-        encode_loop(encoder, tasks[: 4 * args.batch_size], args.batch_size)  # compile, nvJPEG handles, caches
-        sync()
-        activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
-        with torch.profiler.profile(activities=activities) as prof:
-            start = time.perf_counter()
-            images = encode_loop(encoder, tasks, args.batch_size)
+        encode_loop(encoder, tasks[: 4 * args.batch_size], args.batch_size, 1)  # compile, nvJPEG, caches
+        for mappers in [int(n) for n in args.gpu_mappers.split(",")]:
             sync()
-            wall = time.perf_counter() - start
-    with tempfile.NamedTemporaryFile(suffix=".json") as handle:
-        prof.export_chrome_trace(handle.name)
-        trace = json.loads(Path(handle.name).read_text())
-    result = {"preset": args.preset, "compiled": not args.eager, **summarise(trace, wall, images)}
+            activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+            with torch.profiler.profile(activities=activities) as prof:
+                start = time.perf_counter()
+                images = encode_loop(encoder, tasks, args.batch_size, mappers)
+                sync()
+                wall = time.perf_counter() - start
+            with tempfile.NamedTemporaryFile(suffix=".json") as handle:
+                prof.export_chrome_trace(handle.name)
+                trace = json.loads(Path(handle.name).read_text())
+            result[f"gpu_mappers_{mappers}"] = summarise(trace, wall, images)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2)[:3000])

@@ -3,12 +3,13 @@
 ::
 
     reader (files → checked bytes) ─▶ mapper (bytes → uint8 pixels: CPU workers or GPU) ─┐  one thread each
-    a second mapper (``cpu_share`` of the files, with GPU decoding) ─────────────────────┴▶ staging ─▶ model
+    more mappers (``gpu_mappers`` GPU ones, ``cpu_share`` of the files on CPU workers) ───┴▶ staging ─▶ model
         ─▶ landing (vectors back, one batch behind) ─▶ writer (vectors → rows, on its thread) ─▶ the store
 
 Each mapper runs on a thread of its own, feeding a bounded queue, so the model works on one batch while
 the next is mapped and the last is written. The loop queues a batch on the device before it waits for the
-previous batch's vectors (:mod:`.landing`), so the device never idles while the host makes rows. The CPU and GPU paths differ only in their mapper. Every batch
+previous batch's vectors (:mod:`.landing`), so the device never idles while the host makes rows. The CPU
+and GPU paths differ only in their mapper. Every batch
 reaches the encoder padded to the full batch size (:mod:`.staging`), and only the real images' vectors
 become rows.
 """
@@ -44,6 +45,10 @@ QUEUE_DEPTH = 3  # batches waiting between a mapper and the model: enough to rid
 # 28.1 s / (1/3,546 - 1/4,980) s = 346,000 images cold, 63,000 warm. While the host pipeline bounds the
 # end-to-end rate the gain is smaller; to be measured again on a GPU, end to end.
 COMPILE_MIN_IMAGES = 350_000
+# GPU mappers side by side, each on a thread and a CUDA stream of its own: nvJPEG's Huffman decoding and our
+# JPEG parsing run on the host, so one thread left the GPU idle more than half of the time for a cheap model
+# (bge-vl-base: 43 % busy; BENCHMARKS.md, "where the GPU's time goes").
+GPU_MAPPERS = 2
 _DONE = object()
 
 
@@ -59,6 +64,7 @@ class RunOptions:
         gpu_decode: Decode and preprocess on the encoder's device (:class:`~.gpu_mapper.GpuMapper`).
         cpu_share: With ``gpu_decode``, the fraction of the files decoded by CPU workers instead.
         compile: Run the model compiled; None = on CUDA from :data:`COMPILE_MIN_IMAGES` images.
+        gpu_mappers: With ``gpu_decode``, GPU mappers working side by side, each on a part of the files.
     """
 
     batch_size: int = 16
@@ -68,6 +74,7 @@ class RunOptions:
     gpu_decode: bool = False
     cpu_share: float = 0.0
     compile: bool | None = None
+    gpu_mappers: int = GPU_MAPPERS
 
 
 def should_compile(encoder: Encoder, images: int, choice: bool | None) -> bool:
@@ -141,7 +148,10 @@ def open_mappers(tasks: list[Task], encoder: Encoder, options: RunOptions) -> li
     gpu = GpuMapper(prep, device, encoder.name)
     cut = round(len(tasks) * min(max(options.cpu_share, 0.0), 1.0))
     sources = [CpuMapper(prep, workers).batches(tasks[:cut], size)] if cut else []
-    return sources + ([gpu.batches(tasks[cut:], size)] if cut < len(tasks) else [])
+    batches = [tasks[start : start + size] for start in range(cut, len(tasks), size)]
+    parts = min(max(1, options.gpu_mappers), len(batches))  # batch k goes to mapper k mod parts
+    shares = [[task for batch in batches[j::parts] for task in batch] for j in range(parts)]
+    return sources + [gpu.batches(share, size) for share in shares]
 
 
 def _launch(encoder: Encoder, staging: Staging, landing: Landing, batch: PreparedBatch) -> InFlight:
