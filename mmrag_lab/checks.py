@@ -134,6 +134,8 @@ def existing_file(name: str, value: str | os.PathLike) -> Path:
     path = Path(os.path.expanduser(os.fspath(value)))
     if path.is_dir():
         raise ConfigError(f"{name} {str(path)!r} is a folder; give a file.")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{name} {str(path)!r} is not a regular file (a pipe or a device); give a file.")
     if not path.is_file():
         raise ConfigError(f"{name} {str(path)!r} does not exist; check the path.")
     return path

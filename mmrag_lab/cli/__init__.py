@@ -77,13 +77,15 @@ OPTION_NAMES = {"milvus_uri": "--uri", "collection": "--collection", "encoder": 
                 "llm_max_retries": "--llm-retries", "milvus_connect_timeout": "--connect-timeout"}  # fmt: skip
 
 
-def config_from_args(args: argparse.Namespace, **extra: object) -> Config:
+def config_from_args(
+    args: argparse.Namespace, *, spelled: dict[str, str] | None = None, **extra: object
+) -> Config:
     """Settings given on the command line (``--uri``, ``--collection``, ``--encoder``, ``--weights``,
     ``--device``, ``--connect-timeout``, where a subcommand has them) over the environment and the defaults."""
     named = {"milvus_uri": "uri", "collection": "collection", "encoder": "encoder", "weights": "weights",
              "device": "device", "milvus_connect_timeout": "connect_timeout"}  # fmt: skip
     given = {field: getattr(args, option, None) for field, option in named.items()}
-    return Config.load(spelled=OPTION_NAMES, **given, **extra)
+    return Config.load(spelled={**OPTION_NAMES, **(spelled or {})}, **given, **extra)
 
 
 def _load(module_name: str):

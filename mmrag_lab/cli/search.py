@@ -64,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
     from mmrag_lab.retrieval.query import search
 
-    config = config_from_args(args, llm_base_url=args.base_url, llm_model=args.model, **llm_bounds(args))
+    config = config_from_args(
+        args, llm_base_url=args.base_url, llm_model=args.model, **llm_bounds(args),
+        spelled={"llm_base_url": "--base-url", "llm_model": "--model"},
+    )  # fmt: skip
     check_out("--out", args.out)
     if args.image is not None:
         checks.existing_file("--image", args.image)

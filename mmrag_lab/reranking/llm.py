@@ -182,7 +182,7 @@ def chat(client: Any, model: str, request: dict[str, Any], *, retry: RetryPolicy
             dropped.add(field)
         except openai.APITimeoutError:
             raise RerankError(
-                f"The LLM endpoint at {public_url(client)} did not answer within {read_timeout(client)}. "
+                f"The LLM endpoint at {public_url(client)} timed out: no answer within {read_timeout(client)}. "
                 "Check that the server there is up and serving this model; for a slow model raise "
                 "--llm-timeout (MMRAG_LLM_TIMEOUT)."
             ) from None
