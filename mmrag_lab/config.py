@@ -35,6 +35,9 @@ ENV_VARS: dict[str, str] = {
     "llm_base_url": "OPENAI_BASE_URL",
     "lite_idle_timeout": "MMRAG_LITE_IDLE_TIMEOUT",
     "compile": "MMRAG_COMPILE",
+    "app_max_upload_mb": "MMRAG_APP_MAX_UPLOAD_MB",
+    "app_idle_timeout": "MMRAG_APP_IDLE_TIMEOUT",
+    "app_max_kernels": "MMRAG_APP_MAX_KERNELS",
 }
 SECRET_FIELDS = frozenset({"milvus_token"})
 
@@ -78,6 +81,9 @@ class Config:
         lite_idle_timeout: Seconds without a request after which the server of a Milvus Lite file, started
             by the first process that used it, stops by itself (0: only on ``mmrag lite stop``).
         compile: ``auto`` (ingest compiles the model on CUDA for large jobs), ``on`` or ``off``.
+        app_max_upload_mb: Largest query image the app accepts, in MB; a larger upload gets a message.
+        app_idle_timeout: Seconds after which ``mmrag app`` culls a visitor's idle kernel (0: never).
+        app_max_kernels: Most kernels (visitors) ``mmrag app`` runs at once; one more gets a "full" page.
     """
 
     milvus_uri: str = DEFAULT_URI
@@ -97,6 +103,9 @@ class Config:
     llm_max_retries: int = 3
     lite_idle_timeout: float = 900.0
     compile: str = "auto"
+    app_max_upload_mb: float = 10.0
+    app_idle_timeout: float = 600.0
+    app_max_kernels: int = 8
 
     def __post_init__(self) -> None:
         if not self.collection:
@@ -145,8 +154,8 @@ class Config:
         return out
 
 
-_INT_FIELDS = {"batch_size", "llm_max_retries"}
-_FLOAT_FIELDS = {"llm_timeout", "lite_idle_timeout"}
+_INT_FIELDS = {"batch_size", "llm_max_retries", "app_max_kernels"}
+_FLOAT_FIELDS = {"llm_timeout", "lite_idle_timeout", "app_max_upload_mb", "app_idle_timeout"}
 
 
 _SWITCHES = {"auto": "auto", "on": "on", "true": "on", "1": "on", "yes": "on",

@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "lite": "lite",
     "compare": "compare",
     "encoders": "encoders",
+    "app": "app",
 }
 
 

@@ -9,7 +9,6 @@ as a message inside the app, never as a traceback, and the buttons stay disabled
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import logging
 from contextlib import contextmanager
@@ -22,9 +21,9 @@ from PIL import Image
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ImageLoadError, MmragError
-from mmrag_lab.images import CONTENT_HASH, decode_image
 from mmrag_lab.plots.figures import figure_png, plot_rerank, plot_results
 from mmrag_lab.workbench.app_backend import AppBackend, folder_choices
+from mmrag_lab.workbench.upload import read_upload
 
 log = logging.getLogger(__name__)
 NO_PICK = "(choose an image)"
@@ -143,18 +142,15 @@ class SearchApp:
             return self.reranked
 
     def _on_upload(self, change: dict) -> None:
-        if not change["new"]:
-            return
-        item = change["new"][0]
-        name = item.get("name", "upload")
-        data = bytes(item["content"])
         try:
-            picture = decode_image(data, name=name)
+            upload = read_upload(change["new"], self.config.app_max_upload_mb)
         except ImageLoadError as exc:
             self._say(f"{exc} The query stays as it was.", "error")
             self.upload.value = ()
             return
-        picture.info[CONTENT_HASH] = hashlib.sha256(data).hexdigest()  # so search can leave it out
+        if upload is None:
+            return
+        picture, name = upload
         self.pick.value = NO_PICK
         self._set_query(picture, f"{name} (uploaded)")
         self._say("")
