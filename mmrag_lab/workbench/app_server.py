@@ -43,9 +43,9 @@ class CappedKernelManager(AsyncMappingKernelManager):
             if len(self.list_kernel_ids()) + self._starting >= self.max_kernels:
                 raise web.HTTPError(
                     503,
-                    f"The app is full: it serves {self.max_kernels} visitors at once (MMRAG_APP_MAX_KERNELS). "
-                    "Try again in a few minutes.",
-                    reason="The app is full",
+                    f"{self.max_kernels} kernels are running, the cap (MMRAG_APP_MAX_KERNELS)",
+                    reason=f"The app is full: it serves {self.max_kernels} visitor(s) at once. Try again in a "
+                    "few minutes.",
                 )
         self._starting += 1
         try:

@@ -6,7 +6,7 @@ cell (:func:`cell_source`) into every notebook; a test checks that they agree. I
 
 1. from the GitHub repository the notebook was opened from, read from the Colab runtime's sessions API
    (the session path of a notebook opened from GitHub holds its ``github.com/OWNER/REPO/blob/REF/`` URL);
-2. else from a wheel uploaded into the Colab working folder (``make wheel`` builds it into ``dist/``);
+2. else from a wheel uploaded into the Colab working folder, ``/content`` (``make wheel`` builds it);
 3. else it stops with one message that says which of the two to do.
 
 It also turns on Colab's custom widget manager, which ipywidgets 8 needs there.
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 
-def install_in_colab(folder="/content", pip=None):
+def install_in_colab(folder=None, pip=None):
     """Install mmrag-lab into this Colab runtime (see the module docstring); returns what it installed from."""
     import glob
     import importlib.util
@@ -37,6 +37,7 @@ def install_in_colab(folder="/content", pip=None):
     output.enable_custom_widget_manager()
     if importlib.util.find_spec("mmrag_lab") is not None:
         return "installed already"
+    folder = folder or os.getcwd()  # /content in Colab
     host = os.environ.get("COLAB_JUPYTER_IP", "172.28.0.12")
     url = f"http://{host}:{os.environ.get('KMP_TARGET_PORT', '9000')}/api/sessions"
     try:

@@ -60,7 +60,7 @@ def _build(config: Config, images_dir: str | Path | None, k: int, instruction: s
     if len(list_collections(config)) < 2:
         return widgets.VBox([header, search.ui])
     tabs = widgets.Tab([search.ui, CompareApp(config, images_dir=images_dir, instruction=instruction).ui])
-    tabs.titles = ("Search and rerank", "Compare two collections")
+    tabs.titles = ("Search and rerank", "Compare")
     return widgets.VBox([header, tabs])
 
 
