@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mmrag app: listening on {args.host}: anyone who reaches it can search and rerank with this "
               "server's key.", flush=True)  # fmt: skip
     proc = subprocess.Popen(command, env=kernel_environment(config, dict(os.environ)))
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # Voila then shuts its kernels down
     try:
         return proc.wait()
     except KeyboardInterrupt:
