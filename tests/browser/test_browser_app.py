@@ -5,14 +5,16 @@ Tiny untrained encoder on the CPU; the collection is the bundled sample in a Mil
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import time
+from pathlib import Path
 
 import jlab
 import numpy as np
 import pytest
-from appserver import AppServer, collection_args
+from appserver import REPO, AppServer, collection_args
 from openai_stub import OpenAIStub
 from PIL import Image
 
@@ -23,6 +25,8 @@ from mmrag_lab.workbench.sample import sample_metadata
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 LOAD_MS = 120_000
+# the screenshots go where the notebook browser tests put their figures
+FIGURES = Path(os.environ.get("MMRAG_BROWSER_FIGURES", REPO / "runs" / "browser-figures"))
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +111,7 @@ def _picks(page) -> list[str]:
     return [t.replace("\xa0", " ") for t in options.first.locator("select option").all_inner_texts()]
 
 
-def test_the_page_shows_no_code_and_pick_then_search_gives_a_grid(app, new_page, artifacts_dir):
+def test_the_page_shows_no_code_and_pick_then_search_gives_a_grid(app, new_page):
     from playwright.sync_api import expect
 
     page = _open(new_page(), app.url)
@@ -122,7 +126,7 @@ def test_the_page_shows_no_code_and_pick_then_search_gives_a_grid(app, new_page,
     assert len(picks) == 41  # "(choose an image)" and the 40 stored images
     _search(page, picks[5])
     assert len(_hits(page)) == 9 and "9 hit(s)" in _message(page)
-    jlab.screenshot(page, artifacts_dir, "app-search")
+    assert jlab.screenshot(page, FIGURES, "app-search") is not None
 
 
 def test_upload_then_search_leaves_the_uploaded_image_out(app, new_page, sample_dir, tmp_path):
@@ -155,7 +159,8 @@ def test_rerank_against_the_local_openai_server_gives_the_reranked_grid_and_why(
     assert _hits(page) == before[::-1]  # the stub ranks the candidates in reverse
     assert "Reranked by" in _message(page)
     page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(artifacts_dir / "app-rerank.png"))
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(FIGURES / "app-rerank.png"))  # the first screen, as the README shows it
 
 
 def test_a_bad_upload_and_a_bad_filter_give_messages(app, new_page, tmp_path):
