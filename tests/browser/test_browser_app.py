@@ -158,6 +158,7 @@ def test_rerank_against_the_local_openai_server_gives_the_reranked_grid_and_why(
     assert len(stub.requests) == asked + 1 and "the same, but in red" in stub.requests[-1].text
     assert _hits(page) == before[::-1]  # the stub ranks the candidates in reverse
     assert "Reranked by" in _message(page)
+    assert "sk-app-test-key" not in page.content()  # the key stays on the server
     page.evaluate("window.scrollTo(0, 0)")
     FIGURES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(FIGURES / "app-rerank.png"))  # the first screen, as the README shows it
