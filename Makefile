@@ -12,7 +12,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 KERNEL := mmrag-lab
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint bench lab notebooks strip clean
+.PHONY: help setup demo test lint bench lab app notebooks strip wheel clean
 
 help: ## List the targets
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,11 +47,17 @@ bench: setup ## Measure speeds and limits; writes BENCHMARKS.md
 lab: setup ## Open JupyterLab with the project's kernel
 	$(VENV)/bin/jupyter lab notebooks/ $(ALLOW_ROOT)
 
+app: setup ## Serve the search-and-rerank app as a web page (Voila) on http://127.0.0.1:8866/; ARGS="--port N --host H"
+	$(VENV)/bin/mmrag app $(ARGS)
+
 notebooks: setup ## Run all notebooks headless with papermill into runs/<timestamp>/
 	$(PY) -m mmrag_lab.workbench.runs
 
 strip: setup ## Remove outputs from the notebooks
 	$(VENV)/bin/nbstripout $(NOTEBOOKS)
+
+wheel: setup ## Build dist/mmrag_lab-<version>-py3-none-any.whl (for Colab: upload it when a notebook is not opened from GitHub)
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
 
 clean: ## Remove caches and run outputs (keeps .venv; `rm -rf .venv` to rebuild it)
 	rm -rf runs .pytest_cache .ruff_cache build dist *.egg-info

@@ -34,6 +34,7 @@ CPU_SECTIONS = {
     "lite_shared": "bench_lite_shared",
     "eval_exact": "bench_eval",
     "reingest_cpu": "bench_reingest",
+    "app_visitors": "app_visitors",
 }
 # GPU result file -> (module, renderer)
 GPU_SECTIONS = {

@@ -52,6 +52,17 @@ def seconds(name: str, value: Any, *, allow_zero: bool = False) -> float:
     return number
 
 
+def megabytes(name: str, value: Any) -> float:
+    """``value`` as a finite size in megabytes, above zero."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+        raise ConfigError(f"{name} must be a size in megabytes above 0, got {value!r}.")
+    return number
+
+
 def fraction(name: str, value: Any) -> float:
     """``value`` as a number from 0 to 1."""
     try:

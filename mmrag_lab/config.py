@@ -43,6 +43,9 @@ ENV_VARS: dict[str, str] = {
     "milvus_connect_timeout": "MMRAG_MILVUS_CONNECT_TIMEOUT",
     "milvus_timeout": "MMRAG_MILVUS_TIMEOUT",
     "milvus_attempts": "MMRAG_MILVUS_ATTEMPTS",
+    "app_max_upload_mb": "MMRAG_APP_MAX_UPLOAD_MB",
+    "app_idle_timeout": "MMRAG_APP_IDLE_TIMEOUT",
+    "app_max_kernels": "MMRAG_APP_MAX_KERNELS",
 }
 SECRET_FIELDS = frozenset({"milvus_token"})
 
@@ -92,6 +95,9 @@ class Config:
         lite_idle_timeout: Seconds without a request after which the server of a Milvus Lite file, started
             by the first process that used it, stops by itself (0: only on ``mmrag lite stop``).
         compile: ``auto`` (ingest compiles the model on CUDA for large jobs), ``on`` or ``off``.
+        app_max_upload_mb: Largest query image the app accepts, in MB; a larger upload gets a message.
+        app_idle_timeout: Seconds after which ``mmrag app`` culls a visitor's idle kernel (0: never).
+        app_max_kernels: Most kernels (visitors) ``mmrag app`` runs at once; one more gets a "full" page.
     """
 
     milvus_uri: str = DEFAULT_URI
@@ -115,6 +121,9 @@ class Config:
     milvus_attempts: int = 3
     lite_idle_timeout: float = 900.0
     compile: str = "auto"
+    app_max_upload_mb: float = 10.0
+    app_idle_timeout: float = 600.0
+    app_max_kernels: int = 8
 
     def __post_init__(self) -> None:
         if not self.collection:
@@ -182,6 +191,9 @@ _CHECKS = {
     "milvus_uri": checks.milvus_uri,
     "llm_base_url": checks.http_url,
     "collection": lambda n, v: checks.collection_name(n, v) if v else "",
+    "app_max_upload_mb": checks.megabytes,
+    "app_idle_timeout": lambda n, v: checks.seconds(n, v, allow_zero=True),  # 0: never culled
+    "app_max_kernels": lambda n, v: checks.whole_number(n, v, low=0, high=1_000),  # 0: no cap
 }
 _SWITCHES = {"auto": "auto", "on": "on", "true": "on", "1": "on", "yes": "on",
              "off": "off", "false": "off", "0": "off", "no": "off"}  # fmt: skip

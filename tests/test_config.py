@@ -19,3 +19,22 @@ def test_a_followed_name_follows_a_new_encoder_and_a_given_one_stays():
     )
     assert given.collection == "mine"
     assert Config.load(env={}, collection="x", encoder="tiny-clip").collection == "x"
+
+
+def test_the_app_limits_come_from_the_environment_and_must_be_numbers():
+    import pytest
+
+    from mmrag_lab.errors import ConfigError
+
+    defaults = Config.load(env={})
+    assert (defaults.app_max_upload_mb, defaults.app_idle_timeout, defaults.app_max_kernels) == (
+        10.0,
+        600.0,
+        8,
+    )
+    env = {"MMRAG_APP_MAX_UPLOAD_MB": "2.5", "MMRAG_APP_IDLE_TIMEOUT": "60", "MMRAG_APP_MAX_KERNELS": "3"}
+    config = Config.load(env=env)
+    assert (config.app_max_upload_mb, config.app_idle_timeout, config.app_max_kernels) == (2.5, 60.0, 3)
+    assert Config.load(env=env, app_max_kernels=1).app_max_kernels == 1
+    with pytest.raises(ConfigError, match="MMRAG_APP_MAX_KERNELS"):
+        Config.load(env={"MMRAG_APP_MAX_KERNELS": "many"})

@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "lite": "lite",
     "compare": "compare",
     "encoders": "encoders",
+    "app": "app",
 }
 
 

@@ -9,7 +9,6 @@ as a message inside the app, never as a traceback, and the buttons stay disabled
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import logging
 from contextlib import contextmanager
@@ -22,9 +21,9 @@ from PIL import Image
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ImageLoadError, MmragError
-from mmrag_lab.images import CONTENT_HASH, decode_image
 from mmrag_lab.plots.figures import figure_png, plot_rerank, plot_results
 from mmrag_lab.workbench.app_backend import AppBackend, folder_choices
+from mmrag_lab.workbench.upload import read_upload
 
 log = logging.getLogger(__name__)
 NO_PICK = "(choose an image)"
@@ -73,6 +72,7 @@ class SearchApp:
         self.status = widgets.HTML()
         self.message = widgets.HTML()
         self.output = widgets.Output()
+        self.hit_names = widgets.HTML()  # the grid's files as text, for readers and screen readers
         self.explanation = widgets.HTML()
         self.search_button.on_click(self.search)
         self.rerank_button.on_click(self.rerank)
@@ -82,7 +82,7 @@ class SearchApp:
         buttons = widgets.HBox([self.search_button, self.rerank_button, self.progress, self.status])
         query = widgets.HBox([self.upload, self.clear_upload, self.pick])
         controls = [query, self.query_label, self.instruction, self.k, self.filter, buttons, self.message]
-        self.ui = widgets.VBox([*controls, self.output, self.explanation])
+        self.ui = widgets.VBox([*controls, self.output, self.hit_names, self.explanation])
         self._set_query(None, "")
 
     def update(self) -> None:
@@ -118,6 +118,7 @@ class SearchApp:
             kind = "composed query" if instruction else "query image alone (no instruction)"
             title = f"Top {len(self.results)} for the {kind}: {self.query_name}"
             self._show_figure(plot_results(self.results, self.query, title, instruction=instruction))
+            self._show_names("Hits", self.results)
             said = "" if instruction else " No instruction was typed, so this searched by the image alone."
             more = " Press Rerank to ask the LLM." if self.results else ""
             self._say(f"{len(self.results)} hit(s) for {self.query_name}.{said}{more}")
@@ -133,6 +134,7 @@ class SearchApp:
             self._step("drawing")
             self._show_figure(plot_rerank(self.results, self.reranked, self.query,
                                           instruction=self.instruction.value.strip()))  # fmt: skip
+            self._show_names("Reranked", self.reranked.hits)
             if self.reranked.fallback_reason:
                 self._say(
                     "No reranking, the retrieval order is kept: " + self.reranked.fallback_reason, "warning"
@@ -143,18 +145,15 @@ class SearchApp:
             return self.reranked
 
     def _on_upload(self, change: dict) -> None:
-        if not change["new"]:
-            return
-        item = change["new"][0]
-        name = item.get("name", "upload")
-        data = bytes(item["content"])
         try:
-            picture = decode_image(data, name=name)
+            upload = read_upload(change["new"], self.config.app_max_upload_mb)
         except ImageLoadError as exc:
             self._say(f"{exc} The query stays as it was.", "error")
             self.upload.value = ()
             return
-        picture.info[CONTENT_HASH] = hashlib.sha256(data).hexdigest()  # so search can leave it out
+        if upload is None:
+            return
+        picture, name = upload
         self.pick.value = NO_PICK
         self._set_query(picture, f"{name} (uploaded)")
         self._say("")
@@ -179,13 +178,17 @@ class SearchApp:
     def _clear_results(self) -> None:
         self.results = self.reranked = self.figure = None
         self.output.outputs = ()
-        self.explanation.value = ""
+        self.explanation.value = self.hit_names.value = ""
 
     def _show_figure(self, fig: Any) -> None:
         self.figure = fig
         png = base64.b64encode(figure_png(fig)).decode("ascii")
         data = {"image/png": png, "text/plain": f"<figure: {fig.get_suptitle()}>"}
         self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+
+    def _show_names(self, what: str, hits: Any) -> None:
+        names = " · ".join(f"{i}. {html.escape(Path(str(h.path)).name)}" for i, h in enumerate(hits, 1))
+        self.hit_names.value = f"<small><b>{what}:</b> {names}</small>"
 
     def _say(self, text: str, level: str = "info") -> None:
         color = {"info": "#1a7f37", "warning": "#9a6700", "error": "#c62828"}[level]
@@ -224,7 +227,7 @@ class SearchApp:
         if clears_results:
             self._clear_results()
         else:
-            self.reranked, self.figure, self.output.outputs = None, None, ()
+            self.reranked, self.figure, self.output.outputs, self.hit_names.value = None, None, (), ""
 
 
 class _UserError(MmragError):

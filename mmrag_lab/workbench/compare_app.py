@@ -8,7 +8,6 @@ return are framed orange and marked "in both". Problems show as a message inside
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import logging
 from pathlib import Path
@@ -19,11 +18,11 @@ from IPython.display import display
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ImageLoadError, MmragError
-from mmrag_lab.images import CONTENT_HASH, decode_image
 from mmrag_lab.plots.figures import figure_png
 from mmrag_lab.plots.side_by_side import plot_hit_grid
 from mmrag_lab.workbench.app_backend import AppBackend, folder_choices
 from mmrag_lab.workbench.compare_backend import list_collections, search_both, shared_paths
+from mmrag_lab.workbench.upload import read_upload
 
 log = logging.getLogger(__name__)
 NO_PICK = "(choose an image)"
@@ -154,18 +153,14 @@ class CompareApp:
         self.pick.options = [(NO_PICK, NO_PICK), *picks]
 
     def _on_upload(self, change: dict) -> None:
-        if not change["new"]:
-            return
-        item = change["new"][0]
-        data = bytes(item["content"])
         try:
-            picture = decode_image(data, name=item.get("name", "upload"))
+            upload = read_upload(change["new"], self.config.app_max_upload_mb)
         except ImageLoadError as exc:
             self._say(f"{exc} The query stays as it was.", "error")
             return
-        picture.info[CONTENT_HASH] = hashlib.sha256(data).hexdigest()  # so search can leave it out
-        self.pick.value = NO_PICK
-        self._set_query(picture, f"{item.get('name', 'upload')} (uploaded)")
+        if upload is not None:
+            self.pick.value = NO_PICK
+            self._set_query(upload[0], f"{upload[1]} (uploaded)")
 
     def _on_pick(self, change: dict) -> None:
         if change["new"] and change["new"] != NO_PICK:
