@@ -45,10 +45,10 @@ QUEUE_DEPTH = 3  # batches waiting between a mapper and the model: enough to rid
 # 28.1 s / (1/3,546 - 1/4,980) s = 346,000 images cold, 63,000 warm. While the host pipeline bounds the
 # end-to-end rate the gain is smaller; to be measured again on a GPU, end to end.
 COMPILE_MIN_IMAGES = 350_000
-# GPU mappers side by side, each on a thread and a CUDA stream of its own: nvJPEG's Huffman decoding and our
-# JPEG parsing run on the host, so one thread left the GPU idle more than half of the time for a cheap model
-# (bge-vl-base: 43 % busy; BENCHMARKS.md, "where the GPU's time goes").
-GPU_MAPPERS = 2
+# GPU mappers side by side, each on a thread and a CUDA stream of its own. Measured on one H200 (runner's encode
+# loop, 6,000 JPEGs, compiled fp16): two were slower than one, 2,428 against 2,851 images/s for
+# visualized-bge-base and 4,106 against 4,413 for bge-vl-base (BENCHMARKS.md), so one it is.
+GPU_MAPPERS = 1
 _DONE = object()
 
 
