@@ -127,9 +127,9 @@ class IngestReport:
         if not self.metadata:
             return []
         meta = self.metadata
-        lines = [f"metadata from {meta['file']} ({meta['encoding']}): {meta['rows']} files described, "
-                 f"{len(self.metadata_problems)} lines left out, {len(self.metadata_unmatched)} name no image "
-                 "in the folder"]  # fmt: skip
+        lines = [f"metadata from {meta['file']} ({meta['encoding']}): {meta['rows']} files described; lines "
+                 f"left out: {len(self.metadata_problems)}; lines naming no image in the folder: "
+                 f"{len(self.metadata_unmatched)}"]  # fmt: skip
         for item in self.metadata_problems[:shown]:
             lines.append(f"  left out: {_where(item)}: {item.get('key') or '(no key)'!r}: {item['reason']}")
         for item in self.metadata_unmatched[:shown]:

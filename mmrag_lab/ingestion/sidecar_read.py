@@ -70,7 +70,7 @@ def read_rows(source: Path) -> RawRows:
     if not text.strip():
         raise ConfigError(f"Metadata file {source} is empty; give it a header and one line per image.")
     raw = _read_csv(text, source, "\t" if suffix == ".tsv" else ",") if suffix in CSV_SUFFIXES else None
-    raw = raw or _read_json(text, source)
+    raw = raw or _read_json(text, source, array=suffix == ".json")
     raw.encoding = encoding
     return raw
 
@@ -80,21 +80,21 @@ def decode(data: bytes, source: Path) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return _strict(data, encoding, source), encoding.removesuffix("-sig")
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        first_bad = exc.start
-    if b"\x00" in data[:4096]:
-        head = data[:4096]
-        odd = head[1::2].count(0) > head[0::2].count(0)
-        encoding = "utf-16-le" if odd else "utf-16-be"
+    head = data[:4096]
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if len(head) >= 4 and max(even, odd) > 0.4 * (len(head) // 2) > 10 * min(even, odd):
+        encoding = "utf-16-le" if odd > even else "utf-16-be"  # ASCII text in UTF-16, without a mark
         return _strict(data, encoding, source), encoding
     try:
-        return data.decode("cp1252"), "cp1252"
+        return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        line = data[:first_bad].count(b"\n") + 1
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            f"{source}, line {line}: byte 0x{data[first_bad]:02x} is neither UTF-8 nor Windows-1252 text. "
+            f"{source}, line {line}: byte 0x{data[exc.start]:02x} is neither UTF-8 nor Windows-1252 text. "
             "Save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8') and ingest again."
         ) from None
 
@@ -127,8 +127,9 @@ def _read_csv(text: str, source: Path, delimiter: str) -> RawRows:
                 _add_record(raw, where, header, record)
     except csv.Error as exc:
         raise ConfigError(
-            f"{source}, line {reader.line_num}: {exc}. Check the quotes on that line (a value holding the "
-            f"delimiter, a quote or a line break is wrapped in double quotes, and its quotes are doubled)."
+            f"{source}, line {start}: {exc} (read up to line {reader.line_num}). Check the quotes on that "
+            "line: a value holding the delimiter, a quote or a line break is wrapped in double quotes, and "
+            "its own quotes are doubled."
         ) from None
     finally:
         csv.field_size_limit(previous)
@@ -160,10 +161,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number Milvus can store")
 
 
-def _read_json(text: str, source: Path) -> RawRows:
+def _read_json(text: str, source: Path, array: bool) -> RawRows:
     raw = RawRows()
     stripped = text.lstrip()
-    if stripped.startswith("["):
+    if array and stripped.startswith("["):
         try:
             items = json.loads(stripped, parse_constant=_no_constant)
         except ValueError as exc:

@@ -15,9 +15,9 @@ def check_meta(meta: dict[str, Any], limit: int) -> str | None:
         reason = _value_problem(value, nested=False)
         if reason:
             return f"column {key!r}: {reason}"
-    size = len(json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+    size = len(_json(meta))
     if size > limit:
-        widest = max(meta, key=lambda k: len(json.dumps(meta[k], ensure_ascii=False).encode("utf-8")))
+        widest = max(meta, key=lambda k: len(_json(meta[k])))
         return (
             f"its metadata is {size:,} bytes as JSON, over Milvus' limit of {limit:,} per row; shorten "
             f"column {widest!r}"
@@ -33,8 +33,13 @@ def _value_problem(value: Any, nested: bool) -> str | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{value} is not a finite number"
     if isinstance(value, str):
-        return "holds a NUL character" if "\x00" in value else None
+        return None
     if isinstance(value, list) and not nested:
         return next(filter(None, (_value_problem(item, nested=True) for item in value)), None)
     kind = "a list inside a list" if isinstance(value, list) else f"a JSON {type(value).__name__}"
     return f"{kind}; values are text, numbers, booleans or lists of them"
+
+
+def _json(value: Any) -> bytes:
+    """``value`` as pymilvus sends it (compact UTF-8 JSON), whose length the server checks."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
