@@ -98,6 +98,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--preset", default="visualized-bge-base", help="tiny: a smoke run on a CPU")
     parser.add_argument("--skip", nargs="*", default=[], help="parts to leave out: e2e scaling agreement")
+    parser.add_argument("--cpu-share", type=float, help="files decoded by CPU workers beside the GPU")
     parser.add_argument("--no-lite", action="store_true", help="measure only the server (no milvus-lite)")
     parser.add_argument(
         "--runs", default="", help="comma-separated end-to-end runs to keep (default: all), e.g. cpu_decode"
@@ -127,7 +128,9 @@ def main() -> None:
     if "e2e" not in args.skip:
         # CPU workers take the share that their rate alone could keep up with at the model's rate
         stages = out.get("stages", {"cpu_decode_per_s": 1.0, "model_per_s": 2.0})
-        share = round(min(0.5, stages["cpu_decode_per_s"] / stages["model_per_s"]), 2)
+        share = args.cpu_share
+        if share is None:
+            share = round(min(0.5, stages["cpu_decode_per_s"] / stages["model_per_s"]), 2)
         for target, uri in targets.items():
             runs = {
                 "cpu_decode": dict(gpu_decode=False, workers=args.workers),
@@ -137,6 +140,9 @@ def main() -> None:
                     gpu_decode=True, cpu_share=share, workers=args.workers
                 ),
                 "cpu_decode_compiled": dict(gpu_decode=False, workers=args.workers, compile=True),
+                "gpu_decode_overlap_cpu_share_compiled": dict(
+                    gpu_decode=True, cpu_share=share, workers=args.workers, compile=True
+                ),
                 "gpu_decode_overlap_compiled": dict(gpu_decode=True, compile=True),
             }
             keep = [name for name in args.runs.split(",") if name]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmrag_lab import checks
 from mmrag_lab.errors import ConfigError
 
 DEFAULT_ENCODER = "visualized-bge-base"
@@ -35,6 +36,13 @@ ENV_VARS: dict[str, str] = {
     "llm_base_url": "OPENAI_BASE_URL",
     "lite_idle_timeout": "MMRAG_LITE_IDLE_TIMEOUT",
     "compile": "MMRAG_COMPILE",
+    "batch_size": "MMRAG_BATCH_SIZE",
+    "llm_timeout": "MMRAG_LLM_TIMEOUT",
+    "llm_connect_timeout": "MMRAG_LLM_CONNECT_TIMEOUT",
+    "llm_max_retries": "MMRAG_LLM_MAX_RETRIES",
+    "milvus_connect_timeout": "MMRAG_MILVUS_CONNECT_TIMEOUT",
+    "milvus_timeout": "MMRAG_MILVUS_TIMEOUT",
+    "milvus_attempts": "MMRAG_MILVUS_ATTEMPTS",
 }
 SECRET_FIELDS = frozenset({"milvus_token"})
 
@@ -73,8 +81,14 @@ class Config:
         batch_size: Encoder batch size.
         llm_model: Chat model used by the reranker.
         llm_base_url: OpenAI-compatible endpoint; None = the client's default.
-        llm_timeout: Seconds per reranker request.
-        llm_max_retries: Retries on 429, 5xx and timeouts.
+        llm_timeout: Seconds the reranker waits for a reply once connected (a read that times out is not
+            sent again, so an endpoint that accepts and never answers costs this much, once).
+        llm_connect_timeout: Seconds the reranker waits to connect.
+        llm_max_retries: Retries on 429, 5xx and failed connections.
+        milvus_connect_timeout: Seconds to wait for a Milvus server (or a Lite file's server) to answer.
+        milvus_timeout: Seconds one Milvus call may take (a flush or a load, which wait for index builds,
+            are not bounded by it).
+        milvus_attempts: Times a Milvus call is sent when a retry can mend its failure.
         lite_idle_timeout: Seconds without a request after which the server of a Milvus Lite file, started
             by the first process that used it, stops by itself (0: only on ``mmrag lite stop``).
         compile: ``auto`` (ingest compiles the model on CUDA for large jobs), ``on`` or ``off``.
@@ -93,8 +107,12 @@ class Config:
     batch_size: int = 16
     llm_model: str = DEFAULT_LLM_MODEL
     llm_base_url: str | None = None
-    llm_timeout: float = 60.0
+    llm_timeout: float = 20.0
+    llm_connect_timeout: float = 5.0
     llm_max_retries: int = 3
+    milvus_connect_timeout: float = 10.0
+    milvus_timeout: float = 120.0
+    milvus_attempts: int = 3
     lite_idle_timeout: float = 900.0
     compile: str = "auto"
 
@@ -103,11 +121,18 @@ class Config:
             object.__setattr__(self, "collection", collection_for(self.encoder))
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    def load(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        spelled: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Config:
         """Build a config from defaults, then the environment, then explicit overrides.
 
         Args:
             env: Environment to read (defaults to ``os.environ``).
+            spelled: How the caller's user spells an override (``{"batch_size": "--batch-size"}``), for messages.
             **overrides: Field values that win over everything else; ``None`` values are ignored.
 
         Raises:
@@ -118,17 +143,15 @@ class Config:
         unknown = sorted(set(overrides) - names)
         if unknown:
             raise ConfigError(f"Unknown setting(s) {unknown}; known settings are: {sorted(names)}")
-        values: dict[str, Any] = {}
-        for name, var in ENV_VARS.items():
-            if env.get(var):
-                values[name] = env[var]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        values = {k: _coerce(k, v) for k, v in values.items()}
+        values = {name: _coerce(name, env[var], var) for name, var in ENV_VARS.items() if env.get(var)}
+        values.update(
+            {k: _coerce(k, v, (spelled or {}).get(k, k)) for k, v in overrides.items() if v is not None}
+        )
         return cls(**values)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """Return a copy with some fields replaced (``None`` values are ignored)."""
-        values = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
+        values = {k: _coerce(k, v, k) for k, v in overrides.items() if v is not None}
         if "collection" not in values and self.collection == collection_for(self.encoder):
             values["collection"] = ""  # it followed the encoder, so it follows a new one
         return dataclasses.replace(self, **values)
@@ -145,29 +168,35 @@ class Config:
         return out
 
 
-_INT_FIELDS = {"batch_size", "llm_max_retries"}
-_FLOAT_FIELDS = {"llm_timeout", "lite_idle_timeout"}
-
-
+# field -> check, for every field whose value a user can get wrong (see mmrag_lab.checks)
+_CHECKS = {
+    "batch_size": lambda n, v: checks.whole_number(n, v, high=65_536),
+    "llm_max_retries": lambda n, v: checks.whole_number(n, v, low=0, high=20),
+    "milvus_attempts": lambda n, v: checks.whole_number(n, v, high=20),
+    "llm_timeout": checks.seconds,
+    "llm_connect_timeout": checks.seconds,
+    "milvus_connect_timeout": checks.seconds,
+    "milvus_timeout": checks.seconds,
+    "lite_idle_timeout": lambda n, v: checks.seconds(n, v, allow_zero=True),
+    "device": checks.device_name,
+    "milvus_uri": checks.milvus_uri,
+    "llm_base_url": checks.http_url,
+    "collection": lambda n, v: checks.collection_name(n, v) if v else "",
+}
 _SWITCHES = {"auto": "auto", "on": "on", "true": "on", "1": "on", "yes": "on",
              "off": "off", "false": "off", "0": "off", "no": "off"}  # fmt: skip
 
 
-def _coerce(name: str, value: Any) -> Any:
+def _coerce(name: str, value: Any, source: str) -> Any:
+    """``value`` checked and converted for field ``name``; ``source`` (``MMRAG_BATCH_SIZE``, ``--batch-size``,
+    ``batch_size``) is where it came from, and what a message names."""
     if name == "compile":
         word = ("on" if value else "off") if isinstance(value, bool) else str(value).strip().lower()
         if word not in _SWITCHES:
-            raise ConfigError(f"Setting compile (MMRAG_COMPILE) must be auto, on or off, got {value!r}")
+            raise ConfigError(f"{source} must be auto, on or off, got {value!r}.")
         return _SWITCHES[word]
-    try:
-        if name in _INT_FIELDS:
-            return int(value)
-        if name in _FLOAT_FIELDS:
-            return float(value)
-    except (TypeError, ValueError):
-        var = ENV_VARS.get(name, name)
-        raise ConfigError(f"Setting {name} ({var}) must be a number, got {value!r}") from None
-    return value
+    check = _CHECKS.get(name)
+    return value if check is None else check(source, value)
 
 
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")

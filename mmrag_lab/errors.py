@@ -97,3 +97,7 @@ def _preview(items: list[str], limit: int = 8) -> str:
 
 class UntrainedWeightsWarning(UserWarning):
     """The encoder runs on deterministic untrained weights: its vectors carry no meaning."""
+
+
+class IgnoredSettingWarning(UserWarning):
+    """A setting was given where it has no effect (e.g. a Milvus token with a Milvus Lite file)."""

@@ -43,6 +43,8 @@ def load_image(
     if isinstance(source, Image.Image):
         return _to_rgb(_upright(source)) if upright else source.convert("RGB")
     path = Path(os.fsdecode(source))
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise ImageLoadError(path, "not a regular file (a pipe or a device); reading it could block forever")
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -14,6 +14,8 @@ LAYERS = {
     "errors": 0,
     "config": 0,
     "images": 0,
+    "checks": 0,
+    "guard": 0,
     "encoders": 1,
     "plots": 1,
     "store": 2,

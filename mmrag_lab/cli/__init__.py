@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from mmrag_lab.config import Config
-from mmrag_lab.errors import MmragError
+from mmrag_lab.errors import AuthenticationError, MmragError, RerankError
+from mmrag_lab.guard import log_unexpected
 
 # subcommand -> module in this package; each module has add_parser(subparsers) and run(args) -> int
 SUBCOMMANDS = {
@@ -34,24 +36,56 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: returns the process exit code (0 = the job ran)."""
+    """Entry point: returns the process exit code.
+
+    0: the job ran (bad items, if any, are named in its report); 1: the job started and failed; 2: a usage
+    error (a wrong argument, file, URI or setting, found before anything was changed); 130: interrupted.
+    An unexpected exception (a bug) is one line plus the path of a log file with its traceback
+    (:mod:`mmrag_lab.guard`), exit code 1.
+    """
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except MmragError as exc:
-        print(f"mmrag {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"mmrag {args.command}: interrupted; re-run the same command to resume.", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.func(args) or 0)
+        except MmragError as exc:
+            print(f"mmrag {args.command}: error: {exc}", file=sys.stderr)
+            return 2 if _usage_error(exc) else 1
+        except KeyboardInterrupt:
+            print(f"mmrag {args.command}: interrupted; re-run the same command to resume.", file=sys.stderr)
+            return 130
+        except Exception as exc:  # the last resort for bugs: one line and a log file, never a traceback
+            print(log_unexpected(exc, f"mmrag {args.command}"), file=sys.stderr)
+            return 1
 
 
-def config_from_args(args: argparse.Namespace, **extra: object) -> Config:
+def _usage_error(exc: MmragError) -> bool:
+    """Whether ``exc`` says the user asked for something that cannot work (exit 2: arguments, files, URIs,
+    settings, query sets, collections, credentials) rather than a job that could not finish (exit 1: an
+    endpoint that kept failing)."""
+    return not isinstance(exc, RerankError) or isinstance(exc, AuthenticationError)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"mmrag: warning: {message}", file=sys.stderr)
+
+
+# Config field -> the option that sets it, so that a message names what the user typed.
+OPTION_NAMES = {"milvus_uri": "--uri", "collection": "--collection", "encoder": "--encoder",
+                "weights": "--weights", "device": "--device", "batch_size": "--batch-size",
+                "llm_model": "--llm-model", "llm_base_url": "--llm-base-url", "llm_timeout": "--llm-timeout",
+                "llm_max_retries": "--llm-retries", "milvus_connect_timeout": "--connect-timeout"}  # fmt: skip
+
+
+def config_from_args(
+    args: argparse.Namespace, *, spelled: dict[str, str] | None = None, **extra: object
+) -> Config:
     """Settings given on the command line (``--uri``, ``--collection``, ``--encoder``, ``--weights``,
-    ``--device``, where a subcommand has them) over the environment and the defaults."""
+    ``--device``, ``--connect-timeout``, where a subcommand has them) over the environment and the defaults."""
     named = {"milvus_uri": "uri", "collection": "collection", "encoder": "encoder", "weights": "weights",
-             "device": "device"}  # fmt: skip
-    return Config.load(**{field: getattr(args, option, None) for field, option in named.items()}, **extra)
+             "device": "device", "milvus_connect_timeout": "connect_timeout"}  # fmt: skip
+    given = {field: getattr(args, option, None) for field, option in named.items()}
+    return Config.load(spelled={**OPTION_NAMES, **(spelled or {})}, **given, **extra)
 
 
 def _load(module_name: str):

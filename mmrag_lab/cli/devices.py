@@ -11,6 +11,7 @@ import argparse
 import subprocess
 import sys
 
+from mmrag_lab import checks
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.scan import parse_shard
 
@@ -34,6 +35,8 @@ def parse_devices(text: str) -> list[str]:
     devices = [part.strip() for part in text.split(",") if part.strip()]
     if not devices or len(set(devices)) != len(devices):
         raise ConfigError(f"--devices takes distinct names such as cuda:0,cuda:1, or all; got {text!r}.")
+    for device in devices:
+        checks.device_name(f"--devices entry {device!r}:", device)
     return devices
 
 

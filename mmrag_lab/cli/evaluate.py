@@ -6,6 +6,10 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from mmrag_lab import checks
+from mmrag_lab.cli.options import add_connect_timeout, add_llm_bounds, check_out, llm_bounds
+from mmrag_lab.errors import ConfigError
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -78,19 +82,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     rerank.add_argument("--llm-base-url", help="OpenAI-compatible endpoint (OPENAI_BASE_URL)")
     rerank.add_argument("--price-in", type=float, metavar="USD", help="price per 1M input tokens")
     rerank.add_argument("--price-out", type=float, metavar="USD", help="price per 1M output tokens")
+    add_llm_bounds(rerank)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_connect_timeout(parser)
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
-    from mmrag_lab.errors import ConfigError
     from mmrag_lab.evaluation import evaluate
 
     config = config_from_args(
-        args, batch_size=args.batch_size, llm_model=args.llm_model, llm_base_url=args.llm_base_url
-    )
+        args, batch_size=args.batch_size, llm_model=args.llm_model, llm_base_url=args.llm_base_url,
+        **llm_bounds(args),
+    )  # fmt: skip
+    _check_numbers(args)
+    check_out("--out", args.out)
     if (args.price_in is None) != (args.price_out is None):
         raise ConfigError("Give both --price-in and --price-out (USD per 1M tokens), or neither.")
     prices = (
@@ -115,6 +123,17 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(_summary(result))
     return 0
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    for option, values in (("-k", args.ks), ("--map-k", args.map_k), ("--subset-k", args.subset_k)):
+        for value in values or ():
+            checks.whole_number(option, value, high=16384)
+    checks.whole_number("--top-n", args.top_n, high=100)
+    checks.whole_number("--concurrency", args.concurrency, high=64)
+    for option, price in (("--price-in", args.price_in), ("--price-out", args.price_out)):
+        if price is not None and not price >= 0:
+            raise ConfigError(f"{option} is a price in USD per 1M tokens, 0 or more; got {price!r}.")
 
 
 def _summary(run) -> str:

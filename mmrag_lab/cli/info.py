@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from mmrag_lab.cli.options import add_connect_timeout
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -20,6 +22,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION; default follows --encoder)")
     parser.add_argument("--encoder", help="encoder preset whose default collection to show (MMRAG_ENCODER)")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_connect_timeout(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -29,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from mmrag_lab.inspection.collection import collection_summary
     from mmrag_lab.store.collection import Store
 
-    with Store.open(config_from_args(args)) as store:
+    with Store.open(config_from_args(args), read_only=True) as store:
         summary = collection_summary(store)
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from mmrag_lab import checks
+from mmrag_lab.cli.options import add_connect_timeout
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -56,6 +59,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--shard", metavar="I/N", help="ingest only the I-th of N deterministic parts")
     parser.add_argument("--devices", metavar="LIST", help="cuda:0,cuda:1 or all: one process per GPU")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_connect_timeout(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -63,13 +67,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
 
+    config = config_from_args(args, batch_size=args.batch_size)
+    if args.workers is not None:
+        checks.whole_number("--workers", args.workers, low=0, high=256)
+    checks.fraction("--cpu-share", args.cpu_share)
     if args.devices:
         from mmrag_lab.cli.devices import run_on_devices
 
         return run_on_devices(args)
     from mmrag_lab.ingestion.pipeline import ingest
 
-    config = config_from_args(args)
     report = ingest(
         args.images_dir,
         config=config,

@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mmrag_lab.errors import CollectionMismatchError
+from mmrag_lab import checks
+from mmrag_lab.cli.options import add_connect_timeout, add_llm_bounds, check_out, llm_bounds
+from mmrag_lab.errors import CollectionMismatchError, ConfigError, ImageLoadError
+from mmrag_lab.images import load_image
 from mmrag_lab.store.where import WHERE_RULES, parse_where
 
 
@@ -51,6 +54,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--encoder", help="the preset that made the collection (MMRAG_ENCODER); names the default collection"
     )
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
+    add_connect_timeout(parser)
+    add_llm_bounds(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -59,7 +64,17 @@ def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
     from mmrag_lab.retrieval.query import search
 
-    config = config_from_args(args)
+    config = config_from_args(
+        args, llm_base_url=args.base_url, llm_model=args.model, **llm_bounds(args),
+        spelled={"llm_base_url": "--base-url", "llm_model": "--model"},
+    )  # fmt: skip
+    check_out("--out", args.out)
+    if args.image is not None:
+        checks.existing_file("--image", args.image)
+        try:
+            load_image(args.image)
+        except ImageLoadError as exc:
+            raise ConfigError(f"--image {exc}; give a JPEG, PNG, WebP, BMP, GIF or TIFF picture.") from None
     results = search(
         args.image, args.instruction, args.text, k=args.k, where=parse_where(args.where), filter=args.filter,
         config=config, exclude_query=not args.keep_query,
@@ -70,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
             f"search it with --encoder {results.encoder}, or name a collection made by {args.encoder}."
         )
     out = Path(args.out or f"runs/search-{time.strftime('%Y%m%d-%H%M%S')}")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"--out {str(out)!r}: cannot create the folder ({exc.strerror}); name another."
+        ) from None
     reranked = _rerank(args, results, config, out) if args.rerank and results.hits else None
     _write_grids(results, reranked, args, out)
     record: dict[str, Any] = results.to_dict()
@@ -95,9 +115,7 @@ def _rerank(args: argparse.Namespace, results, config, out: Path):
             file=sys.stderr,
         )
         return None
-    reranked = rerank(
-        results, query, args.instruction or "", model=args.model, base_url=args.base_url, config=config
-    )
+    reranked = rerank(results, query, args.instruction or "", config=config)
     if reranked.panorama is not None:
         reranked.panorama.image.save(out / "panorama.png")
     if not reranked.ok:

@@ -84,9 +84,21 @@ def pick_device(device: str = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ConfigError(f"Unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps.") from None
+        raise ConfigError(
+            f"Unknown device {device!r} (--device / MMRAG_DEVICE); use auto, cpu, cuda, cuda:N or mps."
+        ) from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"Device {device!r} was asked for but CUDA is not available; use device='cpu'.")
+        raise ConfigError(
+            f"Device {device!r} (--device / MMRAG_DEVICE) was asked for but CUDA is not available here; "
+            "use device='cpu' (or auto)."
+        )
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(
+            f"Device {device!r} (--device / MMRAG_DEVICE) does not exist: this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}."
+        )
+    if resolved.type == "mps" and not getattr(getattr(torch.backends, "mps", None), "is_available", bool)():
+        raise ConfigError(f"Device {device!r} (--device / MMRAG_DEVICE): MPS is not available here; use cpu.")
     return resolved
 
 

@@ -149,6 +149,14 @@ class Encoder(ABC):
     def encode_pixels(self, pixels: torch.Tensor, instructions: Sequence[str] | None = None) -> np.ndarray:
         """Embed a batch of preprocessed images, optionally each with an instruction (a composed query)."""
 
+    def image_vectors(self, pixels: torch.Tensor) -> torch.Tensor:
+        """:meth:`encode_pixels` without instructions, as a float32 tensor on :attr:`device`.
+
+        The device may still be computing it: nothing here waits, so a caller can queue the next batch
+        before copying this one back. This default waits (it goes through :meth:`encode_pixels`).
+        """
+        return torch.from_numpy(self.encode_pixels(pixels)).to(self.device)
+
     @abstractmethod
     def encode_texts(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Embed texts alone."""

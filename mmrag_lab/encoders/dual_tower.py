@@ -130,10 +130,14 @@ class DualTowerEncoder(Encoder):
         return _projection(self.model.get_text_features(**tokens))
 
     @torch.inference_mode()
+    def image_vectors(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self._images(pixels.to(self.device, self.dtype, non_blocking=True))
+
+    @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, instructions: Sequence[str] | None = None) -> np.ndarray:
-        pixels = pixels.to(self.device, self.dtype, non_blocking=True)
         if instructions is None:
-            return self._images(pixels).cpu().numpy()
+            return self.image_vectors(pixels).cpu().numpy()
+        pixels = pixels.to(self.device, self.dtype, non_blocking=True)
         features = self.image_features(pixels)
         texts = check_texts(instructions, len(pixels))
         rows = [i for i, text in enumerate(texts) if text]

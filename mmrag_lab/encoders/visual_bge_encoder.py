@@ -68,14 +68,19 @@ class VisualBGEEncoder(Encoder):
         return {k: batch[k].to(self.device) for k in ("input_ids", "attention_mask")}
 
     @torch.inference_mode()
-    def encode_pixels(self, pixels: torch.Tensor, instructions: Sequence[str] | None = None) -> np.ndarray:
+    def image_vectors(self, pixels: torch.Tensor) -> torch.Tensor:
         pixels = pixels.to(self.device, self.dtype, non_blocking=True)
-        if instructions is None:  # the tokens of "" are the same for every image: made once per device
-            key = str(self.device)
-            if key not in self._no_instruction:
-                self._no_instruction[key] = self.tokenize([""], self.instruction_limit)
-            tokens = {k: v.expand(len(pixels), -1) for k, v in self._no_instruction[key].items()}
-            return self._images(pixels, **tokens).cpu().numpy()
+        key = str(self.device)  # the tokens of "" are the same for every image: made once per device
+        if key not in self._no_instruction:
+            self._no_instruction[key] = self.tokenize([""], self.instruction_limit)
+        tokens = {k: v.expand(len(pixels), -1) for k, v in self._no_instruction[key].items()}
+        return self._images(pixels, **tokens).float()
+
+    @torch.inference_mode()
+    def encode_pixels(self, pixels: torch.Tensor, instructions: Sequence[str] | None = None) -> np.ndarray:
+        if instructions is None:
+            return self.image_vectors(pixels).cpu().numpy()
+        pixels = pixels.to(self.device, self.dtype, non_blocking=True)
         tokens = self.tokenize(check_texts(instructions, len(pixels)), self.instruction_limit)
         return self.model.encode_mm(pixels, **tokens).cpu().numpy()
 

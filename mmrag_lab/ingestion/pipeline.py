@@ -15,6 +15,7 @@ import os
 import time
 from contextlib import contextmanager
 
+from mmrag_lab import checks
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
@@ -30,6 +31,8 @@ from mmrag_lab.store.backend import display_uri
 from mmrag_lab.store.collection import Store
 
 __all__ = ["IngestReport", "ingest"]
+MAX_WORKERS = 256
+DTYPES = ("auto", "fp32", "float32", "fp16", "float16", "bf16", "bfloat16")
 
 
 def ingest(
@@ -100,12 +103,15 @@ def ingest(
     cfg = (config or Config.load()).with_overrides(collection=collection, batch_size=batch_size)
     root = _check_folder(images_dir)
     part = _check_shard(shard, prune)
+    _check_options(workers, cpu_share, dtype, report_path)
     if replace_metadata and metadata is None:
         raise ConfigError("--replace-metadata needs --metadata FILE: the sidecar that replaces the metadata.")
     sidecar = load_sidecar(metadata)
+    Store.open(cfg).close()  # the URI and the backend are checked before the model loads
     if encoder is None:
-        from mmrag_lab.encoders import load_encoder
+        from mmrag_lab.encoders import load_encoder, pick_device
 
+        pick_device(cfg.device)
         encoder = load_encoder(config=cfg, dtype=dtype)
     report = IngestReport(
         images_dir=display_path(root),
@@ -177,6 +183,16 @@ def _check_folder(images_dir: str | os.PathLike) -> bytes:
     if not os.path.isdir(root):
         raise ConfigError(f"Image folder {display_path(root)} does not exist or is not a folder.")
     return os.path.realpath(root)
+
+
+def _check_options(workers: int | None, cpu_share: float, dtype: str, report_path: object) -> None:
+    if workers is not None:
+        checks.whole_number("workers (--workers)", workers, low=0, high=MAX_WORKERS)
+    checks.fraction("cpu_share (--cpu-share)", cpu_share)
+    if not isinstance(dtype, str) or dtype.lower() not in DTYPES:
+        raise ConfigError(f"dtype (--dtype) must be one of {', '.join(DTYPES)}, got {dtype!r}.")
+    if report_path is not None and os.path.isdir(report_path):
+        raise ConfigError(f"report_path (--report) {os.fspath(report_path)!r} is a folder; name a file.")
 
 
 def _check_shard(shard: str | tuple[int, int] | None, prune: bool) -> tuple[int, int] | None:

@@ -21,6 +21,7 @@ With ``replace_metadata`` the sidecar is the whole truth: a file it does not nam
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,9 +86,11 @@ def plan_ingest(
     files: dict[str, ImageFile] = {}
     stamps: dict[str, FileStamp] = {}
     unreadable: set[str] = set()
-    for file, hashed in zip(
-        scan.files, hash_files_stamped(scan.files, threads or hash_threads()), strict=True
-    ):
+    with ThreadPoolExecutor(1, thread_name_prefix="mmrag-plan") as pool:  # the store answers while we hash
+        asked = pool.submit(_stored_rows, store, root)
+        hashes = hash_files_stamped(scan.files, threads or hash_threads())
+        stored, count = asked.result()
+    for file, hashed in zip(scan.files, hashes, strict=True):
         if isinstance(hashed, OSError):
             report.add_failure(file.display, f"cannot read file ({hashed.strerror or hashed})")
             unreadable.add(file.rel)
@@ -96,7 +99,6 @@ def plan_ingest(
         row = partial_row(root, file, digest, sidecar.lookup(file.rel))
         wanted.append(row)
         files[row["id"]] = file
-    stored = store.rows_under(root, STORED_FIELDS)
     if shard is not None:
         stored = {key: row for key, row in stored.items() if in_shard(row["rel_path"], shard)}
     gone = {key: row for key, row in stored.items() if key not in files}
@@ -107,7 +109,7 @@ def plan_ingest(
         for key, row in gone.items()
         if row["rel_path"] not in unreadable and not any(_within(row["rel_path"], b) for b in blocked)
     ]
-    sources = _vector_sources(store, wanted, stored, gone)
+    sources = _vector_sources(store, wanted, stored, gone, others=count > len(stored))
     renamed_meta = {row["content_hash"]: row.get("meta") or {} for row in gone.values()}
     encoding: dict[str, Task] = {}
     for row in wanted:
@@ -157,10 +159,19 @@ def _within(rel_path: str, blocked: str) -> bool:
     return rel_path == blocked or rel_path.startswith(blocked.rstrip("/") + "/")
 
 
+def _stored_rows(store: Store, root: str) -> tuple[dict[str, dict], int]:
+    """The rows stored for ``root``, and the number of rows in the collection."""
+    return store.rows_under(root, STORED_FIELDS), store.count()
+
+
 def _vector_sources(
-    store: Store, wanted: list[dict], stored: dict[str, dict], gone: dict[str, dict]
+    store: Store, wanted: list[dict], stored: dict[str, dict], gone: dict[str, dict], others: bool
 ) -> dict[str, str]:
-    """Content hash to the id of a stored row holding those bytes (rows of gone files first)."""
+    """Content hash to the id of a stored row holding those bytes (rows of gone files first).
+
+    Rows of other folders are asked for only when there are any: a query of thousands of hashes costs a
+    server seconds even on an empty collection.
+    """
     needed = {
         row["content_hash"]
         for row in wanted
@@ -171,7 +182,7 @@ def _vector_sources(
         if row["content_hash"] in needed:
             sources.setdefault(row["content_hash"], key)
     elsewhere = needed - set(sources)
-    if elsewhere:
+    if elsewhere and others:
         for row in store.rows_with_hashes(elsewhere):
             sources.setdefault(row["content_hash"], str(row["id"]))
     return sources

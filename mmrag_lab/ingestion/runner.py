@@ -3,11 +3,13 @@
 ::
 
     reader (files → checked bytes) ─▶ mapper (bytes → uint8 pixels: CPU workers or GPU) ─┐  one thread each
-    a second mapper (``cpu_share`` of the files, with GPU decoding) ─────────────────────┴▶ staging ─▶ model
-        ─▶ writer (vectors → rows, on its thread) ─▶ the store
+    more mappers (``gpu_mappers`` GPU ones, ``cpu_share`` of the files on CPU workers) ───┴▶ staging ─▶ model
+        ─▶ landing (vectors back, one batch behind) ─▶ writer (vectors → rows, on its thread) ─▶ the store
 
 Each mapper runs on a thread of its own, feeding a bounded queue, so the model works on one batch while
-the next is mapped and the last is written. The CPU and GPU paths differ only in their mapper. Every batch
+the next is mapped and the last is written. The loop queues a batch on the device before it waits for the
+previous batch's vectors (:mod:`.landing`), so the device never idles while the host makes rows. The CPU
+and GPU paths differ only in their mapper. Every batch
 reaches the encoder padded to the full batch size (:mod:`.staging`), and only the real images' vectors
 become rows.
 """
@@ -27,6 +29,7 @@ from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.ingestion.cpu_mapper import CpuMapper, default_workers
 from mmrag_lab.ingestion.gpu_mapper import GpuMapper
+from mmrag_lab.ingestion.landing import InFlight, Landing
 from mmrag_lab.ingestion.mapper import PreparedBatch
 from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.report import IngestReport
@@ -42,6 +45,10 @@ QUEUE_DEPTH = 3  # batches waiting between a mapper and the model: enough to rid
 # 28.1 s / (1/3,546 - 1/4,980) s = 346,000 images cold, 63,000 warm. While the host pipeline bounds the
 # end-to-end rate the gain is smaller; to be measured again on a GPU, end to end.
 COMPILE_MIN_IMAGES = 350_000
+# GPU mappers side by side, each on a thread and a CUDA stream of its own: nvJPEG's Huffman decoding and our
+# JPEG parsing run on the host, so one thread left the GPU idle more than half of the time for a cheap model
+# (bge-vl-base: 43 % busy; BENCHMARKS.md, "where the GPU's time goes").
+GPU_MAPPERS = 2
 _DONE = object()
 
 
@@ -57,6 +64,7 @@ class RunOptions:
         gpu_decode: Decode and preprocess on the encoder's device (:class:`~.gpu_mapper.GpuMapper`).
         cpu_share: With ``gpu_decode``, the fraction of the files decoded by CPU workers instead.
         compile: Run the model compiled; None = on CUDA from :data:`COMPILE_MIN_IMAGES` images.
+        gpu_mappers: With ``gpu_decode``, GPU mappers working side by side, each on a part of the files.
     """
 
     batch_size: int = 16
@@ -66,6 +74,7 @@ class RunOptions:
     gpu_decode: bool = False
     cpu_share: float = 0.0
     compile: bool | None = None
+    gpu_mappers: int = GPU_MAPPERS
 
 
 def should_compile(encoder: Encoder, images: int, choice: bool | None) -> bool:
@@ -102,17 +111,27 @@ def run_ingest(
     staging = Staging(options.batch_size, encoder.image_size, encoder.device, pad=compiled)
     writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not options.progress, dynamic_ncols=True)
-    merged = _Merge(sources)
+    merged, landing = _Merge(sources), Landing()
+    in_flight: InFlight | None = None
+
+    def land(flight: InFlight) -> None:
+        vectors = landing.land(flight)
+        report.encoded += flight.count
+        writer.put(make_rows(flight.batch.tasks, vectors, flight.batch.sizes, sidecar))
+
     try:
         with encoder.compiled(config.cache_dir) if compiled else nullcontext():
             for batch in merged:
                 report_failures(report, batch.failed, sidecar)
                 if batch.pixels is not None and batch.tasks:
-                    vectors = _encode(encoder, staging, batch)
-                    report.encoded += len(batch.tasks)
-                    writer.put(make_rows(batch.tasks, vectors, batch.sizes, sidecar))
+                    launched = _launch(encoder, staging, landing, batch)
+                    if in_flight is not None:  # the device already has the next batch queued
+                        land(in_flight)
+                    in_flight = launched
                 bar.update(len(batch.tasks) + len(batch.failed))
                 bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
+            if in_flight is not None:
+                land(in_flight)
     finally:
         merged.close()
         try:
@@ -133,13 +152,17 @@ def open_mappers(tasks: list[Task], encoder: Encoder, options: RunOptions) -> li
     gpu = GpuMapper(prep, device, encoder.name)
     cut = round(len(tasks) * min(max(options.cpu_share, 0.0), 1.0))
     sources = [CpuMapper(prep, workers).batches(tasks[:cut], size)] if cut else []
-    return sources + ([gpu.batches(tasks[cut:], size)] if cut < len(tasks) else [])
+    batches = [tasks[start : start + size] for start in range(cut, len(tasks), size)]
+    parts = min(max(1, options.gpu_mappers), len(batches))  # batch k goes to mapper k mod parts
+    shares = [[task for batch in batches[j::parts] for task in batch] for j in range(parts)]
+    return sources + [gpu.batches(share, size) for share in shares]
 
 
-def _encode(encoder: Encoder, staging: Staging, batch: PreparedBatch):
-    """Vectors of the batch's images; a compiled encoder sees the batch padded to its full size."""
+def _launch(encoder: Encoder, staging: Staging, landing: Landing, batch: PreparedBatch) -> InFlight:
+    """Queue the batch on the device; a compiled encoder sees it padded to its full size."""
     pixels = staging.to_device(batch.pixels)
-    return encoder.encode_pixels(encoder.preprocessing.finish(pixels))[: len(batch.tasks)]
+    vectors = encoder.image_vectors(encoder.preprocessing.finish(pixels))
+    return landing.launch(batch, vectors, len(batch.tasks), inputs=(batch.pixels, pixels))
 
 
 class _Merge:

@@ -17,6 +17,16 @@ from typing import Any
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import AuthenticationError, ConfigError, RerankError
+from mmrag_lab.reranking.llm_messages import (
+    auth_message,
+    describe,
+    public_url,
+    read_timeout,
+    redact,
+    unreachable_hint,
+)
+
+__all__ = ["ChatReply", "RetryPolicy", "Sampling", "Usage", "chat", "make_client", "redact"]
 
 log = logging.getLogger(__name__)
 KEY_VAR = "OPENAI_API_KEY"
@@ -114,17 +124,24 @@ def make_client(config: Config, *, base_url: str | None = None, timeout: float |
             f"No LLM endpoint is configured: set {KEY_VAR} to use api.openai.com, or set OPENAI_BASE_URL "
             "(or pass base_url=) to use another OpenAI-compatible server such as vLLM, Ollama or LM Studio."
         )
+    import httpx
+
+    read = timeout if timeout is not None else config.llm_timeout
     # Local servers often need no key, but the client insists on one.
     return openai.OpenAI(
         api_key=os.environ.get(KEY_VAR) or "no-key",
         base_url=base_url or config.llm_base_url,
-        timeout=timeout if timeout is not None else config.llm_timeout,
+        timeout=httpx.Timeout(read, connect=min(read, config.llm_connect_timeout)),
         max_retries=0,
     )
 
 
 def chat(client: Any, model: str, request: dict[str, Any], *, retry: RetryPolicy) -> ChatReply:
     """Send one chat request; retry what a retry can fix and translate the rest into project errors.
+
+    A request that timed out (the endpoint accepted it and did not answer within the client's read
+    timeout, ``MMRAG_LLM_TIMEOUT``) is not sent again: an endpoint that hangs costs one timeout, not one
+    per retry. 429s, 5xx answers and refused connections are retried by ``retry``.
 
     Args:
         client: An ``openai.OpenAI``-compatible client.
@@ -156,17 +173,25 @@ def chat(client: Any, model: str, request: dict[str, Any], *, retry: RetryPolicy
             structured = "response_format" in sent
             return _reply(response, model, started, attempt + 1, structured)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise AuthenticationError(_auth_message(client, exc)) from None
+            raise AuthenticationError(auth_message(client, exc)) from None
         except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
             field = _refused_field(exc, set(request) - dropped)
             if field is None:
-                raise RerankError(f"The endpoint rejected the request ({_describe(client, exc)})") from None
+                raise RerankError(f"The endpoint rejected the request ({describe(client, exc)})") from None
             log.info("endpoint %s refused %s; asking without it", endpoint[0], field)
             dropped.add(field)
+        except openai.APITimeoutError:
+            raise RerankError(
+                f"The LLM endpoint at {public_url(client)} timed out: no answer within {read_timeout(client)}. "
+                "Check that the server there is up and serving this model; for a slow model raise "
+                "--llm-timeout (MMRAG_LLM_TIMEOUT)."
+            ) from None
         except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
             if attempt >= retry.max_retries:
+                hint = unreachable_hint(exc)
                 raise RerankError(
-                    f"Gave up after {attempt + 1} attempt(s): {_describe(client, exc)}"
+                    f"Gave up after {attempt + 1} attempt(s) at {public_url(client)}: "
+                    f"{describe(client, exc)}{hint}"
                 ) from None
             delay = retry.wait(attempt, _retry_after(exc))
             log.info(
@@ -175,7 +200,7 @@ def chat(client: Any, model: str, request: dict[str, Any], *, retry: RetryPolicy
             time.sleep(delay)
             attempt += 1
         except openai.APIStatusError as exc:
-            raise RerankError(f"The endpoint refused the request ({_describe(client, exc)})") from None
+            raise RerankError(f"The endpoint refused the request ({describe(client, exc)})") from None
 
 
 def _refused_field(exc: Exception, optional: set[str]) -> str | None:
@@ -219,30 +244,3 @@ def _retry_after(exc: Exception) -> float | None:
     except ValueError:
         parsed = email.utils.parsedate_to_datetime(value) if email.utils.parsedate_tz(value) else None
         return None if parsed is None else parsed.timestamp() - time.time()
-
-
-def _describe(client: Any, exc: Exception) -> str:
-    status = getattr(exc, "status_code", None)
-    text = f"HTTP {status}: {exc}" if status else f"{type(exc).__name__}: {exc}"
-    return redact(text[:400], getattr(client, "api_key", None))
-
-
-def _auth_message(client: Any, exc: Exception) -> str:
-    return (
-        f"The LLM endpoint at {_public_url(client)} rejected the credentials ({_describe(client, exc)}). "
-        f"Set {KEY_VAR} to a valid key for this endpoint (for another server, set the key that server "
-        "expects in the same variable) and try again."
-    )
-
-
-def _public_url(client: Any) -> str:
-    url = str(getattr(client, "base_url", "") or "")
-    scheme, sep, rest = url.partition("://")
-    return scheme + sep + rest.rpartition("@")[2] if sep else url
-
-
-def redact(text: str, secret: str | None) -> str:
-    """Replace every occurrence of ``secret`` (and of its long prefixes) in ``text`` with ``***``."""
-    if secret and len(secret) >= 8:
-        text = text.replace(secret, "***").replace(secret[:12], "***")
-    return text

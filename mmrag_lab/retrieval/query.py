@@ -16,11 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
+from mmrag_lab import checks
 from mmrag_lab.config import Config
+from mmrag_lab.encoders import pick_device
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import QueryError
-from mmrag_lab.images import ImageSource, file_identity, is_same_file
+from mmrag_lab.images import ImageSource, file_identity, is_same_file, load_image
 from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
 from mmrag_lab.store.collection import Store
 from mmrag_lab.store.filters import build_filter, combine
@@ -62,6 +65,7 @@ def search(
 
     Raises:
         QueryError: No query, conflicting query parts, a bad ``k`` or a bad ``where`` filter.
+        ConfigError: The instruction or text is longer than 10,000 characters.
         ImageLoadError: The query image cannot be read.
         CollectionNotFoundError: The collection does not exist (ingest first).
         CollectionMismatchError: ``encoder`` does not match the encoder that made the collection, or the
@@ -72,8 +76,13 @@ def search(
     mode, words = _mode(image, instruction, text)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise QueryError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
+    checks.instruction("instruction" if mode == "composed" else "text", words)
+    if image is not None and not isinstance(image, Image.Image):
+        load_image(image)  # a missing, unreadable or bomb image is refused before any model loads
+    if encoder is None:
+        pick_device(cfg.device)  # a device that does not exist here is refused before the model loads
     own_store = store is None
-    store = store or Store.open(cfg)
+    store = store or Store.open(cfg, read_only=True)
     try:
         enc = encoder or encoder_for(store.open_collection("search"), cfg)
         record = store.open_collection("search", enc.info)  # cached: no second round trip

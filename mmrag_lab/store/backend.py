@@ -46,7 +46,12 @@ logging.getLogger("pymilvus.client.connection_manager").addFilter(_DropMessage("
 logging.getLogger("grpc._server").addFilter(_DropNotImplemented())
 
 
-def connect(uri: str, token: str | None = None, idle_timeout_s: float | None = None) -> MilvusClient:
+def connect(
+    uri: str,
+    token: str | None = None,
+    idle_timeout_s: float | None = None,
+    connect_timeout_s: float | None = None,
+) -> MilvusClient:
     """This process's client for ``uri``: made on first use (starting a Lite file's server if needed), then shared.
 
     Args:
@@ -54,6 +59,7 @@ def connect(uri: str, token: str | None = None, idle_timeout_s: float | None = N
         token: Server token (Zilliz Cloud, servers with authentication).
         idle_timeout_s: For a Lite file whose server must be started: seconds without a request after
             which it stops by itself (default 900).
+        connect_timeout_s: Seconds to wait for the server to answer (default 10).
 
     Raises:
         ConfigError: A local path that does not end in ``.db``.
@@ -63,11 +69,16 @@ def connect(uri: str, token: str | None = None, idle_timeout_s: float | None = N
     key = _key(uri, token)
     with _clients_guard:
         if key not in _clients:
-            _clients[key] = backend_for(uri).open_client(token or "", idle_timeout_s)
+            _clients[key] = backend_for(uri).open_client(token or "", idle_timeout_s, connect_timeout_s)
         return _clients[key]
 
 
-def reconnect(uri: str, token: str | None = None, idle_timeout_s: float | None = None) -> MilvusClient:
+def reconnect(
+    uri: str,
+    token: str | None = None,
+    idle_timeout_s: float | None = None,
+    connect_timeout_s: float | None = None,
+) -> MilvusClient:
     """Replace this process's client for ``uri`` after its connection failed (e.g. the Lite server died).
 
     For Milvus Lite this finds the file's live server, or starts a new one.
@@ -80,7 +91,7 @@ def reconnect(uri: str, token: str | None = None, idle_timeout_s: float | None =
                 old.close()
             except Exception:  # closing a client of a dead server may fail; it is dropped anyway
                 pass
-        _clients[key] = backend_for(uri).open_client(token or "", idle_timeout_s)
+        _clients[key] = backend_for(uri).open_client(token or "", idle_timeout_s, connect_timeout_s)
         return _clients[key]
 
 

@@ -50,7 +50,9 @@ class StoreBase:
 
     def reconnect(self) -> None:
         """Replace this process's client after its connection failed; every collection is loaded again."""
-        self.client = clients.reconnect(self.uri, self._token, self.config.lite_idle_timeout)
+        self.client = clients.reconnect(
+            self.uri, self._token, self.config.lite_idle_timeout, self.config.milvus_connect_timeout
+        )
         _loaded.clear()
 
     def dialect(self):

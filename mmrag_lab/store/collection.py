@@ -53,7 +53,12 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
 
     @classmethod
     def open(
-        cls, config: Config | str | None = None, *, collection: str | None = None, token: str | None = None
+        cls,
+        config: Config | str | None = None,
+        *,
+        collection: str | None = None,
+        token: str | None = None,
+        read_only: bool = False,
     ) -> Store:
         """Connect to the backend named by a config or a URI.
 
@@ -61,15 +66,23 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
             config: A :class:`Config`, a URI string, or None for ``Config.load()``.
             collection: Collection name; default ``config.collection``.
             token: Server token; default ``config.milvus_token``.
+            read_only: The caller only reads: a URI that names no existing database is refused before
+                anything is created or started (``mmrag info`` and ``search`` never make a Lite folder).
 
         Raises:
+            CollectionNotFoundError: ``read_only`` and there is no database at the URI.
             StoreLockedError: A program other than mmrag_lab holds the Milvus Lite file.
             StoreError: The backend cannot be reached.
         """
         if isinstance(config, str):
             config = Config.load(milvus_uri=config)
         config = config or Config.load()
-        client = clients.connect(config.milvus_uri, token or config.milvus_token, config.lite_idle_timeout)
+        if read_only:
+            backend_for(config.milvus_uri).check_readable()
+        client = clients.connect(
+            config.milvus_uri, token or config.milvus_token, config.lite_idle_timeout,
+            config.milvus_connect_timeout,
+        )  # fmt: skip
         store = cls(client, config.milvus_uri, collection or config.collection, config)
         store._token = token or config.milvus_token
         return store

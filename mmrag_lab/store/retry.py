@@ -16,22 +16,31 @@ from typing import Any
 from mmrag_lab.errors import StoreError
 from mmrag_lab.store.backends.base import RECONNECT, RELOAD, error_text
 
-ATTEMPTS = 3
+ATTEMPTS = 3  # the default of Config.milvus_attempts
+# Calls that wait for the server's own work (sealing segments, building an index): no per-call deadline.
+UNBOUNDED = frozenset({"flush", "load_collection", "create_index"})
 
 
 def call(store: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     """``store.client.<name>(*args, **kwargs)``, recovered and sent again as its backend allows.
+
+    Each call waits at most ``config.milvus_timeout`` seconds (``MMRAG_MILVUS_TIMEOUT``) unless it is one
+    of :data:`UNBOUNDED`, and is sent at most ``config.milvus_attempts`` times (``MMRAG_MILVUS_ATTEMPTS``).
 
     Raises:
         StoreError: Milvus refused the call (the message names the call, the collection and the reason).
     """
     from pymilvus.exceptions import MilvusException
 
-    for attempt in range(1, ATTEMPTS + 1):
+    config = getattr(store, "config", None)
+    attempts = getattr(config, "milvus_attempts", ATTEMPTS)
+    if name not in UNBOUNDED and getattr(config, "milvus_timeout", None):
+        kwargs.setdefault("timeout", config.milvus_timeout)
+    for attempt in range(1, attempts + 1):
         try:
             return getattr(store.client, name)(*args, **kwargs)
         except MilvusException as exc:
-            action = store.backend.recovery(exc) if attempt < ATTEMPTS else None
+            action = store.backend.recovery(exc) if attempt < attempts else None
             if action == RELOAD and name != "load_collection":
                 store._loaded = False  # another process released it (an ingest's final index build)
                 store.load()

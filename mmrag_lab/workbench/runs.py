@@ -21,6 +21,7 @@ from typing import Any
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.workbench.params import check_values
 
 NOTEBOOKS = ("01_ingest", "02_search", "03_rerank", "04_inspect", "05_evaluate", "06_compare")
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
@@ -92,7 +93,8 @@ def run_notebook(
     """Execute ``notebooks/<name>.ipynb`` into ``run_dir``; only the parameters it declares are passed.
 
     Raises:
-        ConfigError: A parameter is named like a secret, or the notebook does not exist.
+        ConfigError: A parameter is named like a secret or has a value that cannot work (see
+            :mod:`mmrag_lab.workbench.params`), or the notebook does not exist.
         papermill.PapermillExecutionError: A cell failed; the executed notebook shows where.
     """
     import papermill
@@ -103,6 +105,7 @@ def run_notebook(
         raise ConfigError(f"No notebook {source}; known notebooks: {', '.join(available_notebooks())}")
     declared = papermill.inspect_notebook(str(source))
     wanted = {key: value for key, value in parameters.items() if key in declared}
+    check_values(wanted, name)  # a value that cannot work is refused before the kernel starts
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     target = Path(run_dir) / f"{name}.ipynb"
     papermill.execute_notebook(

@@ -23,6 +23,7 @@ from mmrag_lab import __version__
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.scan import list_images
 from mmrag_lab.reranking.llm import KEY_VAR, reranker_configured
+from mmrag_lab.workbench.params import check_values
 from mmrag_lab.workbench.recorder import Recorder
 from mmrag_lab.workbench.sample import sample_dir, sample_metadata
 from mmrag_lab.workbench.weights_choice import WeightsChoice, how_to_get_weights, pick_weights
@@ -136,6 +137,9 @@ def setup(
             :class:`Config`.
         query_image: The query picture; default the first image of the folder.
     """
+    check_values({"DATA_DIR": data_dir, "METADATA": metadata, "URI": uri, "COLLECTION": collection,
+                  "ENCODER": encoder, "DEVICE": device, "QUERY_IMAGE": query_image, "BASE_URL": base_url},
+                 name)  # fmt: skip
     images = Path(data_dir).expanduser() if data_dir else sample_dir()
     if metadata is None and not data_dir:
         metadata = sample_metadata()

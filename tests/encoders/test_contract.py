@@ -76,6 +76,14 @@ def test_encodings_are_normalised_float32(encoder):
         assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
 
 
+def test_image_vectors_are_encode_pixels_on_the_device(encoder):
+    pixels = torch.stack([encoder.preprocess(path) for path in IMAGES])
+    on_device = encoder.image_vectors(pixels)
+    assert isinstance(on_device, torch.Tensor) and on_device.dtype == torch.float32
+    assert on_device.device.type == encoder.device.type and on_device.shape == (len(IMAGES), encoder.dim)
+    assert np.abs(on_device.cpu().numpy() - encoder.encode_pixels(pixels)).max() <= 1e-6
+
+
 def test_instruction_changes_the_query_and_empty_means_image(encoder):
     images = encoder.encode_images(IMAGES[:2])
     composed = encoder.encode_queries(IMAGES[:2], ["make it blue", ""])

@@ -190,3 +190,33 @@ def test_without_a_sidecar_metadata_is_kept_and_moves_with_a_renamed_file(store_
     metas = {rel: row["meta"] for rel, row in all_rows(store_uri).items()}
     assert metas == {"renamed.jpg": {"category": "c0", "year": 2020}, names[1]: {"category": "c1", "year": 2020},
                      names[2]: {"category": "c2", "year": 2020}}  # fmt: skip
+
+
+def test_bytes_stored_for_another_folder_are_copied_and_a_folder_alone_never_asks_for_them(
+    store_uri, tmp_path, sample_dir, tiny_encoder, monkeypatch
+):
+    asked: list[int] = []
+    real = Store.rows_with_hashes
+
+    def spy(self, hashes, *args, **kwargs):
+        hashes = set(hashes)
+        asked.append(len(hashes))
+        return real(self, hashes, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "rows_with_hashes", spy)
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(sample_dir / "dress", first)
+    shutil.copytree(sample_dir / "dress", second)
+    count = len(list(first.glob("*.jpg")))
+    ingest(first, config=store_uri.config(), encoder=tiny_encoder, workers=0, progress=False)
+    assert asked == []  # the collection held no other folder: nothing to look up elsewhere
+    report = ingest(second, config=store_uri.config(), encoder=tiny_encoder, workers=0, progress=False)
+    assert asked == [count]
+    assert (report.encoded, report.copied, report.added) == (0, count, count)
+    with Store.open(store_uri.config()) as store:
+        rows = list(store.iterate(("root", "rel_path", "content_hash")))
+    assert len(rows) == 2 * count and len({row["root"] for row in rows}) == 2
+    by_root: dict[str, dict] = {}
+    for row in rows:
+        by_root.setdefault(row["root"], {})[row["rel_path"]] = row["content_hash"]
+    assert len(set(map(frozenset, (d.items() for d in by_root.values())))) == 1  # the same bytes twice

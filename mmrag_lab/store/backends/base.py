@@ -30,6 +30,7 @@ CLIENT_GRPC_OPTIONS = {
     "grpc.keepalive_permit_without_calls": True,
     "grpc.http2.max_pings_without_data": 0,
 }
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
 # What the retry layer (:mod:`mmrag_lab.store.retry`) does about a failed call.
 RELOAD = "reload"  # the collection was released (another process, a restarted server): load it, call again
 RECONNECT = "reconnect"  # the connection is gone: make a new client, call again
@@ -67,8 +68,18 @@ class Backend(ABC):
         """
 
     @abstractmethod
-    def open_client(self, token: str, idle_timeout_s: float | None) -> MilvusClient:
-        """A new client for the deployment (starting a local server if the backend has one)."""
+    def open_client(
+        self, token: str, idle_timeout_s: float | None, connect_timeout_s: float | None = None
+    ) -> MilvusClient:
+        """A new client for the deployment (starting a local server if the backend has one), waiting at most
+        ``connect_timeout_s`` seconds for it to answer."""
+
+    def check_readable(self) -> None:
+        """Refuse, before anything is started or created, a URI that names no existing database.
+
+        Read-only commands (``mmrag info``, ``mmrag search``) call this first. A server says so itself.
+        """
+        return None
 
     @abstractmethod
     def display_uri(self) -> str:
@@ -108,8 +119,9 @@ class Backend(ABC):
         return None
 
 
-def new_client(address: str, token: str, display: str) -> MilvusClient:
-    """A pymilvus client for ``address``; gRPC is loaded here, first, with its fork notices silenced.
+def new_client(address: str, token: str, display: str, timeout_s: float | None = None) -> MilvusClient:
+    """A pymilvus client for ``address``, waiting at most ``timeout_s`` (default 10) seconds for an answer;
+    gRPC is loaded here, first, with its fork notices silenced.
 
     Raises:
         StoreError: The server cannot be reached; the message shows ``display``, never credentials.
@@ -119,12 +131,17 @@ def new_client(address: str, token: str, display: str) -> MilvusClient:
     from pymilvus.exceptions import MilvusException
 
     try:
-        return MilvusClient(uri=address, token=token, dedicated=True, grpc_options=dict(CLIENT_GRPC_OPTIONS))
+        return MilvusClient(
+            uri=address, token=token, dedicated=True, grpc_options=dict(CLIENT_GRPC_OPTIONS),
+            timeout=DEFAULT_CONNECT_TIMEOUT_S if timeout_s is None else timeout_s,
+        )  # fmt: skip
     except MilvusException as exc:
         raise StoreError(
-            f"Cannot reach the Milvus server at {display} ({exc}). Check that it runs and that the "
-            "URI and port are right; Zilliz Cloud and servers with authentication need MMRAG_MILVUS_TOKEN."
-        ) from exc
+            f"Cannot reach the Milvus server at {display} ({error_text(exc)}). Check that it runs and that "
+            "the URI and port are right (a server's gRPC port, 19530 by default); a slow network may need "
+            "a longer --connect-timeout (MMRAG_MILVUS_CONNECT_TIMEOUT); Zilliz Cloud and servers with "
+            "authentication need MMRAG_MILVUS_TOKEN."
+        ) from None
 
 
 def quiet_grpc() -> None:

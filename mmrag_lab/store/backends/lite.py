@@ -9,11 +9,12 @@ starts it again.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmrag_lab.config import is_lite_uri
-from mmrag_lab.errors import ConfigError, StoreError
+from mmrag_lab.errors import CollectionNotFoundError, ConfigError, IgnoredSettingWarning, StoreError
 from mmrag_lab.store import lite_discovery
 from mmrag_lab.store.backends.base import RECONNECT, Backend, lost_connection, new_client
 from mmrag_lab.store.filters import LITE, Dialect
@@ -37,9 +38,30 @@ class LiteBackend(Backend):
     def client_key(self) -> str:
         return str(_check_folder(lite_path(self.uri)))
 
-    def open_client(self, token: str, idle_timeout_s: float | None) -> MilvusClient:
+    def open_client(
+        self, token: str, idle_timeout_s: float | None, connect_timeout_s: float | None = None
+    ) -> MilvusClient:
         timeout = lite_discovery.DEFAULT_IDLE_TIMEOUT_S if idle_timeout_s is None else idle_timeout_s
-        return new_client(lite_discovery.ensure_server(str(lite_path(self.uri)), timeout), "", self.uri)
+        path = _check_folder(lite_path(self.uri))
+        check_writable(path)
+        if token:
+            warnings.warn(
+                f"MMRAG_MILVUS_TOKEN is set, but {self.uri} is a Milvus Lite file, which has no accounts: the "
+                "token is not used (it is for Milvus servers and Zilliz Cloud).",
+                IgnoredSettingWarning,
+                stacklevel=2,
+            )
+        try:
+            address = lite_discovery.ensure_server(str(path), timeout)
+        except OSError as exc:  # a folder that turned read-only, a full disk
+            raise StoreError(
+                f"Cannot open the Milvus Lite database {path}: {exc.strerror or exc} ({exc.filename}). "
+                "Check that its folder is writable and the disk has room."
+            ) from None
+        return new_client(address, "", self.uri, connect_timeout_s)
+
+    def check_readable(self) -> None:
+        check_readable(lite_path(self.uri))
 
     def display_uri(self) -> str:
         return self.uri
@@ -79,10 +101,64 @@ def lite_path(uri: str) -> Path:
     return path
 
 
+def is_database(path: Path) -> bool:
+    """True when ``path`` is a Milvus Lite 3 data folder (it holds the engine's ``collections`` folder)."""
+    return path.is_dir() and (path / "collections").is_dir()
+
+
+def check_readable(path: Path) -> None:
+    """Refuse, before anything is started or created, a path that holds no Milvus Lite database.
+
+    Raises:
+        CollectionNotFoundError: Nothing is at ``path`` (or only an empty folder).
+        StoreError: ``path`` is a file, or a folder with other content.
+    """
+    _check_folder(path)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        raise CollectionNotFoundError(
+            f"There is no Milvus Lite database at {path}, so there is nothing to show and nothing was "
+            f"created. Check --uri / MMRAG_MILVUS_URI, or ingest first: mmrag ingest FOLDER --uri {path}"
+        )
+
+
 def _check_folder(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise StoreError(
             f"{path} is a file, but Milvus Lite 3 keeps a collection in a folder. It may come from Milvus "
-            "Lite 2.x; pick a new path (e.g. --uri ./mmrag_lab3.db) and ingest again."
+            "Lite 2.x, or be another program's file; pick a new path (e.g. --uri ./mmrag_lab3.db)."
+        )
+    if path.is_dir() and any(path.iterdir()) and not is_database(path):
+        raise StoreError(
+            f"{path} is a folder with other content, not a Milvus Lite database; nothing was written to it. "
+            "Pick a path that does not exist yet (e.g. --uri ./mmrag_lab.db) or an existing database."
         )
     return path
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a ``.db`` whose folder cannot take its lock and server record (a read-only folder).
+
+    Raises:
+        StoreError: The folder (or the nearest one that exists) is not writable.
+    """
+    lock = Path(f"{path}.server.lock")
+    if lock.is_file() and os.access(lock, os.W_OK):
+        return
+    folder = next(p for p in path.parents if p.exists())
+    if not _writable(folder):
+        raise StoreError(
+            f"Cannot open the Milvus Lite database {path}: the folder {folder} is not writable (Lite keeps a "
+            "lock and a server record beside the .db). Use a folder you can write to, or copy the .db there."
+        )
+
+
+def _writable(folder: Path) -> bool:
+    if not os.access(folder, os.W_OK):
+        return False
+    probe = folder / f".mmrag-write-probe-{os.getpid()}"
+    try:  # root passes os.access anywhere; an immutable or read-only-mounted folder still refuses
+        probe.touch()
+        probe.unlink()
+        return True
+    except OSError:
+        return False

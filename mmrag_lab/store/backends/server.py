@@ -35,8 +35,10 @@ class ServerBackend(Backend):
     def client_key(self) -> str:
         return self.uri
 
-    def open_client(self, token: str, idle_timeout_s: float | None) -> MilvusClient:
-        return new_client(self.uri, token, self.display_uri())
+    def open_client(
+        self, token: str, idle_timeout_s: float | None, connect_timeout_s: float | None = None
+    ) -> MilvusClient:
+        return new_client(self.uri, token, self.display_uri(), connect_timeout_s)
 
     def display_uri(self) -> str:
         parts = urlsplit(self.uri)

@@ -1,0 +1,141 @@
+"""The checks every setting and argument passes before anything is loaded or connected.
+
+Each check raises :class:`~mmrag_lab.errors.ConfigError` with a message that names the setting the way the
+user gave it (``--batch-size``, ``MMRAG_BATCH_SIZE``, ``K``) and says what would work. They cost
+microseconds, so the CLI, the notebooks and the app run them before the encoder loads (6-9 s) or a store
+is opened. :mod:`mmrag_lab.config` applies them to every field it builds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from mmrag_lab.errors import ConfigError
+
+# Milvus' own rule for collection names: a letter or underscore first, then letters, digits, underscores.
+COLLECTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_COLLECTION_NAME = 255
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+KNOWN_SCHEMES = ("http", "https", "tcp", "grpc")
+MAX_INSTRUCTION_CHARS = 10_000
+
+
+def whole_number(name: str, value: Any, *, low: int = 1, high: int | None = None) -> int:
+    """``value`` as an int from ``low`` to ``high``; ``name`` is how the user spelled the setting."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        number = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    top = "" if high is None else f" to {high:,}"
+    if number is None or number < low or (high is not None and number > high):
+        raise ConfigError(f"{name} must be a whole number from {low}{top}, got {value!r}.")
+    return number
+
+
+def seconds(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    """``value`` as a finite number of seconds, above zero (or zero when ``allow_zero``)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        least = "0 or more" if allow_zero else "above 0"
+        raise ConfigError(f"{name} must be a number of seconds {least}, got {value!r}.")
+    return number
+
+
+def fraction(name: str, value: Any) -> float:
+    """``value`` as a number from 0 to 1."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not 0.0 <= number <= 1.0:
+        raise ConfigError(f"{name} must be a number from 0 to 1, got {value!r}.")
+    return number
+
+
+def device_name(name: str, value: Any) -> str:
+    """A device of the form ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (whether it exists is
+    :func:`mmrag_lab.encoders.pick_device`'s question)."""
+    text = str(value).strip().lower()
+    if not DEVICE.fullmatch(text):
+        raise ConfigError(f"{name} must be auto, cpu, cuda, cuda:N or mps, got {value!r}.")
+    return text
+
+
+def collection_name(name: str, value: Any) -> str:
+    """A collection name Milvus accepts: a letter or ``_`` first, then letters, digits and ``_``."""
+    text = str(value)
+    if not COLLECTION_NAME.fullmatch(text) or len(text) > MAX_COLLECTION_NAME:
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ConfigError(
+            f"{name} {shown!r} is not a name Milvus accepts: use letters, digits and underscores, starting "
+            f"with a letter or underscore, at most {MAX_COLLECTION_NAME} characters (e.g. my_images)."
+        )
+    return text
+
+
+def milvus_uri(name: str, value: Any) -> str:
+    """A server address with a known scheme, or a local path; other schemes (``ftp://``) are refused."""
+    text = str(value).strip()
+    found = URI_SCHEME.match(text)
+    if not text:
+        raise ConfigError(f"{name} is empty; give a Milvus Lite file (./mmrag_lab.db) or http://host:port.")
+    if found and found[1].lower() not in KNOWN_SCHEMES:
+        raise ConfigError(
+            f"{name}: the scheme {found[1]!r}:// is not one Milvus speaks; give a Milvus Lite file "
+            "(a path ending in .db, e.g. ./mmrag_lab.db) or a server address http(s)://host:port."
+        )
+    return text
+
+
+def http_url(name: str, value: Any) -> str:
+    """An ``http(s)://host[:port][/path]`` address (the reranker's endpoint)."""
+    text = str(value).strip()
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise ConfigError(f"{name} must be an http(s)://host[:port][/path] address, got {value!r}.")
+    return text
+
+
+def instruction(name: str, value: str | None, limit: int = MAX_INSTRUCTION_CHARS) -> str | None:
+    """Refuse a query text longer than ``limit`` characters (the encoder reads a few hundred tokens)."""
+    if value is not None and len(value) > limit:
+        raise ConfigError(
+            f"{name} has {len(value):,} characters; the limit is {limit:,} (the encoder reads only the first "
+            "few hundred tokens). Shorten it."
+        )
+    return value
+
+
+def output_folder(name: str, value: str | os.PathLike) -> Path:
+    """A folder to write into: it may exist as a folder or not yet; never an existing file."""
+    path = Path(os.path.expanduser(os.fspath(value)))
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"{name} {str(path)!r} is an existing file; name a folder (it is created if missing)."
+        )
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ConfigError(f"{name} {str(path)!r} lies under {str(parent)!r}, which is a file; name a folder.")
+    return path
+
+
+def existing_file(name: str, value: str | os.PathLike) -> Path:
+    """A file that exists (not a folder)."""
+    path = Path(os.path.expanduser(os.fspath(value)))
+    if path.is_dir():
+        raise ConfigError(f"{name} {str(path)!r} is a folder; give a file.")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{name} {str(path)!r} is not a regular file (a pipe or a device); give a file.")
+    if not path.is_file():
+        raise ConfigError(f"{name} {str(path)!r} does not exist; check the path.")
+    return path
