@@ -58,6 +58,8 @@ def child_commands(args: argparse.Namespace, devices: list[str]) -> list[list[st
                 command += [flag, str(getattr(args, attribute))]
         if args.fast_decode:
             command.append("--fast-decode")
+        if getattr(args, "replace_metadata", False):
+            command.append("--replace-metadata")
         if args.gpu_decode is not None:
             command.append("--gpu-decode" if args.gpu_decode else "--cpu-decode")
         if getattr(args, "compile", None) is not None:

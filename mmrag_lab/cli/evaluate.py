@@ -146,6 +146,10 @@ def _summary(run) -> str:
         lines.append(f"submission file(s): {', '.join(m['submission_files'])}")
         if m.get("submission_warning"):
             lines.append(f"WARNING: {m['submission_warning']}")
+    missing = [name for record in run.rankings for name in record.get("missing_targets", [])]
+    if missing:
+        shown = ", ".join(map(repr, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        lines.append(f"{len(missing)} target names match no stored image: {shown}")
     if q["n_encoded"] < q["n_loaded"] or skipped:
         lines.append(
             "Some queries could not be scored: see 'queries' and 'retrieval.missing' in metrics.json."

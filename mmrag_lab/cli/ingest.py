@@ -24,7 +24,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("images_dir", metavar="IMAGES_DIR", help="folder searched recursively for images")
     parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
     parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
-    parser.add_argument("--metadata", metavar="FILE", help="CSV or JSON Lines sidecar keyed by file name")
+    parser.add_argument(
+        "--metadata",
+        metavar="FILE",
+        help="CSV or JSON Lines sidecar keyed by file name; files it does not list keep their metadata, "
+        "lines it cannot use are named in the report",
+    )
+    parser.add_argument(
+        "--replace-metadata",
+        action="store_true",
+        help="with --metadata: files the sidecar does not list lose their metadata (the sidecar is all of it)",
+    )
     parser.add_argument("--batch-size", type=int, metavar="N", help="images per encoder batch")
     parser.add_argument("--prune", action="store_true", help="delete this folder's rows whose files are gone")
     parser.add_argument("--report", metavar="PATH", help="write the ingest report as JSON")
@@ -82,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         cpu_share=args.cpu_share,
         shard=args.shard,
         compile=args.compile,
+        replace_metadata=args.replace_metadata,
     )
     print(report.summary())
     if args.report:

@@ -17,13 +17,14 @@ Test splits carry no ground truth; ``unlabelled=True`` loads them (targets empty
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from mmrag_lab.errors import EvaluationError
+from mmrag_lab.evaluation.annotations import KINDS, entries, guess_kind, image_id, read_json_list, read_text
 from mmrag_lab.evaluation.querysets import Query
+
+__all__ = ["guess_kind", "load_circo", "load_cirr", "load_fashioniq", "load_queries"]
 
 FASHIONIQ_CATEGORIES = ("dress", "shirt", "toptee")
 
@@ -42,15 +43,20 @@ def load_cirr(captions_file: str | Path, *, soft: bool = False, unlabelled: bool
         EvaluationError: An entry has no ``target_hard`` and ``unlabelled`` is False.
     """
     queries = []
-    for i, rec in enumerate(_read_json_list(captions_file)):
+    for i, rec in enumerate(entries(captions_file, read_json_list(captions_file), ("reference", "caption"))):
         if "target_hard" not in rec and not unlabelled:
             raise EvaluationError(
                 f"{captions_file}: entry {i} has no 'target_hard'; the CIRR test split keeps its targets "
                 "on the evaluation server: write its submission file with --submission, or evaluate on "
                 "cap.rc2.val.json."
             )
-        members = (rec.get("img_set") or {}).get("members")
+        img_set = rec.get("img_set") or {}
+        members = img_set.get("members") if isinstance(img_set, dict) else None
         graded = rec.get("target_soft") if soft else None
+        if not isinstance(members, (list, type(None))) or not isinstance(graded, (dict, type(None))):
+            raise EvaluationError(
+                f"{captions_file}: entry {i}: img_set.members must be a list and target_soft an object."
+            )
         queries.append(
             Query(
                 query_id=str(rec.get("pairid", i)),
@@ -106,10 +112,12 @@ def load_fashioniq(
     for category in categories:
         path = Path(captions_dir) / f"cap.{category}.{split}.json"
         pool_file = splits / f"split.{category}.{split}.json"
-        meta = {"pool": tuple(map(str, _read_json_list(pool_file)))} if pool_file.is_file() else {}
-        for i, rec in enumerate(_read_json_list(path)):
+        meta = {"pool": tuple(map(str, read_json_list(pool_file, True)))} if pool_file.is_file() else {}
+        for i, rec in enumerate(entries(path, read_json_list(path, allow_empty=True), ("candidate",))):
             if "target" not in rec:
                 raise EvaluationError(f"{path}: entry {i} has no 'target'; the test split cannot be scored.")
+            if not isinstance(rec.get("captions") or [], list):
+                raise EvaluationError(f"{path}: entry {i}: 'captions' must be a list of two texts.")
             queries.append(
                 Query(
                     query_id=f"{category}-{i}",
@@ -120,6 +128,10 @@ def load_fashioniq(
                     meta=meta,
                 )
             )
+    if not queries:
+        raise EvaluationError(
+            f"FashionIQ's {split} caption files in {captions_dir} hold no entries for {', '.join(categories)}."
+        )
     return queries
 
 
@@ -148,7 +160,8 @@ def load_circo(
     name_of = _circo_namer(id_to_name)
     coco_ids = _coco_ids(name_of)
     queries = []
-    for i, rec in enumerate(_read_json_list(annotations_file)):
+    data = read_json_list(annotations_file)
+    for i, rec in enumerate(entries(annotations_file, data, ("reference_img_id", "relative_caption"))):
         if "gt_img_ids" not in rec and not unlabelled:
             raise EvaluationError(
                 f"{annotations_file}: entry {i} has no 'gt_img_ids'; write the test split's submission file "
@@ -156,13 +169,16 @@ def load_circo(
             )
         meta = {"shared_concept": rec.get("shared_concept"), "coco_ids": coco_ids}
         if "target_img_id" in rec:
-            meta["primary_target"] = name_of(int(rec["target_img_id"]))
+            meta["primary_target"] = name_of(image_id(annotations_file, i, rec, "target_img_id"))
+        truth = rec.get("gt_img_ids", [])
+        if not isinstance(truth, list):
+            raise EvaluationError(f"{annotations_file}: entry {i}: 'gt_img_ids' must be a list of COCO ids.")
         queries.append(
             Query(
                 query_id=str(rec.get("id", i)),
-                image=name_of(int(rec["reference_img_id"])),
+                image=name_of(image_id(annotations_file, i, rec, "reference_img_id")),
                 instruction=str(rec["relative_caption"]),
-                targets=tuple(name_of(int(g)) for g in rec.get("gt_img_ids", ())),
+                targets=tuple(name_of(image_id(annotations_file, i, {"g": g}, "g")) for g in truth),
                 meta=meta,
             )
         )
@@ -181,8 +197,7 @@ def _circo_namer(id_to_name) -> Callable[[int], str]:
     if callable(id_to_name):
         return id_to_name
     if isinstance(id_to_name, (str, Path)):
-        info = json.loads(Path(id_to_name).read_text(encoding="utf-8"))
-        id_to_name = {int(img["id"]): str(img["file_name"]) for img in info["images"]}
+        id_to_name = _coco_table(Path(id_to_name))
     table = {int(k): str(v) for k, v in id_to_name.items()}
 
     def lookup(image_id: int) -> str:
@@ -193,38 +208,32 @@ def _circo_namer(id_to_name) -> Callable[[int], str]:
     return lookup
 
 
-def _read_json_list(path: str | Path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        raise EvaluationError(f"Annotation file {path} does not exist; check the dataset folder layout.")
+def _coco_table(path: Path) -> dict[int, str]:
+    import json
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise EvaluationError(f"{path}: not valid JSON ({exc.msg}).") from None
-    if not isinstance(data, list):
-        raise EvaluationError(f"{path}: expected a JSON list of annotations, got {type(data).__name__}.")
-    return data
+        info = json.loads(read_text(path, "COCO image info file"))
+        return {int(img["id"]): str(img["file_name"]) for img in info["images"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EvaluationError(
+            f"{path} is not COCO's image_info file (a JSON object whose 'images' list holds id and "
+            f"file_name): {type(exc).__name__} {exc}."
+        ) from None
 
 
 def load_queries(source: str | Path, kind: str | None = None, **kwargs) -> list[Query]:
-    """Load a query set by kind (``jsonl``, ``cirr``, ``fashioniq``, ``circo``), guessing it from the name."""
+    """Load a query set by kind (``jsonl``, ``cirr``, ``fashioniq``, ``circo``, ``folders``), or by what
+    :func:`~mmrag_lab.evaluation.annotations.guess_kind` finds at ``source``.
+
+    Raises:
+        EvaluationError: An unknown kind (the known ones are listed), or a file the loader refuses.
+    """
+    from mmrag_lab.evaluation.folders import folder_queries
     from mmrag_lab.evaluation.querysets import read_jsonl
 
     kind = kind or guess_kind(Path(source))
-    loaders = {"jsonl": read_jsonl, "cirr": load_cirr, "fashioniq": load_fashioniq, "circo": load_circo}
+    loaders = {"jsonl": read_jsonl, "cirr": load_cirr, "fashioniq": load_fashioniq, "circo": load_circo,
+               "folders": folder_queries}  # fmt: skip
     if kind not in loaders:
-        raise EvaluationError(f"Unknown query-set kind {kind!r}; choose one of {sorted(loaders)}.")
+        raise EvaluationError(f"Unknown query-set kind {kind!r}; choose one of {', '.join(KINDS)}.")
     return loaders[kind](source, **kwargs)
-
-
-def guess_kind(path: Path) -> str:
-    """The query-set kind a file or folder name suggests (``cirr``, ``fashioniq`` or ``jsonl``)."""
-    if path.is_dir():
-        return "fashioniq"
-    if re.match(r"cap\.rc2\.", path.name):
-        return "cirr"
-    if path.suffix == ".jsonl":
-        return "jsonl"
-    raise EvaluationError(
-        f"Cannot tell what kind of query set {path} is; pass kind='jsonl', 'cirr', 'fashioniq' or 'circo'."
-    )

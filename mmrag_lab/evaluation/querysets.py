@@ -61,14 +61,17 @@ def read_jsonl(path: str | Path) -> list[Query]:
     Raises:
         EvaluationError: The file is missing, a line is not JSON, or a required field is absent.
     """
+    from mmrag_lab.evaluation.annotations import read_text
+
     path = Path(path)
-    if not path.is_file():
-        raise EvaluationError(f"Query file {path} does not exist; pass the path of a .jsonl query set.")
+    text = read_text(path, "Query file")
     queries = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if line.strip():
-            query = _parse_line(line, f"{path}:{lineno}", default_id=str(lineno))
+            query = _parse_line(line, f"{path}, line {lineno}", default_id=str(lineno))
             queries.append(_anchor(query, path.parent))
+    if not queries:
+        raise EvaluationError(f"The query file {path} is empty; write one JSON object per line (see --help).")
     _check_unique_ids(queries, path)
     return queries
 
@@ -87,18 +90,19 @@ def _parse_line(line: str, where: str, default_id: str) -> Query:
         rec = json.loads(line)
     except json.JSONDecodeError as exc:
         raise EvaluationError(
-            f"{where}: not valid JSON ({exc.msg}); write one JSON object per line."
+            f"{where}: not valid JSON ({exc.msg}, column {exc.colno}); write one JSON object per line."
         ) from None
+    if not isinstance(rec, dict):
+        raise EvaluationError(f"{where}: a JSON {type(rec).__name__}, not an object; {_FIELDS}.")
     missing = [k for k in ("image", "instruction", "targets") if k not in rec]
-    if not isinstance(rec, dict) or missing:
-        raise EvaluationError(
-            f"{where}: missing field(s) {missing}; each query needs image, instruction, targets."
-        )
+    if missing:
+        raise EvaluationError(f"{where}: missing field(s) {', '.join(missing)}; {_FIELDS}.")
     targets = rec["targets"]
-    targets = [targets] if isinstance(targets, (str, int)) else targets
+    targets = [targets] if isinstance(targets, (str, int)) and not isinstance(targets, bool) else targets
     if not targets:
         raise EvaluationError(f"{where}: 'targets' is empty; give at least one target image.")
     subset = rec.get("subset")
+    _check_types(where, rec, targets, subset)
     return Query(
         query_id=str(rec.get("id", default_id)),
         image=str(rec["image"]),
@@ -107,6 +111,32 @@ def _parse_line(line: str, where: str, default_id: str) -> Query:
         category=None if rec.get("category") is None else str(rec["category"]),
         subset=None if subset is None else tuple(str(s) for s in subset),
     )
+
+
+_FIELDS = 'each query is {"image": name, "instruction": text, "targets": [names]} (id, category optional)'
+
+
+def _is_name(value: object) -> bool:
+    return (isinstance(value, str) and bool(value.strip())) or (
+        isinstance(value, int) and not isinstance(value, bool)
+    )
+
+
+def _check_types(where: str, rec: dict, targets: object, subset: object) -> None:
+    problems = []
+    if not _is_name(rec["image"]):
+        problems.append(f"'image' must be a file name or id, got {rec['image']!r:.40}")
+    if not isinstance(rec["instruction"], str):
+        problems.append(f"'instruction' must be text, got {rec['instruction']!r:.40}")
+    if not isinstance(targets, list) or not all(map(_is_name, targets)):
+        problems.append(f"'targets' must be a list of file names or ids, got {targets!r:.40}")
+    if subset is not None and (not isinstance(subset, list) or not all(map(_is_name, subset))):
+        problems.append(f"'subset' must be a list of file names or ids, got {subset!r:.40}")
+    for key in ("id", "category"):
+        if rec.get(key) is not None and not _is_name(rec[key]):
+            problems.append(f"{key!r} must be text or a number, got {rec[key]!r:.40}")
+    if problems:
+        raise EvaluationError(f"{where}: {'; '.join(problems)}.")
 
 
 def _anchor(q: Query, folder: Path) -> Query:

@@ -66,13 +66,16 @@ def retrieval_stage(
     protocol = settings["protocol"]
     ann_s = recall = None
     try:
-        encoder = encoder or _load_encoder(cfg)
-        metric = store.open_collection("evaluate", encoder.info).metric
+        metric = store.open_collection("evaluate").metric
         t0 = time.perf_counter()
         table = VectorTable.read(store, metric)
         read_s = time.perf_counter() - t0
         index = ImageIndex(zip(table.ids, table.paths, strict=True))
         report = match_queries(loaded, index)
+        if not report.matched:  # found before the encoder's load, which takes seconds
+            raise EvaluationError(_nothing_to_evaluate(loaded, report.as_dict(), {}))
+        encoder = encoder or _load_encoder(cfg)
+        store.open_collection("evaluate", encoder.info)
         t0 = time.perf_counter()
         vectors, kept, failed = encode_all(encoder, report.matched, cfg.batch_size, progress)
         encode_s = time.perf_counter() - t0
@@ -112,8 +115,11 @@ def _load_encoder(cfg: Config) -> Encoder:
 
 
 def _nothing_to_evaluate(loaded, match: dict, failed: dict) -> str:
+    unmatched = list(match["unmatched_query_images"].values())
+    shown = ", ".join(map(repr, unmatched[:3])) + (", ..." if len(unmatched) > 3 else "")
     return (
-        f"None of the {len(loaded)} queries can be evaluated: {len(match['unmatched_query_images'])} query "
-        f"images match no stored image and no file, {len(failed)} could not be read. Check that the "
-        "collection holds the benchmark's images and that the query set names them by file name or path."
+        f"None of the {len(loaded)} queries can be evaluated: {len(unmatched)} query images match no "
+        f"stored image and no file{f' ({shown})' if unmatched else ''}, {len(failed)} could not be read. "
+        "Check that the collection holds the benchmark's images and that the query set names them by file "
+        "name or path."
     )

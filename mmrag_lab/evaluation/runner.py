@@ -95,6 +95,9 @@ def evaluate(
     kind = (kind or guess_kind(Path(queries))) if from_file else kind
     options = {**(loader_options or {}), **_loader_flags(kind, cirr_soft, submission)}
     loaded = load_queries(queries, kind, **options) if from_file else list(queries)
+    kind = None if kind == "folders" else kind  # a label-only query set follows no benchmark's protocol
+    if not loaded:
+        raise EvaluationError("The query set holds no queries; give at least one query.")
     ks = [ks] if isinstance(ks, int) else list(ks)
     protocol = describe(kind, exclude_reference, loaded, ann=ann, cirr_soft=cirr_soft, submission=submission)
     settings = _settings(ks, map_ks, subset_ks, protocol, missing, ties, rerank, rerank_top_n)

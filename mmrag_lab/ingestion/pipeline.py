@@ -53,6 +53,7 @@ def ingest(
     cpu_share: float = 0.0,
     shard: str | tuple[int, int] | None = None,
     compile: bool | None = None,
+    replace_metadata: bool = False,
 ) -> IngestReport:
     """Bring the collection in line with the images under ``images_dir``; safe to re-run at any time.
 
@@ -64,7 +65,8 @@ def ingest(
         config: Settings (URI, collection, encoder, device); default ``Config.load()``.
         encoder: A loaded encoder; default ``load_encoder(config=config)``.
         metadata: Sidecar CSV or JSON Lines file keyed by file name (see :mod:`mmrag_lab.ingestion.sidecar`);
-            its column types go into the collection record.
+            its column types go into the collection record. Files it does not name keep their metadata;
+            lines it cannot use are named in ``report.metadata_problems``.
         batch_size: Images per encoder batch; default ``config.batch_size``.
         prune: Also delete this folder's rows whose files are gone.
         report_path: Where to write the report as JSON.
@@ -85,6 +87,7 @@ def ingest(
         compile: Run the model compiled by ``torch.compile`` (eager, said in one line, where that fails);
             None = ``config.compile`` (``MMRAG_COMPILE``), whose ``auto`` compiles on CUDA for jobs of at
             least :data:`~mmrag_lab.ingestion.runner.COMPILE_MIN_IMAGES` images.
+        replace_metadata: The sidecar is the whole truth: files it does not name lose their metadata.
 
     Returns:
         The :class:`IngestReport`. Bad files are listed in ``failed``; they never stop the run.
@@ -101,6 +104,8 @@ def ingest(
     root = _check_folder(images_dir)
     part = _check_shard(shard, prune)
     _check_options(workers, cpu_share, dtype, report_path)
+    if replace_metadata and metadata is None:
+        raise ConfigError("--replace-metadata needs --metadata FILE: the sidecar that replaces the metadata.")
     sidecar = load_sidecar(metadata)
     Store.open(cfg).close()  # the URI and the backend are checked before the model loads
     if encoder is None:
@@ -121,13 +126,16 @@ def ingest(
         report.root = store.register_root(report.images_dir)
         with _phase(report, "scan"):
             scan = scan_images(root)
+            _note_sidecar(report, sidecar, [file.rel for file in scan.files])
             scan = shard_scan(scan, part) if part else scan
             report.seen = len(scan.files) + len(scan.problems)
             report.failed.extend(scan.problems)
         with _phase(report, "hash"):
-            plan = plan_ingest(scan, store, report.root, sidecar, report, shard=part)
+            plan = plan_ingest(
+                scan, store, report.root, sidecar, report, shard=part, replace_metadata=replace_metadata
+            )
         with _phase(report, "copy"):
-            write_copies(store, plan, report)
+            already = write_copies(store, plan, report)
         with _phase(report, "update"):
             write_updates(store, plan, report)
     # Closed while the writer owns the store: a Milvus Lite file admits one process at a time.
@@ -136,8 +144,8 @@ def ingest(
             on_gpu = gpu_decode_default(encoder) if gpu_decode is None else gpu_decode
             choice = cfg.compile_choice() if compile is None else compile
             options = RunOptions(cfg.batch_size, workers, progress, fast_decode, on_gpu, cpu_share, choice)
-            run_ingest(plan.tasks, encoder, cfg, sidecar, report, options)
-    _count(report, plan)
+            already |= run_ingest(plan.tasks, encoder, cfg, sidecar, report, options)
+    _count(report, plan, already)
     if prune and plan.stale or report.ingested or report.updated:
         with Store.open(cfg) as store:
             if prune:
@@ -151,12 +159,23 @@ def ingest(
     return report
 
 
-def _count(report: IngestReport, plan: Plan) -> None:
+def _count(report: IngestReport, plan: Plan, already: set[str]) -> None:
+    """This run's counts: a row that another process stored first is unchanged here, not added."""
     failed = {item["path"] for item in report.failed}
     paths = {row["id"]: row["path"] for task in plan.tasks for row in task.rows}
     paths.update((row["id"], row["path"]) for row, _ in plan.copies)
     kinds = {key: kind for key, kind in plan.kinds.items() if paths.get(key) not in failed}
-    report.count_kinds(kinds, plan.unchanged)
+    report.written_by_others = sum(key in already for key in kinds)
+    report.count_kinds({key: kind for key, kind in kinds.items() if key not in already}, plan.unchanged)
+    report.unchanged += report.written_by_others
+    report.ingested -= report.written_by_others
+
+
+def _note_sidecar(report: IngestReport, sidecar, rels: list[str]) -> None:
+    if sidecar.source:
+        report.metadata = {"file": sidecar.source, "encoding": sidecar.encoding, "rows": len(sidecar.entries)}
+        report.metadata_problems = list(sidecar.problems)
+        report.metadata_unmatched = sidecar.unmatched(rels)
 
 
 def _check_folder(images_dir: str | os.PathLike) -> bytes:

@@ -12,8 +12,11 @@ for this folder, each file on disk is:
   else it is encoded. Identical bytes under several new names are encoded once, one row per name.
 
 Rows of this folder whose file is gone are pruned (only with ``prune``); rows of files or folders that
-could not be read this time are kept. Without a sidecar, stored
-metadata is kept; with one, the sidecar is what each row's metadata becomes.
+could not be read this time are kept.
+
+Metadata: a file that the sidecar names gets the sidecar's metadata; every other file keeps the metadata
+it has (a renamed file takes its old row's), so a sidecar that lists some files never erases the others'.
+With ``replace_metadata`` the sidecar is the whole truth: a file it does not name gets no metadata.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def plan_ingest(
     report: IngestReport,
     threads: int | None = None,
     shard: tuple[int, int] | None = None,
+    replace_metadata: bool = False,
 ) -> Plan:
     """Hash every scanned file and compare it with the rows stored for the folder named ``root``.
 
@@ -108,13 +112,13 @@ def plan_ingest(
     sources = _vector_sources(store, wanted, stored, gone, others=count > len(stored))
     renamed_meta = {row["content_hash"]: row.get("meta") or {} for row in gone.values()}
     encoding: dict[str, Task] = {}
-    updatable = UPDATABLE if sidecar.source else tuple(n for n in UPDATABLE if n != "meta")
     for row in wanted:
         old = stored.get(row["id"])
-        if old is not None and not sidecar.source:
+        keep_meta = not sidecar.source or (not replace_metadata and sidecar.match(row["rel_path"]) is None)
+        if old is not None and keep_meta:
             row["meta"] = old.get("meta") or {}
         if old is not None and old["content_hash"] == row["content_hash"]:
-            changed = {name: row[name] for name in updatable if old.get(name) != row[name]}
+            changed = {name: row[name] for name in UPDATABLE if old.get(name) != row[name]}
             if changed:
                 plan.updates[row["id"]] = changed
             else:
@@ -122,7 +126,7 @@ def plan_ingest(
             continue
         digest = row["content_hash"]
         kind = "reencoded" if old else "renamed" if digest in renamed_meta else "added"
-        if kind == "renamed" and not sidecar.source:  # the metadata moves with the file
+        if kind == "renamed" and keep_meta:  # the metadata moves with the file
             row["meta"] = renamed_meta[digest]
         plan.kinds[row["id"]] = kind
         if digest in sources:

@@ -29,7 +29,10 @@ class IngestReport:
         reencoded: Rows whose file's bytes changed; the new vector replaced the row.
         renamed: Rows for new paths whose bytes were stored under a path that is gone (vector copied).
         updated: Rows whose metadata, path or size changed; the vector stayed.
-        unchanged: Files whose row was already up to date.
+        metadata_updated: Of ``updated``, the rows whose metadata changed.
+        unchanged: Files whose row was already up to date (or was written, the same, by another process
+            while this run worked: ``written_by_others``).
+        written_by_others: Rows this run wrote that another process had already stored with the same bytes.
         pruned: Rows deleted by ``prune`` because their file is gone.
         encoded: Images that went through the encoder.
         copied: Rows that got the stored vector of identical bytes instead of being encoded.
@@ -37,6 +40,10 @@ class IngestReport:
         duplicates: Files with the same bytes as another new file of this run (encoded once, one row
             each): ``{path, same_as}``.
         failed: Files that could not be ingested: ``{path, reason}``.
+        metadata: The sidecar: ``{file, encoding, rows}`` (rows it gave metadata for); ``{}`` without one.
+        metadata_problems: Sidecar lines left out: ``{line (or entry), key, reason}``; the files they name
+            keep their metadata.
+        metadata_unmatched: Sidecar lines naming no image in the folder: ``{line (or entry), key}``.
         duration_s: Wall time of the whole run.
         images_per_s: ``ingested / duration_s``.
         phases_s: Wall time per phase (scan, hash, copy, update, encode, prune, flush).
@@ -54,13 +61,18 @@ class IngestReport:
     reencoded: int = 0
     renamed: int = 0
     updated: int = 0
+    metadata_updated: int = 0
     unchanged: int = 0
+    written_by_others: int = 0
     pruned: int = 0
     encoded: int = 0
     copied: int = 0
     ingested: int = 0
     duplicates: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata_problems: list[dict[str, Any]] = field(default_factory=list)
+    metadata_unmatched: list[dict[str, Any]] = field(default_factory=list)
     duration_s: float = 0.0
     images_per_s: float = 0.0
     phases_s: dict[str, float] = field(default_factory=dict)
@@ -96,8 +108,9 @@ class IngestReport:
         """A few human lines for a terminal or a notebook."""
         lines = [
             f"{self.seen} images seen in {self.images_dir}: {self.ingested} ingested ({self.added} added, "
-            f"{self.reencoded} re-encoded, {self.renamed} renamed), {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.pruned} pruned, {len(self.failed)} failed",
+            f"{self.reencoded} re-encoded, {self.renamed} renamed), {self.updated} updated "
+            f"({self.metadata_updated} metadata), "
+            f"{self.unchanged} unchanged{self._others()}, {self.pruned} pruned, {len(self.failed)} failed",
             f"{self.encoded} encoded, {self.copied} copied from identical stored bytes; "
             f"{self.duration_s:.1f} s, {self.images_per_s:.1f} images/s, encoder {self.encoder}"
             + (" (UNTRAINED weights: vectors carry no meaning)" if self.untrained else ""),
@@ -105,4 +118,27 @@ class IngestReport:
         lines += [f"  failed: {item['path']}: {item['reason']}" for item in self.failed[:20]]
         if len(self.failed) > 20:
             lines.append(f"  ... and {len(self.failed) - 20} more failures (see the JSON report)")
-        return "\n".join(lines)
+        return "\n".join(lines + self._metadata_lines())
+
+    def _others(self) -> str:
+        return f" ({self.written_by_others} written by another process)" if self.written_by_others else ""
+
+    def _metadata_lines(self, shown: int = 20) -> list[str]:
+        if not self.metadata:
+            return []
+        meta = self.metadata
+        lines = [f"metadata from {meta['file']} ({meta['encoding']}): {meta['rows']} files described; lines "
+                 f"left out: {len(self.metadata_problems)}; lines naming no image in the folder: "
+                 f"{len(self.metadata_unmatched)}"]  # fmt: skip
+        for item in self.metadata_problems[:shown]:
+            lines.append(f"  left out: {_where(item)}: {item.get('key') or '(no key)'!r}: {item['reason']}")
+        for item in self.metadata_unmatched[:shown]:
+            lines.append(f"  no such image: {_where(item)}: {item['key']!r}")
+        more = max(0, len(self.metadata_problems) - shown) + max(0, len(self.metadata_unmatched) - shown)
+        if more:
+            lines.append(f"  ... and {more} more metadata lines (see the JSON report)")
+        return lines
+
+
+def _where(item: dict[str, Any]) -> str:
+    return f"line {item['line']}" if "line" in item else f"entry {item.get('entry', '?')}"

@@ -91,18 +91,21 @@ def run_ingest(
     sidecar: Sidecar,
     report: IngestReport,
     options: RunOptions,
-) -> None:
+) -> set[str]:
     """Map ``tasks`` to pixels, embed them in full batches and upsert complete rows.
 
     The rows go to the collection named by ``config`` through a :class:`RowWriter` thread. Each task fills
     one row per name its bytes have. Bad files go to ``report.failed`` (every name of them);
     ``report.encoded`` counts images encoded, ``report.ingested`` rows the store acknowledged.
 
+    Returns:
+        The ids of rows that another process had already stored with the same bytes.
+
     Raises:
         ConfigError: GPU decoding was asked for with a preprocessing it does not reproduce.
     """
     if not tasks:
-        return
+        return set()
     sources = open_mappers(tasks, encoder, options)  # CPU workers fork here, before any thread of ours
     compiled = should_compile(encoder, len(tasks), options.compile)
     staging = Staging(options.batch_size, encoder.image_size, encoder.device, pad=compiled)
@@ -136,6 +139,7 @@ def run_ingest(
         finally:
             bar.set_postfix(stored=report.ingested, failed=len(report.failed))
             bar.close()
+    return writer.already
 
 
 def open_mappers(tasks: list[Task], encoder: Encoder, options: RunOptions) -> list[Iterator[PreparedBatch]]:

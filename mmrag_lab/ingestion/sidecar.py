@@ -1,28 +1,39 @@
 """Per-image metadata from a sidecar file: CSV or JSON Lines, keyed by file name.
 
 The key column is the first of ``file``, ``filename``, ``file_name``, ``path``, ``image``, ``name`` that
-the file has. A key may be a path relative to the image folder (``shoes/a.jpg``) or a bare file name
-(``a.jpg``); the relative path wins when both match. Every other column becomes a metadata key, stored in
-the row's ``meta`` JSON field (empty values are left out). The reranker shows this metadata to the LLM.
+the file has (case and spaces in the header do not matter). A key may be a path relative to the image
+folder (``shoes/a.jpg``) or a bare file name (``a.jpg``); the relative path wins when both match. Every
+other column becomes a metadata key, stored in the row's ``meta`` JSON field (empty values are left out).
+The reranker shows this metadata to the LLM.
 
 Each column gets a type (int, float, bool, text, or a list of one of them in JSON Lines), inferred from
 all its values (see :mod:`mmrag_lab.store.metatypes`); values are stored as that type, so a CSV's
 ``2021`` becomes the integer 2021, and the types go into the collection record for filters.
+
+Every line has a defined answer (see :mod:`.sidecar_read` for encodings and broken lines). A line that
+cannot be used is left out and named in ``problems``, and the run goes on: a key that leaves the folder
+(``../x.jpg``, an absolute path), a file listed twice with different values, metadata over
+:data:`META_LIMIT` bytes, a value Milvus cannot store (NaN, infinity, an integer beyond 64 bits, a nested
+object). A file that a left-out line names keeps the metadata it has.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
+import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mmrag_lab.errors import ConfigError
-from mmrag_lab.store.metatypes import coerce_row, infer_types
+from mmrag_lab.ingestion.sidecar_read import read_rows
+from mmrag_lab.ingestion.sidecar_values import check_meta
+from mmrag_lab.store.metatypes import CoercionError, coerce_row, infer_types
 
 KEY_COLUMNS = ("file", "filename", "file_name", "path", "image", "name")
+META_LIMIT = 65_536  # bytes of a row's metadata as JSON: Milvus' JSON field limit
+_DRIVE = re.compile(r"[A-Za-z]:/")
 
 
 @dataclass
@@ -34,78 +45,117 @@ class Sidecar:
         entries: Key (relative path or bare name) to metadata dict.
         keys: Every metadata key seen, sorted.
         types: The type of each key.
+        lines: Key to where it stands in the file (``{"line": N}`` or ``{"entry": N}``).
+        problems: Lines left out: ``{line (or entry), key, reason}``.
+        encoding: The encoding the file was read in.
     """
 
     source: str = ""
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys: tuple[str, ...] = ()
     types: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, dict[str, int]] = field(default_factory=dict)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    encoding: str = ""
+
+    def match(self, rel: str) -> str | None:
+        """The key that names the file at ``rel`` (relative, ``/``-separated), or None."""
+        if rel in self.entries:
+            return rel
+        name = rel.rsplit("/", 1)[-1]
+        return name if name in self.entries else None
 
     def lookup(self, rel: str) -> dict[str, Any]:
-        """Metadata for the file at ``rel`` (relative, ``/``-separated); ``{}`` when it has none."""
-        found = self.entries.get(rel)
-        if found is None:
-            found = self.entries.get(rel.rsplit("/", 1)[-1], {})
-        return dict(found)
+        """Metadata for the file at ``rel``; ``{}`` when it has none."""
+        key = self.match(rel)
+        return dict(self.entries[key]) if key is not None else {}
+
+    def unmatched(self, rels: list[str]) -> list[dict[str, Any]]:
+        """Entries that name no file of ``rels``: ``{line, key}``, in file order."""
+        used = {self.match(rel) for rel in rels}
+        return [{**self.lines[key], "key": key} for key in self.entries if key not in used]
 
 
 def load_sidecar(path: str | os.PathLike | None) -> Sidecar:
     """Read a CSV (``.csv``/``.tsv``) or JSON Lines (``.jsonl``/``.ndjson``/``.json``) sidecar.
 
     Raises:
-        ConfigError: The file is missing, has no key column, or has a malformed line.
+        ConfigError: The file is missing, empty, has no key column, or cannot be read as text or CSV.
     """
     if path is None:
         return Sidecar()
     source = Path(path)
     if not source.is_file():
         raise ConfigError(f"Metadata file {source} does not exist; pass --metadata with a CSV or JSONL file.")
-    suffix = source.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        rows = _read_csv(source, "\t" if suffix == ".tsv" else ",")
-    else:
-        rows = _read_jsonl(source)
-    return _index(rows, source, from_text=suffix in (".csv", ".tsv"))
+    raw = read_rows(source)
+    sidecar = Sidecar(source=str(source), encoding=raw.encoding, problems=list(raw.problems))
+    if not raw.rows and not raw.problems:
+        raise ConfigError(f"Metadata file {source} has no rows.")
+    if raw.rows:
+        _index(sidecar, raw.rows, raw.columns, from_text=source.suffix.lower() in (".csv", ".tsv"))
+    return sidecar
 
 
-def _read_csv(source: Path, delimiter: str) -> list[dict[str, Any]]:
-    with source.open(newline="", encoding="utf-8-sig") as handle:
-        return [dict(row) for row in csv.DictReader(handle, delimiter=delimiter)]
+def key_column(columns: list[str]) -> str | None:
+    """The column that names the files: the first of :data:`KEY_COLUMNS`, ignoring case and spaces."""
+    plain = {column.strip().lower().replace(" ", "_"): column for column in columns}
+    return next((plain[name] for name in KEY_COLUMNS if name in plain), None)
 
 
-def _read_jsonl(source: Path) -> list[dict[str, Any]]:
-    rows = []
-    with source.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{source}, line {number}: not valid JSON ({exc.msg}).") from None
-            if not isinstance(row, dict):
-                raise ConfigError(f"{source}, line {number}: each line must be a JSON object.")
-            rows.append(row)
-    return rows
-
-
-def _index(rows: list[dict[str, Any]], source: Path, from_text: bool) -> Sidecar:
-    columns = list(rows[0]) if rows else []
-    key = next((c for c in KEY_COLUMNS if any(c in row for row in rows)), None)
-    if rows and key is None:
+def _index(sidecar: Sidecar, rows: list, columns: list[str], from_text: bool) -> None:
+    key = key_column(columns)
+    if key is None:
         raise ConfigError(
-            f"Metadata file {source} has no file-name column; name one of {', '.join(KEY_COLUMNS)} "
-            f"(found: {', '.join(map(str, columns))})."
+            f"Metadata file {sidecar.source} has no file-name column; name one of {', '.join(KEY_COLUMNS)} "
+            f"(found: {', '.join(map(repr, columns)) or 'no columns'})."
         )
+    found: dict[str, list[tuple[dict[str, int], dict[str, Any]]]] = {}
+    for where, row in rows:
+        name, reason = _key(row.get(key), key)
+        meta = {str(k): v for k, v in row.items() if k != key and v not in (None, "")}
+        reason = reason or check_meta(meta, META_LIMIT)
+        if reason:
+            sidecar.problems.append({**where, "key": name, "reason": reason})
+        else:
+            found.setdefault(name, []).append((where, meta))
     entries: dict[str, dict[str, Any]] = {}
-    keys: set[str] = set()
-    for row in rows:
-        name = str(row.get(key) or "").strip().replace("\\", "/").removeprefix("./")
-        if not name:
-            continue
-        meta = {str(k): v for k, v in row.items() if k != key and k is not None and v not in (None, "")}
-        entries[name] = meta
-        keys.update(meta)
+    for name, listed in found.items():
+        if len(listed) > 1:
+            places = ", ".join(f"{kind} {n}" for where, _ in listed for kind, n in where.items())
+            same = all(meta == listed[0][1] for _, meta in listed)
+            sidecar.problems.append({**listed[0][0], "key": name, "reason": (
+                f"listed {len(listed)} times ({places}) with the same values; used once" if same else
+                f"listed {len(listed)} times ({places}) with different values; none is used, keep one line "
+                "per file")})  # fmt: skip
+            if not same:
+                continue
+        entries[name] = listed[0][1]
+        sidecar.lines[name] = listed[0][0]
     types = infer_types(entries.values(), from_text)
-    entries = {name: coerce_row(meta, types) for name, meta in entries.items()}
-    return Sidecar(source=str(source), entries=entries, keys=tuple(sorted(keys)), types=types)
+    for name, meta in list(entries.items()):
+        try:
+            entries[name] = coerce_row(meta, types)
+        except CoercionError as exc:
+            sidecar.problems.append({**sidecar.lines.pop(name), "key": name, "reason": str(exc)})
+            del entries[name]
+    sidecar.entries = entries
+    sidecar.keys = tuple(sorted({k for meta in entries.values() for k in meta}))
+    sidecar.types = {k: v for k, v in types.items() if k in sidecar.keys}
+
+
+def _key(value: Any, column: str) -> tuple[str, str | None]:
+    """The normalised key of a row and, when it cannot be used, why."""
+    if isinstance(value, (dict, list, bool)) or value is None:
+        shown = "" if value is None else str(value)[:60]
+        return shown, f"no file name in column {column!r}"
+    text = str(value).strip().replace("\\", "/")
+    if not text:
+        return text, f"no file name in column {column!r}"
+    if text.startswith("/") or _DRIVE.match(text):
+        return text, "an absolute path; keys are paths relative to the image folder (or bare file names)"
+    name = posixpath.normpath(text)
+    if name == ".." or name.startswith("../"):
+        return text, "leaves the image folder; keys are paths relative to it (or bare file names)"
+    if name == ".":
+        return text, "names the folder itself, not a file"
+    return name, None

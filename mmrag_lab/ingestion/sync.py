@@ -8,14 +8,15 @@ from mmrag_lab.store.collection import Store
 from mmrag_lab.store.rows import ID_CHUNK, chunks
 
 
-def write_copies(store: Store, plan: Plan, report: IngestReport) -> None:
+def write_copies(store: Store, plan: Plan, report: IngestReport) -> set[str]:
     """Give each new or changed row the vector of a stored row with the same bytes.
 
     Every source vector is read before any row is written: when two files swap names, each row's source
-    is the other row, which must still hold its old vector.
+    is the other row, which must still hold its old vector. Returns the ids that another process had
+    already stored with the same bytes.
     """
     if not plan.copies:
-        return
+        return set()
     sources: dict[str, dict] = {}
     for chunk in chunks(sorted({source for _, source in plan.copies}), ID_CHUNK):
         for row in store.get(chunk, output_fields=["vector", "width", "height"]):
@@ -30,14 +31,16 @@ def write_copies(store: Store, plan: Plan, report: IngestReport) -> None:
         rows.append(
             {**partial, "vector": found["vector"], "width": found["width"], "height": found["height"]}
         )
-    written = store.insert(rows)
-    report.ingested += written
-    report.copied += written
+    already = store.insert_new(rows)
+    report.ingested += len(rows)
+    report.copied += len(rows)
+    return already
 
 
 def write_updates(store: Store, plan: Plan, report: IngestReport) -> None:
     """Change the fields (metadata, path, size) of rows whose bytes are unchanged; vectors stay."""
     report.updated = store.update_fields(plan.updates)
+    report.metadata_updated = sum("meta" in fields for fields in plan.updates.values())
 
 
 def prune(store: Store, plan: Plan, report: IngestReport) -> None:

@@ -36,6 +36,8 @@ class RowWriter:
     Args:
         config: Where to write (URI, token, collection).
         on_written: Called with the number of rows after each acknowledged write.
+
+    ``already`` collects the ids of written rows that another process had stored with the same bytes.
         depth: Batches that may wait before :meth:`put` blocks (bounds memory).
         flush_every: Rows between flushes.
     """
@@ -49,6 +51,7 @@ class RowWriter:
     ):
         self.on_written = on_written
         self.flush_every = flush_every
+        self.already: set[str] = set()
         self._error: BaseException | None = None
         self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=depth)
         self._store = Store.open(config)
@@ -73,9 +76,9 @@ class RowWriter:
             if self._error is not None:
                 continue  # drain, so that put() never blocks after a failure
             try:
-                count = self._store.insert(rows)
-                self.on_written(count)
-                since_flush += count
+                self.already |= self._store.insert_new(rows)
+                self.on_written(len(rows))
+                since_flush += len(rows)
                 if since_flush >= self.flush_every:
                     self._store.flush()
                     since_flush = 0

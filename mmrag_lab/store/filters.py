@@ -21,8 +21,16 @@ and a value that cannot be read as that type is refused, naming column, type and
 (JSON Lines) the condition is that the list contains the value.
 
 Values are data, never syntax: strings become escaped literals (a quote, backslash or line break cannot
-end the literal), pattern characters in path values are escaped, numbers must be finite numbers and
-metadata keys must be plain names. A raw expression for experts goes through ``filter=`` unchanged.
+end the literal), numbers must be finite numbers and metadata keys must be plain names. A raw expression
+for experts goes through ``filter=`` unchanged.
+
+Paths hold every character, ``%``, ``_`` and ``\\`` included. ``path_prefix`` is a range of string
+comparisons (``path >= P and path < P'``), exact on every backend. ``path_contains`` needs ``like``, and
+Milvus Lite 3.2.2 reads one pattern three ways: a ``%text%`` without ``%``/``_`` inside is matched as
+plain text (a backslash is itself), a pattern with wildcards honours ``\\`` escapes, and an expression with
+a JSON path (a metadata condition) is evaluated row by row with no escapes at all. The pattern is written
+for the way it will be read; a ``%`` or ``_`` beside a metadata condition on Lite cannot be written
+literally and is refused.
 """
 
 from __future__ import annotations
@@ -52,9 +60,10 @@ class Dialect:
     name: str
     infix_like: bool  # ``%value%`` patterns (Lite 3.x and servers >= 2.4); 2.3 servers only match prefixes
     like_escapes: bool  # ``\\%``, ``\\_`` and ``\\\\`` escape pattern characters; on 2.3, ``_`` is literal
+    plain_like: bool = False  # Lite: wildcard-free patterns are plain text; JSON paths disable escapes
 
 
-LITE = Dialect("Milvus Lite", infix_like=True, like_escapes=True)
+LITE = Dialect("Milvus Lite", infix_like=True, like_escapes=True, plain_like=True)
 SERVER_2_3 = Dialect("Milvus 2.3 server", infix_like=False, like_escapes=False)
 SERVER = Dialect("Milvus server", infix_like=True, like_escapes=True)
 
@@ -86,7 +95,10 @@ def build_filter(
         QueryError: Unknown key, a value of the wrong type, or a pattern the backend cannot express.
     """
     types = dict(metadata_types or {})
-    clauses = [_clause(key, value, dialect, metadata_keys, types) for key, value in (where or {}).items()]
+    where = dict(where or {})
+    if dialect.plain_like and any(_is_meta(key) for key in where):
+        dialect = _ROW_BY_ROW
+    clauses = [_clause(key, value, dialect, metadata_keys, types) for key, value in where.items()]
     return " and ".join(clauses)
 
 
@@ -121,8 +133,10 @@ def _clause(
             if len(values) == 1
             else f"{key} in [{', '.join(map(render, values))}]"
         )
-    if key in ("path_prefix", "path_contains"):
-        return f"path like {string_literal(_pattern(key, _string_value(key, value), dialect))}"
+    if key == "path_prefix":
+        return _prefix_range(_string_value(key, value))
+    if key == "path_contains":
+        return f"path like {string_literal(_contains_pattern(_string_value(key, value), dialect))}"
     meta_key = key[5:] if key.startswith("meta.") else key
     known = None if metadata_keys is None else set(metadata_keys)
     if not META_KEY.fullmatch(meta_key):
@@ -152,17 +166,40 @@ def _typed(column: str, value: Any, kind: str | None) -> Any:
         raise QueryError(str(exc)) from None
 
 
-def _pattern(key: str, value: str, dialect: Dialect) -> str:
-    if key == "path_contains" and not dialect.infix_like:
+def _is_meta(key: str) -> bool:
+    return not (key in RANGE_KEYS or key in INT_FIELDS or key in PATH_KEYS)
+
+
+def _prefix_range(prefix: str) -> str:
+    """Every string that starts with ``prefix``, as comparisons (code point order = UTF-8 byte order)."""
+    head = prefix.rstrip(chr(0x10FFFF))
+    if not head:
+        return f"path >= {string_literal(prefix)}"
+    following = ord(head[-1]) + 1
+    following = 0xE000 if 0xD800 <= following < 0xE000 else following  # surrogates are not text
+    upper = head[:-1] + chr(following)
+    return f"(path >= {string_literal(prefix)} and path < {string_literal(upper)})"
+
+
+def _contains_pattern(value: str, dialect: Dialect) -> str:
+    if not dialect.infix_like:
         raise QueryError(
             f"path_contains needs Milvus Lite or a Milvus server >= 2.4; this {dialect.name} matches path "
             "prefixes only. Use path_prefix, or a metadata key."
         )
-    if dialect.like_escapes:
+    wildcards = "%" in value or "_" in value
+    if dialect is _ROW_BY_ROW and wildcards:
+        raise QueryError(
+            f"path_contains={value!r}: Milvus Lite cannot match a '%' or '_' literally beside a metadata "
+            "condition. Leave that character out of path_contains, or filter on the path alone."
+        )
+    plain = dialect is _ROW_BY_ROW or (dialect.plain_like and not wildcards and not value.endswith("\\"))
+    if not plain:
         value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    elif "%" in value:
-        raise QueryError(f"A '%' in {key} cannot be matched literally on a {dialect.name}; leave it out.")
-    return f"%{value}%" if key == "path_contains" else f"{value}%"
+    return f"%{value}%"
+
+
+_ROW_BY_ROW = Dialect("Milvus Lite (row by row)", infix_like=True, like_escapes=False)
 
 
 def _as_list(value: Any) -> list[Any]:

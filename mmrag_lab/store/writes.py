@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from mmrag_lab.store import rows as store_rows
-from mmrag_lab.store.rows import ID_CHUNK, MAX_WRITE_BYTES
+from mmrag_lab.store.rows import ID_CHUNK, MAX_WRITE_BYTES, STRONG
 from mmrag_lab.store.schema import CORE_FIELDS
+
+EVENTUALLY = "Eventually"
 
 
 class StoreWrites:
@@ -26,6 +33,51 @@ class StoreWrites:
             self._call("upsert", self.collection, [store_rows.complete_row(row) for row in batch])
             written += len(batch)
         return written
+
+    def insert_new(self, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+        """Write complete rows like :meth:`insert`; return the ids that already held these bytes.
+
+        Those rows were written by another process since this one planned: the write changed nothing
+        there, and a report must not count them as this run's. The look-up and the write of each batch
+        hold a lock that every writer of this collection on this machine takes (for Milvus Lite, every
+        writer of the file), so two concurrent ingests never both count one row. A served file (Milvus
+        Lite) answers the look-up at once; a server's look-up reads at Eventually consistency (a Strong or
+        Session read there waits about 200 ms per batch), so a row that another writer stored in the last
+        fraction of a second may, rarely, be counted by both.
+        """
+        already: set[str] = set()
+        for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
+            with self._writers_lock():
+                stored = self._stored_hashes([str(row["id"]) for row in batch])
+                self._call("upsert", self.collection, [store_rows.complete_row(row) for row in batch])
+            already.update(str(r["id"]) for r in batch if stored.get(str(r["id"])) == r["content_hash"])
+        return already
+
+    def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
+        self.load()
+        level = STRONG if self.backend.served_file() else EVENTUALLY
+        rows = self._call("query", self.collection, filter=store_rows.in_filter(ids),
+                          output_fields=["id", "content_hash"], consistency_level=level)  # fmt: skip
+        return {str(row["id"]): row["content_hash"] for row in rows}
+
+    @contextmanager
+    def _writers_lock(self) -> Iterator[None]:
+        served = self.backend.served_file()
+        name = hashlib.sha256(f"{self.uri}\0{self.collection}".encode()).hexdigest()[:16]
+        path = (
+            f"{served}.writers.lock" if served else os.path.join(tempfile.gettempdir(), f"mmrag-{name}.lock")
+        )
+        try:
+            handle = open(path, "a")  # noqa: SIM115 - held for the with block below
+        except OSError:  # a folder we cannot write to: the write itself will say so
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def update_fields(self, changes: Mapping[str, Mapping[str, Any]]) -> int:
         """Change some fields of existing rows, keeping their vectors: ``{id: {field: value}}``.

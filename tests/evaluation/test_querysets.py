@@ -228,7 +228,10 @@ def test_match_reports_missing_targets_unmatched_images_and_subset_members(tmp_p
 
 
 def test_load_queries_refuses_unknown_kinds(tmp_path):
+    (tmp_path / "x.csv").write_text("image,instruction\n")
     with pytest.raises(EvaluationError, match="Cannot tell"):
         load_queries(tmp_path / "x.csv")
+    with pytest.raises(EvaluationError, match="does not exist"):
+        load_queries(tmp_path / "absent.csv")
     with pytest.raises(EvaluationError, match="Unknown query-set kind"):
         load_queries(tmp_path / "x.csv", kind="coco")

@@ -43,23 +43,35 @@ def test_vocabulary():
     }
     expr = build_filter(where, metadata_keys=["category", "in_stock"])
     assert expr == (
-        'meta["category"] == "dress" and path like "/data/shoes%" and width >= 300 and file_size <= 10000 '
+        'meta["category"] == "dress" and (path >= "/data/shoes" and path < "/data/shoet") and width >= 300 and file_size <= 10000 '
         'and height in [533, 534] and id == "abc" and (meta["colour"] == "red" or meta["colour"] == "blue") '
         'and meta["in_stock"] == true'
     )
     assert build_filter(None) == "" and build_filter({}) == ""
 
 
-def test_like_patterns_escape_wildcards_where_the_backend_can():
+def test_like_patterns_are_written_for_the_way_the_backend_reads_them():
+    # Lite matches a wildcard-free %text% as plain text; a pattern with wildcards honours escapes.
+    assert build_filter({"path_contains": "back\\slash"}, dialect=LITE) == 'path like "%back\\\\slash%"'
     assert (
         build_filter({"path_contains": "50%_off\\x"}, dialect=LITE)
         == 'path like "%50\\\\%\\\\_off\\\\\\\\x%"'
     )
-    assert build_filter({"path_prefix": "a_b"}, dialect=SERVER_2_3) == 'path like "a_b%"'
+    assert build_filter({"path_contains": "50%"}, dialect=SERVER) == 'path like "%50\\\\%%"'
+    # Beside a metadata condition Lite reads patterns without escapes: a backslash is itself.
+    expr = build_filter({"path_contains": "end\\", "category": "x"}, dialect=LITE)
+    assert expr.startswith('path like "%end\\\\%"')
+    with pytest.raises(QueryError, match="literally beside a metadata"):
+        build_filter({"path_contains": "x_y", "category": "x"}, dialect=LITE)
     with pytest.raises(QueryError, match="path_prefix"):
         build_filter({"path_contains": "shoes"}, dialect=SERVER_2_3)
-    with pytest.raises(QueryError, match="literally"):
-        build_filter({"path_prefix": "50%"}, dialect=SERVER_2_3)
+
+
+def test_prefixes_are_exact_ranges_on_every_backend():
+    for dialect in (LITE, SERVER_2_3, SERVER):
+        assert build_filter({"path_prefix": "a_b%"}, dialect=dialect) == '(path >= "a_b%" and path < "a_b&")'
+    assert build_filter({"path_prefix": ""}) == 'path >= ""'
+    assert build_filter({"path_prefix": "a\ud7ff"}) == '(path >= "a\ud7ff" and path < "a\ue000")'
 
 
 def test_dialect_from_server_version():
