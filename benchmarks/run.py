@@ -106,6 +106,8 @@ def render() -> str:
         if path.exists():
             section = getattr(importlib.import_module(module_name), fn)(json.loads(path.read_text()))
             parts += [f"## {section['title']}", "", section["markdown"], ""]
+    for path in sorted(RESULTS.glob("h200_*.md")):  # sections written by hand from GPU runs, in name order
+        parts += [path.read_text().rstrip(), ""]
     return "\n".join(parts)
 
 
