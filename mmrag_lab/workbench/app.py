@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,11 @@ from PIL import Image
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ImageLoadError, MmragError
+from mmrag_lab.guard import log_unexpected
 from mmrag_lab.plots.figures import figure_png, plot_rerank, plot_results
 from mmrag_lab.workbench.app_backend import AppBackend, folder_choices
 from mmrag_lab.workbench.upload import read_upload
 
-log = logging.getLogger(__name__)
 NO_PICK = "(choose an image)"
 
 
@@ -215,9 +214,8 @@ class SearchApp:
             self._failed(clears_results)
             self._say(str(exc), "error")
         except Exception as exc:  # the app is the user's surface: a message, never a traceback
-            log.debug("app %s failed", what, exc_info=True)
             self._failed(clears_results)
-            self._say(f"{what} failed unexpectedly ({type(exc).__name__}: {exc})", "error")
+            self._say(f"{what.capitalize()} failed: {log_unexpected(exc, f'the app ({what})')}", "error")
         finally:
             self.progress.layout.visibility, self.status.value = "hidden", ""
             self.search_button.disabled = False

@@ -231,15 +231,18 @@ def test_buttons_are_disabled_while_work_runs(collection):
     assert not app.search_button.disabled and app.progress.layout.visibility == "hidden"
 
 
-def test_an_unexpected_failure_is_a_message_not_a_traceback(collection):
+def test_an_unexpected_failure_is_a_message_not_a_traceback(collection, tmp_path, monkeypatch):
     class Broken(AppBackend):
         def search(self, *args, **kwargs):
             raise RuntimeError("disk on fire")
 
+    monkeypatch.setenv("MMRAG_LOG_DIR", str(tmp_path / "logs"))
     app = SearchApp(collection, backend=Broken(collection))
     app.pick.index = 1
     app.search_button.click()
-    _assert_message_only(app, "failed unexpectedly", "RuntimeError: disk on fire")
+    _assert_message_only(app, "Searching failed", "unexpected error", "RuntimeError: disk on fire")
+    (log,) = (tmp_path / "logs").iterdir()  # the traceback is in the file the message names
+    assert str(log) in app.message.value and "disk on fire" in log.read_text()
 
 
 def test_parse_filter_splits_keyword_filters_from_raw_expressions():
