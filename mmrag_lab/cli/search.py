@@ -62,13 +62,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
-    from mmrag_lab.retrieval.query import search
+    from mmrag_lab.retrieval.query import MAX_K, search
 
     config = config_from_args(
         args, llm_base_url=args.base_url, llm_model=args.model, **llm_bounds(args),
         spelled={"llm_base_url": "--base-url", "llm_model": "--model"},
     )  # fmt: skip
     check_out("--out", args.out)
+    checks.whole_number("-k", args.k, high=MAX_K)
     if args.image is not None:
         checks.existing_file("--image", args.image)
         try:

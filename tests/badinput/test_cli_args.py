@@ -68,7 +68,7 @@ def _search(lite, tmp_path, *extra: str) -> list[str]:
 
 def _cases() -> list[tuple[str, list[str], list[str]]]:
     """(case id, extra arguments, fragments the message must hold), generated from each rule."""
-    cases = [(f"k={v}", ["-k", v], ["-k" if not v.lstrip("-").isdigit() else "k must be"])
+    cases = [(f"k={v}", ["-k", v], ["-k" if not v.lstrip("-").isdigit() else "-k must be"])
              for v in out_of_range(1, 16384)]  # fmt: skip
     cases += [(f"device={v}", ["--device", v], ["--device", v]) for v in bad_devices()]
     cases += [(f"collection={v[:12]}", ["--collection", v], ["--collection", "not a name Milvus accepts"])
