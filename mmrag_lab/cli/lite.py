@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from mmrag_lab.config import Config
@@ -36,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
             f"{backend.display_uri()} is a {backend.label} address; 'mmrag lite' is for Milvus Lite files (*.db)."
         )
     path = str(served)
+    if not os.path.exists(path):
+        print(f"{path}: there is no Milvus Lite database here (nothing was created); `mmrag ingest FOLDER "
+              f"--uri {path}` makes one.")  # fmt: skip
+        return 0
     if args.action == "stop":
         print(f"stopped the server of {path}" if stop_server(path) else f"no server was running for {path}")
         return 0
