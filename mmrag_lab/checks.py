@@ -40,13 +40,19 @@ def whole_number(name: str, value: Any, *, low: int = 1, high: int | None = None
     return number
 
 
-def seconds(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    """``value`` as a finite number of seconds, above zero (or zero when ``allow_zero``)."""
+def _finite(value: Any) -> float:
+    """``value`` as a finite float, or NaN when it is none (booleans are not numbers here)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        return math.nan
+    return number if math.isfinite(number) and not isinstance(value, bool) else math.nan
+
+
+def seconds(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    """``value`` as a finite number of seconds, above zero (or zero when ``allow_zero``)."""
+    number = _finite(value)
+    if not (number >= 0 if allow_zero else number > 0):  # NaN fails both
         least = "0 or more" if allow_zero else "above 0"
         raise ConfigError(f"{name} must be a number of seconds {least}, got {value!r}.")
     return number
@@ -54,21 +60,15 @@ def seconds(name: str, value: Any, *, allow_zero: bool = False) -> float:
 
 def megabytes(name: str, value: Any) -> float:
     """``value`` as a finite size in megabytes, above zero."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not math.isfinite(number) or number <= 0:
+    number = _finite(value)
+    if not number > 0:
         raise ConfigError(f"{name} must be a size in megabytes above 0, got {value!r}.")
     return number
 
 
 def fraction(name: str, value: Any) -> float:
     """``value`` as a number from 0 to 1."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
+    number = _finite(value)
     if not 0.0 <= number <= 1.0:
         raise ConfigError(f"{name} must be a number from 0 to 1, got {value!r}.")
     return number
