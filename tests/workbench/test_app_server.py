@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from tornado import web
 
 from mmrag_lab.workbench.app_server import CappedKernelManager
+
+
+def run_apart(scenario):
+    """``asyncio.run(scenario())`` on a thread of its own: an earlier test (a browser driver, a kernel
+    client) may have left an event loop running on this one, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(scenario())).result()
 
 
 @pytest.mark.slow
@@ -25,7 +33,7 @@ def test_the_kernel_past_the_cap_is_refused_and_a_freed_place_is_taken_again(tmp
         await manager.shutdown_kernel(again, now=True)
         return again
 
-    assert asyncio.run(scenario())
+    assert run_apart(scenario)
 
 
 @pytest.mark.slow
@@ -41,4 +49,4 @@ def test_concurrent_starts_never_pass_the_cap(tmp_path):
             await manager.shutdown_kernel(kernel_id, now=True)
         return len(started), len(refused)
 
-    assert asyncio.run(scenario()) == (2, 1)
+    assert run_apart(scenario) == (2, 1)
