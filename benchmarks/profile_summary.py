@@ -28,7 +28,9 @@ ROLES = (  # first match wins: the most specific functions first
     ("idle pool threads", ("concurrent/futures/thread.py",)),
     ("watching the Lite server process", ("Popen._try_wait", "Popen.wait")),
 )
-WAITING = re.compile(r"wait|acquire|_blocking|synchronize|select|_try_wait|sleep|poll|get \(queue|_worker \(concurrent", re.I)
+WAITING = re.compile(
+    r"wait|acquire|_blocking|synchronize|select|_try_wait|sleep|poll|get \(queue|_worker \(concurrent", re.I
+)
 COMPILE = (
     "convert_frame",
     "compile_fx",
