@@ -8,10 +8,9 @@
 
 Each mapper runs on a thread of its own, feeding a bounded queue, so the model works on one batch while
 the next is mapped and the last is written. The loop queues a batch on the device before it waits for the
-previous batch's vectors (:mod:`.landing`), so the device never idles while the host makes rows. The CPU
-and GPU paths differ only in their mapper. Every batch
-reaches the encoder padded to the full batch size (:mod:`.staging`), and only the real images' vectors
-become rows.
+previous batch's vectors (:mod:`.landing`), so the host makes rows while the device has work queued. The
+CPU and GPU paths differ only in their mapper. Every batch reaches the encoder padded to the full batch size
+(:mod:`.staging`), and only the real images' vectors become rows.
 """
 
 from __future__ import annotations
@@ -42,8 +41,8 @@ QUEUE_DEPTH = 3  # batches waiting between a mapper and the model: enough to rid
 # time against the model's speed-up. Measured once, model alone (visualized-bge-base, untrained weights,
 # fp16, batch 256, one H200, torch 2.11, 2026-12-02): 3,546 images/s eager, 4,980 compiled, min cosine
 # 0.999996; the first compile took 28.1 s, a second process's 5.1 s from the on-disk cache. Break-even:
-# 28.1 s / (1/3,546 - 1/4,980) s = 346,000 images cold, 63,000 warm. While the host pipeline bounds the
-# end-to-end rate the gain is smaller; to be measured again on a GPU, end to end.
+# 28.1 s / (1/3,546 - 1/4,980) s = 346,000 images cold, 63,000 warm. Measured again (nvidia-h200, another
+# machine): 24.8 s cold, 3.2 s warm, 3,495 eager, 4,956 compiled: 296,000 cold, 38,000 warm (BENCHMARKS.md).
 COMPILE_MIN_IMAGES = 350_000
 # GPU mappers side by side, each on a thread and a CUDA stream of its own. Measured on one H200 (runner's encode
 # loop, 6,000 JPEGs, compiled fp16): two were slower than one, 2,428 against 2,851 images/s for

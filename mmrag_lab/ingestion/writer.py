@@ -36,10 +36,10 @@ class RowWriter:
     Args:
         config: Where to write (URI, token, collection).
         on_written: Called with the number of rows after each acknowledged write.
-
-    ``already`` collects the ids of written rows that another process had stored with the same bytes.
         depth: Batches that may wait before :meth:`put` blocks (bounds memory).
         flush_every: Rows between flushes.
+
+    ``already`` collects the ids of written rows that another process had stored with the same bytes.
     """
 
     def __init__(
