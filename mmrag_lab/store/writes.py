@@ -6,8 +6,10 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from mmrag_lab.store import rows as store_rows
@@ -15,6 +17,20 @@ from mmrag_lab.store.rows import ID_CHUNK, MAX_WRITE_BYTES, STRONG
 from mmrag_lab.store.schema import CORE_FIELDS
 
 EVENTUALLY = "Eventually"
+
+
+@dataclass
+class _Writing:
+    """This process's writing session on one collection (see :meth:`StoreWrites.writing`)."""
+
+    fd: int  # the presence file, held with a shared flock while the session lasts
+    generation: int  # the presence file's count of sessions begun, as this one began
+    alone: bool  # no other session was open when this one began
+    depth: int = 1
+
+
+_SESSIONS: dict[str, _Writing] = {}
+_SESSIONS_GUARD = threading.Lock()
 
 
 class StoreWrites:
@@ -43,15 +59,82 @@ class StoreWrites:
         writer of the file), so two concurrent ingests never both count one row. A served file (Milvus
         Lite) answers the look-up at once; a server's look-up reads at Eventually consistency (a Strong or
         Session read there waits about 200 ms per batch), so a row that another writer stored in the last
-        fraction of a second may, rarely, be counted by both.
+        fraction of a second may, rarely, be counted by both. Inside a :meth:`writing` block that has had
+        the collection to itself, nobody else can have stored these rows, and the look-up is skipped.
         """
         already: set[str] = set()
         for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
             with self._writers_lock():
-                stored = self._stored_hashes([str(row["id"]) for row in batch])
+                alone = self._alone()
+                stored = {} if alone else self._stored_hashes([str(row["id"]) for row in batch])
                 self._call("upsert", self.collection, [store_rows.complete_row(row) for row in batch])
             already.update(str(r["id"]) for r in batch if stored.get(str(r["id"])) == r["content_hash"])
         return already
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Declare this process a writer of the collection for the block: an ingest, from its plan to its
+        last write.
+
+        While no other process's block was open when this one began, and none has begun since,
+        :meth:`insert_new` knows that nobody else can have stored its rows and skips its look-up (a query
+        per batch). Sessions are counted in a presence file beside the writers' lock; a process that ends,
+        however it ends, drops its flock on it. A write by :meth:`insert_new` outside any block counts as a
+        session begun, so blocks open elsewhere go back to looking up.
+        """
+        path = self._lock_path() + ".present"
+        with _SESSIONS_GUARD:
+            session = _SESSIONS.get(path)
+            if session is not None:  # two ingests of one process at once: neither is alone
+                session.depth += 1
+                session.alone = False
+            else:
+                session = self._begin_session(path)
+                if session is not None:
+                    _SESSIONS[path] = session
+        try:
+            yield
+        finally:
+            with _SESSIONS_GUARD:
+                if session is not None:
+                    session.depth -= 1
+                    if session.depth == 0:
+                        _SESSIONS.pop(path, None)
+                        os.close(session.fd)  # the flock goes with it
+
+    def _begin_session(self, path: str) -> _Writing | None:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # a folder we cannot write to: every write looks up, as without a session
+            return None
+        with self._writers_lock():  # one session begins at a time, and never during a write
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                alone = True
+            except BlockingIOError:
+                alone = False
+            fcntl.flock(fd, fcntl.LOCK_SH)  # only a beginning session ever asks for it exclusively
+            generation = _bump(fd)
+        return _Writing(fd, generation, alone)
+
+    def _alone(self) -> bool:
+        """Whether this process has been the collection's only writer since its session began (the writers'
+        lock is held)."""
+        path = self._lock_path() + ".present"
+        session = _SESSIONS.get(path)
+        if session is None:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError:
+                return False
+            try:
+                _bump(fd)  # a writer without a session: sessions open elsewhere must look up from now on
+            finally:
+                os.close(fd)
+            return False
+        if session.alone and _generation(session.fd) != session.generation:
+            session.alone = False  # another session began: it may store our rows from now on
+        return session.alone
 
     def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
         self.load()
@@ -60,13 +143,16 @@ class StoreWrites:
                           output_fields=["id", "content_hash"], consistency_level=level)  # fmt: skip
         return {str(row["id"]): row["content_hash"] for row in rows}
 
-    @contextmanager
-    def _writers_lock(self) -> Iterator[None]:
+    def _lock_path(self) -> str:
         served = self.backend.served_file()
         name = hashlib.sha256(f"{self.uri}\0{self.collection}".encode()).hexdigest()[:16]
-        path = (
+        return (
             f"{served}.writers.lock" if served else os.path.join(tempfile.gettempdir(), f"mmrag-{name}.lock")
         )
+
+    @contextmanager
+    def _writers_lock(self) -> Iterator[None]:
+        path = self._lock_path()
         try:
             handle = open(path, "a")  # noqa: SIM115 - held for the with block below
         except OSError:  # a folder we cannot write to: the write itself will say so
@@ -134,3 +220,16 @@ class StoreWrites:
         """
         self._call("release_collection", self.collection)
         self._loaded = False
+
+
+def _generation(fd: int) -> int:
+    text = os.pread(fd, 32, 0).strip()
+    return int(text) if text.isdigit() else 0
+
+
+def _bump(fd: int) -> int:
+    """Count one more session begun in the presence file (the writers' lock is held); the new count."""
+    generation = _generation(fd) + 1
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(generation).encode(), 0)
+    return generation
