@@ -1,7 +1,7 @@
 """The CPU mapper: decoding and preprocessing in worker processes, so that the encoder does not wait.
 
 A torch :class:`~torch.utils.data.DataLoader` runs :class:`PrepareDataset` in ``workers`` processes. Each
-item is read by :func:`~mmrag_lab.ingestion.reader.read_checked`, decoded to RGB and resized and cropped by
+item is read by :func:`~mmrag_lab.ingestion.reader.read_checked` (and hashed, when its plan did not), decoded to RGB and resized and cropped by
 the encoder's :class:`~mmrag_lab.encoders.preprocessing.Preprocessing`. A bad file becomes an error entry
 in the batch; it never stops the batch.
 
@@ -24,7 +24,7 @@ from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ImageLoadError
 from mmrag_lab.images import image_size
 from mmrag_lab.ingestion.mapper import PreparedBatch
-from mmrag_lab.ingestion.reader import Task, read_checked
+from mmrag_lab.ingestion.reader import Task, read_checked, settle
 
 
 def default_workers(on_gpu: bool) -> int:
@@ -74,7 +74,13 @@ class PrepareDataset(Dataset):
             return {"index": index, "error": exc.reason}
         except Exception as exc:  # a transform failing on one odd image must not stop the batch
             return {"index": index, "error": f"preprocessing failed ({type(exc).__name__}: {exc})"}
-        return {"index": index, "pixels": pixels, "size": size}
+        return {
+            "index": index,
+            "pixels": pixels,
+            "size": size,
+            "id": settle(task, data).id,
+            "bytes": len(data),
+        }
 
 
 def make_loader(
@@ -105,11 +111,15 @@ class _Collate:
     def __call__(self, items: list[dict[str, Any]]) -> PreparedBatch:
         good = [item for item in items if "pixels" in item]
         return PreparedBatch(
-            tasks=[self.tasks[item["index"]] for item in good],
+            tasks=[_with_id(self.tasks[item["index"]], item["id"], item["bytes"]) for item in good],
             pixels=torch.stack([item["pixels"] for item in good]) if good else None,
             sizes=[tuple(item["size"]) for item in good],
             failed=[(self.tasks[item["index"]], item["error"]) for item in items if "error" in item],
         )
+
+
+def _with_id(task: Task, digest: str, size: int) -> Task:
+    return task if task.id is not None else task.hashed(digest, size)  # hashed by the worker that read it
 
 
 def _init_worker(_worker_id: int) -> None:

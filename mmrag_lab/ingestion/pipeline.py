@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from mmrag_lab import checks
 from mmrag_lab.config import Config
@@ -27,6 +27,7 @@ from mmrag_lab.ingestion.scan import display_path, parse_shard, scan_images, sha
 from mmrag_lab.ingestion.sidecar import load_sidecar
 from mmrag_lab.ingestion.sync import prune as prune_rows
 from mmrag_lab.ingestion.sync import write_copies, write_updates
+from mmrag_lab.ingestion.twins import Twins
 from mmrag_lab.store.backend import display_uri
 from mmrag_lab.store.collection import Store
 
@@ -121,38 +122,48 @@ def ingest(
         untrained=encoder.untrained,
         fingerprint=encoder.info.fingerprint,
     )
-    with Store.open(cfg) as store:
-        store.ensure_collection(encoder.info, metadata_types=sidecar.types)
-        report.root = store.register_root(report.images_dir)
-        with _phase(report, "scan"):
-            scan = scan_images(root)
-            _note_sidecar(report, sidecar, [file.rel for file in scan.files])
-            scan = shard_scan(scan, part) if part else scan
-            report.seen = len(scan.files) + len(scan.problems)
-            report.failed.extend(scan.problems)
-        with _phase(report, "hash"):
-            plan = plan_ingest(
-                scan, store, report.root, sidecar, report, shard=part, replace_metadata=replace_metadata
-            )
-        with _phase(report, "copy"):
-            already = write_copies(store, plan, report)
-        with _phase(report, "update"):
-            write_updates(store, plan, report)
-    # Closed while the writer owns the store: a Milvus Lite file admits one process at a time.
-    if plan.tasks:
-        with _phase(report, "encode"):
-            on_gpu = gpu_decode_default(encoder) if gpu_decode is None else gpu_decode
-            choice = cfg.compile_choice() if compile is None else compile
-            options = RunOptions(cfg.batch_size, workers, progress, fast_decode, on_gpu, cpu_share, choice)
-            already |= run_ingest(plan.tasks, encoder, cfg, sidecar, report, options)
-    _count(report, plan, already)
-    if prune and plan.stale or report.ingested or report.updated:
+    with ExitStack() as writing:
         with Store.open(cfg) as store:
-            if prune:
-                with _phase(report, "prune"):
-                    prune_rows(store, plan, report)
-            with _phase(report, "flush"):
-                store.flush_and_load()
+            store.ensure_collection(encoder.info, metadata_types=sidecar.types)
+            # From the plan to the last write, other writers of this collection can see this one (Store.writing)
+            writing.enter_context(store.writing())
+            report.root = store.register_root(report.images_dir)
+            with _phase(report, "scan"):
+                scan = scan_images(root)
+                _note_sidecar(report, sidecar, [file.rel for file in scan.files])
+                scan = shard_scan(scan, part) if part else scan
+                report.seen = len(scan.files) + len(scan.problems)
+                report.failed.extend(scan.problems)
+            with _phase(report, "hash"):
+                plan = plan_ingest(
+                    scan, store, report.root, sidecar, report, shard=part, replace_metadata=replace_metadata
+                )
+            with _phase(report, "copy"):
+                already = write_copies(store, plan, report)
+            with _phase(report, "update"):
+                write_updates(store, plan, report)
+        # Closed while the writer owns the store: a Milvus Lite file admits one process at a time.
+        twins = None if plan.hashed else Twins()
+        if plan.tasks:
+            with _phase(report, "encode"):
+                on_gpu = gpu_decode_default(encoder) if gpu_decode is None else gpu_decode
+                choice = cfg.compile_choice() if compile is None else compile
+                options = RunOptions(
+                    cfg.batch_size, workers, progress, fast_decode, on_gpu, cpu_share, choice
+                )
+                already |= run_ingest(plan.tasks, encoder, cfg, sidecar, report, options, twins)
+        if twins is not None and twins.copies:  # identical bytes met while reading: the first is stored
+            plan.copies = twins.copies
+            with Store.open(cfg) as store, _phase(report, "copy"):
+                already |= write_copies(store, plan, report)
+        _count(report, plan, already)
+        if prune and plan.stale or report.ingested or report.updated:
+            with Store.open(cfg) as store:
+                if prune:
+                    with _phase(report, "prune"):
+                        prune_rows(store, plan, report)
+                with _phase(report, "flush"):
+                    store.flush_and_load()
     report.finish(time.perf_counter() - started)
     if report_path is not None:
         report.write(report_path)
@@ -212,4 +223,5 @@ def _phase(report: IngestReport, name: str):
     try:
         yield
     finally:
-        report.phases_s[name] = round(time.perf_counter() - started, 3)
+        spent = time.perf_counter() - started
+        report.phases_s[name] = round(report.phases_s.get(name, 0.0) + spent, 3)

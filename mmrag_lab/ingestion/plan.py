@@ -11,6 +11,11 @@ for this folder, each file on disk is:
 - *added*: a new id; its vector is copied when identical bytes are stored anywhere in the collection,
   else it is encoded. Identical bytes under several new names are encoded once, one row per name.
 
+A first ingest into an empty collection compares nothing, so its plan hashes nothing: every file is *added*,
+its task carries no hash, and the bytes are hashed as they are read (:mod:`.reader`); identical bytes are
+then found by the runner (:mod:`.twins`), still encoded once. That saves a whole pass over the files before
+the first batch.
+
 Rows of this folder whose file is gone are pruned (only with ``prune``); rows of files or folders that
 could not be read this time are kept.
 
@@ -55,6 +60,7 @@ class Plan:
         kinds: Row id to ``added``, ``reencoded`` or ``renamed`` for every row that gets a vector.
         unchanged: Files whose row is already up to date.
         stale: Ids of this folder's rows whose file is gone (pruned with ``prune``).
+        hashed: False for a first ingest into an empty collection: the tasks are hashed as they are read.
     """
 
     root: str
@@ -64,6 +70,7 @@ class Plan:
     kinds: dict[str, str] = field(default_factory=dict)
     unchanged: int = 0
     stale: list[str] = field(default_factory=list)
+    hashed: bool = True
 
 
 def plan_ingest(
@@ -78,7 +85,8 @@ def plan_ingest(
 ) -> Plan:
     """Hash every scanned file and compare it with the rows stored for the folder named ``root``.
 
-    With ``shard``, ``scan`` holds that shard's files, and only that shard's stored rows are compared: the
+    An empty collection is not compared with: nothing is hashed, and every file is a task to encode
+    (``plan.hashed`` is False). With ``shard``, ``scan`` holds that shard's files, and only that shard's stored rows are compared: the
     rows of other shards are neither gone nor renamed here.
     """
     plan = Plan(root)
@@ -86,10 +94,14 @@ def plan_ingest(
     files: dict[str, ImageFile] = {}
     stamps: dict[str, FileStamp] = {}
     unreadable: set[str] = set()
-    with ThreadPoolExecutor(1, thread_name_prefix="mmrag-plan") as pool:  # the store answers while we hash
-        asked = pool.submit(_stored_rows, store, root)
+    # the store answers while we hash; both questions at once (a server makes each consistent read wait)
+    with ThreadPoolExecutor(2, thread_name_prefix="mmrag-plan") as pool:
+        counted = pool.submit(store.count)
+        asked = pool.submit(store.rows_under, root, STORED_FIELDS)
+        if counted.result() == 0:
+            return _first_ingest(plan, scan, sidecar)
         hashes = hash_files_stamped(scan.files, threads or hash_threads())
-        stored, count = asked.result()
+        stored, count = asked.result(), counted.result()
     for file, hashed in zip(scan.files, hashes, strict=True):
         if isinstance(hashed, OSError):
             report.add_failure(file.display, f"cannot read file ({hashed.strerror or hashed})")
@@ -142,7 +154,17 @@ def plan_ingest(
     return plan
 
 
-def partial_row(root: str, file: ImageFile, digest: str, meta: dict[str, Any]) -> dict[str, Any]:
+def _first_ingest(plan: Plan, scan: ScanResult, sidecar: Sidecar) -> Plan:
+    """Every file added, one task each, hashed when it is read."""
+    for file in scan.files:
+        row = partial_row(plan.root, file, None, sidecar.lookup(file.rel))
+        plan.kinds[row["id"]] = "added"
+        plan.tasks.append(Task(file, None, (row,)))
+    plan.hashed = False
+    return plan
+
+
+def partial_row(root: str, file: ImageFile, digest: str | None, meta: dict[str, Any]) -> dict[str, Any]:
     """Every field of a file's row except ``vector``, ``width`` and ``height``."""
     return {
         "id": row_id(root, file.rel),
@@ -157,11 +179,6 @@ def partial_row(root: str, file: ImageFile, digest: str, meta: dict[str, Any]) -
 
 def _within(rel_path: str, blocked: str) -> bool:
     return rel_path == blocked or rel_path.startswith(blocked.rstrip("/") + "/")
-
-
-def _stored_rows(store: Store, root: str) -> tuple[dict[str, dict], int]:
-    """The rows stored for ``root``, and the number of rows in the collection."""
-    return store.rows_under(root, STORED_FIELDS), store.count()
 
 
 def _vector_sources(

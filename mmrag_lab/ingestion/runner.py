@@ -34,6 +34,7 @@ from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.sidecar import Sidecar
 from mmrag_lab.ingestion.staging import Staging
+from mmrag_lab.ingestion.twins import Twins
 from mmrag_lab.ingestion.writer import RowWriter, make_rows, report_failures
 
 QUEUE_DEPTH = 3  # batches waiting between a mapper and the model: enough to ride out jitter, bounded
@@ -90,12 +91,15 @@ def run_ingest(
     sidecar: Sidecar,
     report: IngestReport,
     options: RunOptions,
+    twins: Twins | None = None,
 ) -> set[str]:
     """Map ``tasks`` to pixels, embed them in full batches and upsert complete rows.
 
     The rows go to the collection named by ``config`` through a :class:`RowWriter` thread. Each task fills
     one row per name its bytes have. Bad files go to ``report.failed`` (every name of them);
-    ``report.encoded`` counts images encoded, ``report.ingested`` rows the store acknowledged.
+    ``report.encoded`` counts images encoded, ``report.ingested`` rows the store acknowledged. With
+    ``twins`` (tasks that the plan did not hash), an image whose bytes an earlier one had is not encoded:
+    it is left in ``twins.copies`` for the caller to write.
 
     Returns:
         The ids of rows that another process had already stored with the same bytes.
@@ -122,12 +126,14 @@ def run_ingest(
         with encoder.compiled(config.cache_dir) if compiled else nullcontext():
             for batch in merged:
                 report_failures(report, batch.failed, sidecar)
+                done = len(batch.tasks) + len(batch.failed)
+                batch = twins.keep_first(batch, report) if twins is not None else batch
                 if batch.pixels is not None and batch.tasks:
                     launched = _launch(encoder, staging, landing, batch)
                     if in_flight is not None:  # the device already has the next batch queued
                         land(in_flight)
                     in_flight = launched
-                bar.update(len(batch.tasks) + len(batch.failed))
+                bar.update(done)
                 bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
             if in_flight is not None:
                 land(in_flight)
