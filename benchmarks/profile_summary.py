@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 ROLES = (  # first match wins: the most specific functions first
-    ("reader threads", ("read_checked", "read_one")),
+    ("reader threads", ("read_checked", "read_one", "read_settled")),
     ("plan hashing", ("hash_stamped", "hash_files_stamped")),
     ("writer thread", ("RowWriter._run", "RowWriter.close")),
     ("mapper pump thread", ("_Merge._pump",)),
