@@ -63,6 +63,13 @@ def other_process(uri: str, body: str) -> subprocess.Popen:
     return process
 
 
+HOLD_A_SESSION = """
+with store.writing():
+    print("ready", flush=True)
+    sys.stdin.readline()
+"""
+
+
 def finish(process: subprocess.Popen) -> None:
     process.communicate("go\n", timeout=60)
     assert process.returncode == 0
@@ -100,11 +107,7 @@ def test_a_session_begun_elsewhere_brings_the_look_up_back_and_its_rows_are_coun
 
 
 def test_a_session_that_begins_while_another_is_open_is_not_alone(store):
-    other = other_process(store.uri, """
-        with store.writing():
-            print("ready", flush=True)
-            sys.stdin.readline()
-    """)  # fmt: skip
+    other = other_process(store.uri, HOLD_A_SESSION)
     try:
         with store.writing():
             store.insert_new(rows(0, 2))
@@ -117,11 +120,7 @@ def test_a_session_that_begins_while_another_is_open_is_not_alone(store):
 
 
 def test_a_killed_writer_leaves_no_session_behind(store):
-    other = other_process(store.uri, """
-        with store.writing():
-            print("ready", flush=True)
-            sys.stdin.readline()
-    """)  # fmt: skip
+    other = other_process(store.uri, HOLD_A_SESSION)
     other.kill()
     other.wait(timeout=30)
     with store.writing():
