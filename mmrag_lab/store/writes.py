@@ -59,8 +59,8 @@ class StoreWrites:
         writer of the file), so two concurrent ingests never both count one row. A served file (Milvus
         Lite) answers the look-up at once; a server's look-up reads at Eventually consistency (a Strong or
         Session read there waits about 200 ms per batch), so a row that another writer stored in the last
-        fraction of a second may, rarely, be counted by both. Inside a :meth:`writing` block that has had
-        the collection to itself, nobody else can have stored these rows, and the look-up is skipped.
+        fraction of a second may, rarely, be counted by both. Inside a :meth:`writing` block that has had a
+        Lite file's collection to itself, nobody else can have stored these rows, and the look-up is skipped.
         """
         already: set[str] = set()
         for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
@@ -76,12 +76,16 @@ class StoreWrites:
         """Declare this process a writer of the collection for the block: an ingest, from its plan to its
         last write.
 
-        While no other process's block was open when this one began, and none has begun since,
-        :meth:`insert_new` knows that nobody else can have stored its rows and skips its look-up (a query
-        per batch). Sessions are counted in a presence file beside the writers' lock; a process that ends,
+        On a Milvus Lite file, every writer is on this machine. While no other process's block was open when
+        this one began, and none has begun since, :meth:`insert_new` knows that nobody else can have stored
+        its rows and skips its look-up (a query per batch). A server's writers may be anywhere, so there the
+        block changes nothing and every batch is looked up. Sessions are counted in a presence file beside the writers' lock; a process that ends,
         however it ends, drops its flock on it. A write by :meth:`insert_new` outside any block counts as a
         session begun, so blocks open elsewhere go back to looking up.
         """
+        if not self.backend.served_file():  # a server's other writers may be on other machines
+            yield
+            return
         path = self._lock_path() + ".present"
         with _SESSIONS_GUARD:
             session = _SESSIONS.get(path)
@@ -119,7 +123,9 @@ class StoreWrites:
 
     def _alone(self) -> bool:
         """Whether this process has been the collection's only writer since its session began (the writers'
-        lock is held)."""
+        lock is held). Never on a server: no lock here sees a writer on another machine."""
+        if not self.backend.served_file():
+            return False
         path = self._lock_path() + ".present"
         session = _SESSIONS.get(path)
         if session is None:

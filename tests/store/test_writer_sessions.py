@@ -1,13 +1,16 @@
 """Writing sessions: an ingest that has had the collection to itself skips the per-batch look-up of
 ``insert_new``; another writer, in another process, alive or finished, brings the look-up back. Real
-Milvus Lite, real processes."""
+Milvus Lite, real processes; on the real 2.3.5 server, whose writers may be on other machines, every batch is
+still looked up."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +33,9 @@ def rows(start: int, count: int, hashed: str = "h") -> list[dict]:
     ]  # fmt: skip
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    config = Config.load(env={}, milvus_uri=str(tmp_path / "sessions.db"), collection="s")
+@contextlib.contextmanager
+def counting_store(config, monkeypatch):
+    """The collection, opened, with ``lookups`` counting insert_new's look-ups."""
     with Store.open(config) as opened:
         opened.ensure_collection(INFO)
         opened.lookups = 0
@@ -43,6 +46,13 @@ def store(tmp_path, monkeypatch):
             return real(ids)
 
         monkeypatch.setattr(opened, "_stored_hashes", counting)
+        yield opened
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    config = Config.load(env={}, milvus_uri=str(tmp_path / "sessions.db"), collection="s")
+    with counting_store(config, monkeypatch) as opened:
         yield opened
 
 
@@ -148,3 +158,15 @@ def test_two_sessions_of_one_process_are_not_alone(store):
     with store.writing():
         store.insert_new(rows(2, 2))
     assert store.lookups == 1
+
+
+def test_on_a_server_a_session_still_looks_up_every_batch(milvus_server, monkeypatch):
+    config = Config.load(env={}, milvus_uri=milvus_server.uri, collection=f"s_{uuid.uuid4().hex[:10]}")
+    with counting_store(config, monkeypatch) as server_store:
+        try:
+            with server_store.writing():
+                server_store.insert_new(rows(0, 2))
+                server_store.insert_new(rows(2, 2))
+            assert server_store.lookups == 2
+        finally:
+            server_store.drop()
