@@ -48,7 +48,9 @@ def end_to_end(
 ) -> dict:
     """One ``ingest`` of ``folder`` into a new collection; with ``beside``, that folder is ingested first, so
     the collection holds another folder's rows and the plan hashes every file (a first ingest does not)."""
-    config = Config.load(env={}, milvus_uri=uri, collection=f"e2e_{name}", batch_size=args.batch_size)
+    collection = f"e2e_{args.preset.replace('-', '_')}_{name}"  # presets differ in dimension
+    config = Config.load(env={}, milvus_uri=uri, collection=collection, batch_size=args.batch_size)
+    S.drop(config)  # a run cut off earlier may have left it behind
     if beside is not None:
         ingest(
             beside, config=config, encoder=encoder, progress=False, gpu_decode=False, workers=0, compile=False
