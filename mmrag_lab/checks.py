@@ -74,6 +74,14 @@ def fraction(name: str, value: Any) -> float:
     return number
 
 
+def one_of(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """``value`` as one of ``choices`` (compared without case or surrounding spaces)."""
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
+    return text
+
+
 def device_name(name: str, value: Any) -> str:
     """A device of the form ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (whether it exists is
     :func:`mmrag_lab.encoders.pick_device`'s question)."""

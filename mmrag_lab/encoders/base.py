@@ -132,8 +132,12 @@ class Encoder(ABC):
             "preprocessing": self.preprocessing.describe(),
         }
 
-    def compiled(self, cache_dir: str | os.PathLike | None = None) -> AbstractContextManager[None]:
+    def compiled(
+        self, cache_dir: str | os.PathLike | None = None, mode: str = "default"
+    ) -> AbstractContextManager[None]:
         """Inside the block, :meth:`encode_pixels` without instructions runs a ``torch.compile``'d model.
+
+        ``mode`` is ``torch.compile``'s (:data:`~mmrag_lab.config.COMPILE_MODES`).
 
         An encoder that can compile returns :meth:`CompiledForward.enabled
         <mmrag_lab.encoders.compiled.CompiledForward.enabled>` of its forward; this default runs eager and

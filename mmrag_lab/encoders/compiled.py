@@ -4,6 +4,10 @@ Compiling is unavailable or fails on some machines (no C compiler for the CPU ba
 then the forward runs eager and one log line says why. Compiled code is cached on disk by torch under the
 configuration's ``cache_dir`` (``TORCHINDUCTOR_CACHE_DIR``, unless already set), so a second process
 reuses it. Shapes are expected to stay static: ingest pads every batch to one size.
+
+The mode is ``torch.compile``'s (:data:`mmrag_lab.config.COMPILE_MODES`). The modes that replay CUDA graphs
+(``reduce-overhead``, ``max-autotune``) launch a whole forward at once; their outputs live in memory that the
+next replay reuses, so each call's outputs are cloned before they are returned.
 """
 
 from __future__ import annotations
@@ -16,8 +20,12 @@ from pathlib import Path
 
 import torch
 
+from mmrag_lab.config import COMPILE_MODES
+from mmrag_lab.errors import ConfigError
+
 log = logging.getLogger(__name__)
 CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
+_GRAPH_MODES = frozenset({"reduce-overhead", "max-autotune"})
 
 
 class CompiledForward:
@@ -31,37 +39,51 @@ class CompiledForward:
     def __init__(self, forward: Callable, name: str):
         self.eager, self.name = forward, name
         self.failure: str | None = None
-        self._compiled: Callable | None = None
-        self._active = False
+        self._compiled: dict[str, Callable] = {}  # mode -> compiled forward
+        self._mode: str | None = None  # the mode of the block being run, None outside one
 
     def __call__(self, *args, **kwargs):
-        if self._active and self._compiled is not None and self.failure is None:
+        compiled = self._compiled.get(self._mode) if self._mode and self.failure is None else None
+        if compiled is not None:
             try:
-                return self._compiled(*args, **kwargs)
+                if self._mode not in _GRAPH_MODES:
+                    return compiled(*args, **kwargs)
+                torch.compiler.cudagraph_mark_step_begin()  # the last call's outputs are no longer read
+                return _own(compiled(*args, **kwargs))
             except Exception as exc:  # compiling happens at the first call: any failure there means eager
                 self._fail(exc)
         return self.eager(*args, **kwargs)
 
     @contextmanager
-    def enabled(self, cache_dir: str | os.PathLike | None = None) -> Iterator[None]:
-        """Calls inside the block run compiled (compiled once, at the first call, then reused)."""
-        if self._compiled is None and self.failure is None:
+    def enabled(self, cache_dir: str | os.PathLike | None = None, mode: str = "default") -> Iterator[None]:
+        """Calls inside the block run compiled in ``mode`` (compiled at the first call, then reused)."""
+        if mode not in COMPILE_MODES:
+            raise ConfigError(f"The compile mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+        if mode not in self._compiled and self.failure is None:
             try:
                 if cache_dir is not None:
                     os.environ.setdefault(CACHE_ENV, str(Path(cache_dir) / "torch_compile"))
-                self._compiled = torch.compile(self.eager, dynamic=False)
+                options = {} if mode == "default" else {"mode": mode}
+                self._compiled[mode] = torch.compile(self.eager, dynamic=False, **options)
             except Exception as exc:  # no torch.compile, or it refuses this platform
                 self._fail(exc)
-        self._active = True
+        self._mode = mode
         try:
             yield
         finally:
-            self._active = False
+            self._mode = None
 
     def _fail(self, exc: Exception) -> None:
         reason = (str(exc).strip().splitlines() or [""])[0][:200]
         self.failure = f"{type(exc).__name__}: {reason}"
         log.warning("%s runs eager: torch.compile failed here (%s)", self.name, self.failure)
+
+
+def _own(out):
+    """A forward's output (a tensor, or a tuple or list of them) copied out of the CUDA graphs' memory."""
+    if isinstance(out, torch.Tensor):
+        return out.clone()
+    return type(out)(_own(part) for part in out) if isinstance(out, tuple | list) else out
 
 
 @contextmanager

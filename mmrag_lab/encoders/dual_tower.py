@@ -99,8 +99,10 @@ class DualTowerEncoder(Encoder):
         self.batch_size = batch_size
         self._images = CompiledForward(self._image_embeddings, info.name)  # images without instructions
 
-    def compiled(self, cache_dir: str | os.PathLike | None = None) -> AbstractContextManager[None]:
-        return self._images.enabled(cache_dir)
+    def compiled(
+        self, cache_dir: str | os.PathLike | None = None, mode: str = "default"
+    ) -> AbstractContextManager[None]:
+        return self._images.enabled(cache_dir, mode)
 
     def _image_embeddings(self, pixels: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.image_features(pixels), dim=-1)

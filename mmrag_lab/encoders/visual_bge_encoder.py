@@ -57,8 +57,10 @@ class VisualBGEEncoder(Encoder):
         self._images = CompiledForward(self.model.encode_mm, self.info.name)  # images without instructions
         self._no_instruction: dict[str, dict[str, torch.Tensor]] = {}  # tokens of "" per device
 
-    def compiled(self, cache_dir: str | os.PathLike | None = None) -> AbstractContextManager[None]:
-        return self._images.enabled(cache_dir)
+    def compiled(
+        self, cache_dir: str | os.PathLike | None = None, mode: str = "default"
+    ) -> AbstractContextManager[None]:
+        return self._images.enabled(cache_dir, mode)
 
     def tokenize(self, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
         """Tokenise with explicit truncation to ``max_length`` tokens."""

@@ -123,7 +123,7 @@ def run_ingest(
         writer.put(make_rows(flight.batch.tasks, vectors, flight.batch.sizes, sidecar))
 
     try:
-        with encoder.compiled(config.cache_dir) if compiled else nullcontext():
+        with encoder.compiled(config.cache_dir, config.compile_mode) if compiled else nullcontext():
             for batch in merged:
                 report_failures(report, batch.failed, sidecar)
                 done = len(batch.tasks) + len(batch.failed)

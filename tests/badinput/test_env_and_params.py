@@ -41,6 +41,7 @@ def _env_cases() -> list[tuple[str, str]]:
     cases += [("MMRAG_COLLECTION", v) for v in bad_collection_names()]
     cases += [("MMRAG_MILVUS_URI", v) for v in bad_schemes()]
     cases += [("MMRAG_COMPILE", v) for v in ("maybe", "2", "onn")]
+    cases += [("MMRAG_COMPILE_MODE", v) for v in ("fast", "reduce_overhead")]
     cases += [("OPENAI_BASE_URL", v) for v in ("localhost:8000", "ftp://x", "http://")]
     return cases
 

@@ -54,7 +54,10 @@ def compile_blocker(tmp_path) -> str | None:
 
 
 @pytest.mark.slow
-def test_compiled_and_eager_ingest_store_the_same_vectors(tmp_path, monkeypatch, caplog):
+@pytest.mark.parametrize(
+    "mode", [None, "default"]
+)  # None: the configuration's own, CUDA graphs where CUDA is
+def test_compiled_and_eager_ingest_store_the_same_vectors(tmp_path, monkeypatch, caplog, mode):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "probe_cache"))
     blocker = compile_blocker(tmp_path)
     if blocker:
@@ -66,15 +69,19 @@ def test_compiled_and_eager_ingest_store_the_same_vectors(tmp_path, monkeypatch,
     real_compile = torch.compile
     monkeypatch.setattr(torch, "compile", lambda *a, **k: calls.append(k) or real_compile(*a, **k))
     out = {}
-    for mode in (False, True):
-        config = Config.load(env={}, milvus_uri=str(tmp_path / "c.db"), collection=f"c{int(mode)}",
+    env = {} if mode is None else {"MMRAG_COMPILE_MODE": mode}
+    for compiled in (False, True):
+        config = Config.load(env=env, milvus_uri=str(tmp_path / "c.db"), collection=f"c{int(compiled)}",
                              cache_dir=str(tmp_path / "cache"))  # fmt: skip
         with caplog.at_level(logging.WARNING):
             report = ingest(folder, config=config, encoder=encoder, batch_size=4, progress=False,
-                            workers=0, compile=mode)  # fmt: skip
+                            workers=0, compile=compiled)  # fmt: skip
         assert report.ingested == 6
-        out[mode] = vectors(config)
-    assert calls == [{"dynamic": False}]  # compiled once, with static shapes
+        out[compiled] = vectors(config)
+    # compiled once, with static shapes, in the mode asked for (torch's own default takes no mode argument)
+    assert calls == [
+        {"dynamic": False} if mode == "default" else {"dynamic": False, "mode": "reduce-overhead"}
+    ]
     assert eager_lines(caplog) == []  # and it ran compiled: no fallback was taken
     assert any((tmp_path / "cache" / "torch_compile").iterdir())  # the on-disk cache under cache_dir
     assert out[True].keys() == out[False].keys()

@@ -52,7 +52,9 @@ def test_the_last_partial_batch_is_padded_and_its_padding_never_becomes_a_row(
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
     seen = spy_batches(monkeypatch, tiny_encoder)
     # the compiled forward itself is tested in tests/encoders/test_compiled.py; here only its batches matter
-    monkeypatch.setattr(tiny_encoder, "compiled", lambda cache_dir=None: contextlib.nullcontext())
+    monkeypatch.setattr(
+        tiny_encoder, "compiled", lambda cache_dir=None, mode="default": contextlib.nullcontext()
+    )
     config = lite(tmp_path)
     report = ingest(folder, config=config, encoder=tiny_encoder, batch_size=4, progress=False, workers=0,
                     gpu_decode=gpu_decode, compile=compiled)  # fmt: skip
@@ -112,6 +114,13 @@ def test_compile_setting_reads_auto_on_off_and_refuses_other_words():
     assert Config.load(env={}, compile=True).compile == "on"
     with pytest.raises(ConfigError, match="auto, on or off"):
         Config.load(env={"MMRAG_COMPILE": "sometimes"})
+
+
+def test_compile_mode_is_cuda_graphs_unless_set_and_refuses_modes_torch_lacks():
+    assert Config.load(env={}).compile_mode == "reduce-overhead"
+    assert Config.load(env={"MMRAG_COMPILE_MODE": " Default "}).compile_mode == "default"
+    with pytest.raises(ConfigError, match="MMRAG_COMPILE_MODE must be one of default, reduce-overhead"):
+        Config.load(env={"MMRAG_COMPILE_MODE": "fastest"})
 
 
 def test_the_compile_flag_reaches_ingest_and_every_device_process():
