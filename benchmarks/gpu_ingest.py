@@ -49,7 +49,10 @@ def end_to_end(
     """One ``ingest`` of ``folder`` into a new collection; with ``beside``, that folder is ingested first, so
     the collection holds another folder's rows and the plan hashes every file (a first ingest does not)."""
     collection = f"e2e_{args.preset.replace('-', '_')}_{name}"  # presets differ in dimension
-    config = Config.load(env={}, milvus_uri=uri, collection=collection, batch_size=args.batch_size)
+    mode = options.pop("compile_mode", "default")
+    config = Config.load(
+        env={}, milvus_uri=uri, collection=collection, batch_size=args.batch_size, compile_mode=mode
+    )
     S.drop(config)  # a run cut off earlier may have left it behind
     if beside is not None:
         ingest(
@@ -165,6 +168,9 @@ def main() -> None:
                 ),
                 "gpu_decode_overlap_compiled": dict(gpu_decode=True, compile=True),
                 "gpu_decode_overlap_compiled_hashed": dict(gpu_decode=True, compile=True, beside=beside),
+                "gpu_decode_overlap_compiled_graphs": dict(
+                    gpu_decode=True, compile=True, compile_mode="reduce-overhead"
+                ),
             }
             keep = [name for name in args.runs.split(",") if name]
             runs = {name: options for name, options in runs.items() if not keep or name in keep}
