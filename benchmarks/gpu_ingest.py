@@ -14,7 +14,8 @@ then measures:
 * agreement: embeddings of real photos (``--photos``) through the CPU path and the GPU path, min/mean cosine;
 * end to end into Milvus Lite and, with ``--server-uri``, a Milvus 2.3.5 server: CPU decode (the default
   before), GPU decode with no overlap (one stage after another), GPU decode with overlap, and with a CPU share,
-  eager and compiled; ``..._hashed`` ingests into a collection that already holds another folder's row, so
+  eager and compiled (torch's ``default`` mode; ``..._graphs``: ``reduce-overhead``, ingest's default, which
+  replays CUDA graphs); ``..._hashed`` ingests into a collection that already holds another folder's row, so
   its plan hashes every file first (a first ingest hashes as it reads);
 * ``mmrag ingest --devices cuda:0`` against ``cuda:0,cuda:1`` on ``--scaling-images`` files.
 """

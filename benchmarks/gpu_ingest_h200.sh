@@ -8,7 +8,7 @@ set -u
 mode=$1 out=$2
 mkdir -p "$out"
 nvidia-smi -L; nproc; python3 -c "import torch, transformers; print(torch.__version__, transformers.__version__)"
-runs=gpu_decode_overlap,gpu_decode_overlap_compiled,gpu_decode_overlap_compiled_hashed
+runs=gpu_decode_overlap,gpu_decode_overlap_compiled,gpu_decode_overlap_compiled_graphs,gpu_decode_overlap_compiled_hashed
 extra=(--cpu-share 0.15 --repeat "${REPEAT:-1}")  # REPEAT=2: a second round, with the compiled code warm
 if [ "$mode" = server ]; then
   python3 -c "
