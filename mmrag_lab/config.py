@@ -49,12 +49,8 @@ ENV_VARS: dict[str, str] = {
     "app_max_kernels": "MMRAG_APP_MAX_KERNELS",
 }
 SECRET_FIELDS = frozenset({"milvus_token"})
-COMPILE_MODES = (
-    "default",
-    "reduce-overhead",
-    "max-autotune",
-    "max-autotune-no-cudagraphs",
-)  # torch.compile's
+# torch.compile's modes; ingest's default, reduce-overhead, replays CUDA graphs
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def collection_for(encoder: str) -> str:

@@ -54,9 +54,8 @@ def compile_blocker(tmp_path) -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "mode", [None, "default"]
-)  # None: the configuration's own, CUDA graphs where CUDA is
+# None: the configuration's own mode (CUDA graphs, which torch runs as plain compiled code on a CPU)
+@pytest.mark.parametrize("mode", [None, "default"])
 def test_compiled_and_eager_ingest_store_the_same_vectors(tmp_path, monkeypatch, caplog, mode):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "probe_cache"))
     blocker = compile_blocker(tmp_path)
