@@ -99,7 +99,8 @@ class Config:
             by the first process that used it, stops by itself (0: only on ``mmrag lite stop``).
         compile: ``auto`` (ingest compiles the model on CUDA for large jobs), ``on`` or ``off``.
         compile_mode: ``torch.compile``'s mode when ingest compiles: ``reduce-overhead`` (the forward
-            replayed as CUDA graphs, 1.01-1.20x ``default`` end to end on one H200), ``default``,
+            replayed as CUDA graphs; 1.01-1.20x ``default`` end to end into Lite on one ``nvidia-h200``
+            machine, 16 cores), ``default``,
             ``max-autotune`` or ``max-autotune-no-cudagraphs``.
         app_max_upload_mb: Largest query image the app accepts, in MB; a larger upload gets a message.
         app_idle_timeout: Seconds after which ``mmrag app`` culls a visitor's idle kernel (0: never).

@@ -7,7 +7,7 @@ reuses it. Shapes are expected to stay static: ingest pads every batch to one si
 
 The mode is ``torch.compile``'s (:data:`mmrag_lab.config.COMPILE_MODES`). The modes that replay CUDA graphs
 (``reduce-overhead``, ``max-autotune``) launch a whole forward at once; their outputs live in memory that the
-next replay reuses, so each call's outputs are cloned before they are returned.
+next replay reuses, so each call's output (a tensor) is cloned before it is returned.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
+from mmrag_lab import checks
 from mmrag_lab.config import COMPILE_MODES
-from mmrag_lab.errors import ConfigError
 
 log = logging.getLogger(__name__)
 CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
@@ -49,7 +49,7 @@ class CompiledForward:
                 if self._mode not in _GRAPH_MODES:
                     return compiled(*args, **kwargs)
                 torch.compiler.cudagraph_mark_step_begin()  # the last call's outputs are no longer read
-                return _own(compiled(*args, **kwargs))
+                return compiled(*args, **kwargs).clone()
             except Exception as exc:  # compiling happens at the first call: any failure there means eager
                 self._fail(exc)
         return self.eager(*args, **kwargs)
@@ -57,8 +57,7 @@ class CompiledForward:
     @contextmanager
     def enabled(self, cache_dir: str | os.PathLike | None = None, mode: str = "default") -> Iterator[None]:
         """Calls inside the block run compiled in ``mode`` (compiled at the first call, then reused)."""
-        if mode not in COMPILE_MODES:
-            raise ConfigError(f"The compile mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+        mode = checks.one_of("The compile mode", mode, COMPILE_MODES)
         if mode not in self._compiled and self.failure is None:
             try:
                 if cache_dir is not None:
@@ -77,13 +76,6 @@ class CompiledForward:
         reason = (str(exc).strip().splitlines() or [""])[0][:200]
         self.failure = f"{type(exc).__name__}: {reason}"
         log.warning("%s runs eager: torch.compile failed here (%s)", self.name, self.failure)
-
-
-def _own(out):
-    """A forward's output (a tensor, or a tuple or list of them) copied out of the CUDA graphs' memory."""
-    if isinstance(out, torch.Tensor):
-        return out.clone()
-    return type(out)(_own(part) for part in out) if isinstance(out, tuple | list) else out
 
 
 @contextmanager
