@@ -3,30 +3,42 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# torch and torchvision must come as a matching pair (torchvision's compiled ops are built per torch release).
-TORCH_PAIR := torch==2.14.1 torchvision==0.29.1
-STAMP := $(VENV)/.mmrag-installed
+# Every version that passed the tests, with hashes: `make setup` installs exactly these (tools/lockfile.py).
+LOCK := requirements.lock
+# What the lock resolves: pyproject.toml with these extras, plus requirements.in (the torch pair).
+LOCK_INPUTS := pyproject.toml --extra dev --extra server requirements.in
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
+UV := $(VENV)/bin/uv
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 # JupyterLab refuses to start as root (containers) without --allow-root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 KERNEL := mmrag-lab
+# The openai releases `make openai-compat` tries: the floor pyproject.toml admits, then each major's newest.
+OPENAI ?= 1.55.3 1.109.1 2.54.0 3.0.0 3.63.0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint bench lab app notebooks strip wheel clean
+.PHONY: help setup lock upgrade openai-compat demo test lint bench lab app notebooks strip wheel clean
 
 help: ## List the targets
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## Build .venv with everything, register the kernel, install the nbstripout git filter (idempotent)
+setup: ## Build .venv, or bring a stale one back, to exactly the versions in requirements.lock; register the kernel
+	@$(PY) -c '' 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
+	$(PY) tools/lockfile.py sync $(LOCK) --project .
+	@$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Python (mmrag-lab)" >/dev/null
 	@if git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/nbstripout --install; fi
 
-$(STAMP): pyproject.toml Makefile
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet $(TORCH_PAIR)
-	$(PY) -m pip install --quiet -e ".[dev,server]" $(TORCH_PAIR)
-	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Python (mmrag-lab)"
-	@touch $(STAMP)
+lock: setup ## Re-resolve requirements.lock after a change to pyproject.toml or requirements.in, moving nothing else
+	@cp $(LOCK) $(LOCK).old
+	$(UV) pip compile $(LOCK_INPUTS) $(LOCK_FLAGS) -o $(LOCK)
+	@$(PY) tools/lockfile.py moved $(LOCK).old $(LOCK); rm -f $(LOCK).old
+	$(PY) tools/lockfile.py environment $(LOCK) environment.yml
+
+upgrade: setup ## Move every package to the newest version allowed; the lock is rewritten only if `make test` passes
+	@LOCK=$(LOCK) LOCK_INPUTS="$(LOCK_INPUTS)" LOCK_FLAGS="$(LOCK_FLAGS)" VENV=$(VENV) bash tools/upgrade.sh
+
+openai-compat: setup ## Run the reranker's tests on other openai releases (OPENAI="1.55.3 3.63.0" picks them)
+	@VENV=$(VENV) OPENAI="$(OPENAI)" bash tools/openai_compat.sh
 
 demo: setup ## Run the main job end to end: ingest the bundled sample into Milvus Lite, search, rerank, inspect
 	$(PY) -m mmrag_lab.workbench.demo
@@ -36,8 +48,8 @@ test: setup lint ## Lint, then run the whole test suite (Milvus Lite + a real Mi
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: setup ## ruff check + format check, and refuse notebooks committed with outputs
-	$(VENV)/bin/ruff check mmrag_lab tests benchmarks
-	$(VENV)/bin/ruff format --check mmrag_lab tests benchmarks
+	$(VENV)/bin/ruff check mmrag_lab tests benchmarks tools
+	$(VENV)/bin/ruff format --check mmrag_lab tests benchmarks tools
 	@if [ -n "$(NOTEBOOKS)" ]; then $(VENV)/bin/nbstripout --verify $(NOTEBOOKS) || \
 	  { echo "Notebooks have outputs: run 'make strip' and commit again."; exit 1; }; fi
 

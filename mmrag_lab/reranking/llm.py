@@ -124,16 +124,24 @@ def make_client(config: Config, *, base_url: str | None = None, timeout: float |
             f"No LLM endpoint is configured: set {KEY_VAR} to use api.openai.com, or set OPENAI_BASE_URL "
             "(or pass base_url=) to use another OpenAI-compatible server such as vLLM, Ollama or LM Studio."
         )
-    import httpx
-
     read = timeout if timeout is not None else config.llm_timeout
     # Local servers often need no key, but the client insists on one.
     return openai.OpenAI(
         api_key=os.environ.get(KEY_VAR) or "no-key",
         base_url=base_url or config.llm_base_url,
-        timeout=httpx.Timeout(read, connect=min(read, config.llm_connect_timeout)),
+        timeout=client_timeout(openai, read, min(read, config.llm_connect_timeout)),
         max_retries=0,
     )
+
+
+def client_timeout(openai: Any, read: float, connect: float) -> Any:
+    """The client's own timeout type, built from plain numbers.
+
+    ``openai.Timeout`` is whatever transport the installed major version runs on (httpx in 1.x and 2.x,
+    httpx2 in 3.x), so a timeout object from any transport library imported here would be refused by
+    another major. Only the client's public name is used.
+    """
+    return openai.Timeout(read, connect=connect)
 
 
 def chat(client: Any, model: str, request: dict[str, Any], *, retry: RetryPolicy) -> ChatReply:

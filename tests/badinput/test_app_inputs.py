@@ -103,7 +103,7 @@ def _snapshot(config: Config) -> dict:
 
 
 def _upload(name: str, data: bytes) -> tuple[dict, ...]:
-    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     return ({"name": name, "type": "image/jpeg", "size": len(data), "content": memoryview(data),
              "last_modified": when},)  # fmt: skip
 

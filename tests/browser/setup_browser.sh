@@ -3,7 +3,8 @@
 # Playwright's own browser download is NOT used (no internet except PyPI/Debian/npm); we drive /usr/bin/chromium.
 # Usage: VENV=.venv tests/browser/setup_browser.sh   (make test runs it; the browser tests' fixture too)
 set -euo pipefail
-VENV="${VENV:-$(cd "$(dirname "$0")/../.." && pwd)/.venv}"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
 PY="$VENV/bin/python"
 
 
@@ -17,8 +18,8 @@ install_chromium() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
 }
 
-install_playwright() {
-  "$PY" -m pip install --quiet playwright
+install_playwright() {  # the version in the lock, like everything else in the venv
+  "$PY" "$ROOT/tools/lockfile.py" sync "$ROOT/requirements.lock" --project "$ROOT"
 }
 
 if [ -n "${MMRAG_CHROMIUM:-}" ] && [ -x "$MMRAG_CHROMIUM" ]; then

@@ -52,7 +52,7 @@ def _assert_message_only(app: SearchApp, *fragments: str) -> None:
 
 
 def _upload(data: bytes, name: str = "query.jpg") -> tuple[dict, ...]:
-    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     return ({"name": name, "type": "image/jpeg", "size": len(data), "content": memoryview(data),
              "last_modified": when},)  # fmt: skip
 

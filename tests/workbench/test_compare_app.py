@@ -80,6 +80,6 @@ def test_bad_choices_give_a_message_in_the_view(uri):
     app.search_button.click()
     assert "Choose a collection on each side" in app.message.value
     app.upload.value = ({"name": "notes.txt", "type": "text/plain", "size": 5, "content": memoryview(b"hello"),
-                         "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)},)  # fmt: skip
+                         "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)},)  # fmt: skip
     assert "notes.txt" in app.message.value and "Traceback" not in app.message.value
     assert app.query == picked  # the query stays as it was

@@ -21,7 +21,7 @@ def _jpeg(size=(64, 48)) -> bytes:
 
 
 def _v8(data: bytes, name: str = "q.jpg") -> tuple[dict, ...]:
-    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     return ({"name": name, "type": "image/jpeg", "size": len(data), "content": memoryview(data),
              "last_modified": when},)  # fmt: skip
 

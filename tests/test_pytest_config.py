@@ -1,0 +1,47 @@
+"""The suite's own pytest settings: one failing test is reported, and the run goes on to its summary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PLANTED = """
+import openai
+
+
+def make_client():
+    # What a transport swap underneath the client does to a caller: a TypeError from deep inside.
+    raise TypeError("Invalid timeout: expected a number, None, a tuple or httpx2.Timeout")
+
+
+def test_planted_reranker_failure():
+    make_client()
+
+
+def test_after_the_failure():
+    assert openai.OpenAI is not None
+"""
+
+
+def test_tracebacks_are_native_so_no_source_file_is_reparsed():
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "--tb=native" in options["addopts"].split()
+
+
+def test_a_planted_failure_is_reported_and_the_run_reaches_its_summary(tmp_path):
+    (tmp_path / "test_planted.py").write_text(PLANTED)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(ROOT / "pyproject.toml"),
+         "--rootdir", str(tmp_path), str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "Traceback (most recent call last)" in out  # Python's own format, not pytest's re-parsed one
+    assert "TypeError: Invalid timeout" in out
+    assert "INTERNALERROR" not in out
+    assert out.rstrip().splitlines()[-1].startswith("1 failed, 1 passed"), out
