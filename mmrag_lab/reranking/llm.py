@@ -125,23 +125,15 @@ def make_client(config: Config, *, base_url: str | None = None, timeout: float |
             "(or pass base_url=) to use another OpenAI-compatible server such as vLLM, Ollama or LM Studio."
         )
     read = timeout if timeout is not None else config.llm_timeout
-    # Local servers often need no key, but the client insists on one.
+    # Local servers often need no key, but the client insists on one. The timeout is the client's own
+    # type (openai.Timeout: httpx's in 1.x and 2.x, httpx2's in 3.x): a transport's object is refused by
+    # a major that runs on another transport.
     return openai.OpenAI(
         api_key=os.environ.get(KEY_VAR) or "no-key",
         base_url=base_url or config.llm_base_url,
-        timeout=client_timeout(openai, read, min(read, config.llm_connect_timeout)),
+        timeout=openai.Timeout(read, connect=min(read, config.llm_connect_timeout)),
         max_retries=0,
     )
-
-
-def client_timeout(openai: Any, read: float, connect: float) -> Any:
-    """The client's own timeout type, built from plain numbers.
-
-    ``openai.Timeout`` is whatever transport the installed major version runs on (httpx in 1.x and 2.x,
-    httpx2 in 3.x), so a timeout object from any transport library imported here would be refused by
-    another major. Only the client's public name is used.
-    """
-    return openai.Timeout(read, connect=connect)
 
 
 def chat(client: Any, model: str, request: dict[str, Any], *, retry: RetryPolicy) -> ChatReply:

@@ -301,3 +301,18 @@ def test_the_query_image_never_takes_a_panorama_slot(env, photos, tmp_path):
     assert sorted(result.hits) == [photos[1], photos[2]]  # same path or same bytes: left out
     kept = rerank(candidates, photos[0], "make it red", retry=FAST, use_cache=False, exclude_query=False)
     assert len(kept.hits) == 4
+
+
+def test_the_client_gets_its_own_timeout_type_with_the_configured_seconds(env):
+    """Whatever transport the installed openai runs on (httpx, httpx2), it is given only its own type."""
+    import openai
+
+    from mmrag_lab.config import Config
+    from mmrag_lab.reranking.llm import make_client
+
+    client = make_client(Config(llm_timeout=7.5, llm_connect_timeout=2.0))
+    assert isinstance(client.timeout, openai.Timeout)
+    assert (client.timeout.read, client.timeout.connect) == (7.5, 2.0)
+    assert client.max_retries == 0
+    short = make_client(Config(llm_timeout=1.0, llm_connect_timeout=2.0))
+    assert short.timeout.connect == 1.0  # connecting never waits longer than the whole read may
