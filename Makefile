@@ -7,7 +7,9 @@ PY := $(VENV)/bin/python
 LOCK := requirements.lock
 # What the lock resolves: pyproject.toml with these extras, plus requirements.in (the torch pair).
 LOCK_INPUTS := pyproject.toml --extra dev --extra server requirements.in
-LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
+# The Pythons supported (pyproject.toml's classifiers): the CPU machines run 3.11, the GPU machines 3.12.
+PYTHONS := 3.11 3.12
+LOCK_FLAGS := --universal --python-version $(firstword $(PYTHONS)) --generate-hashes --quiet
 UV := $(VENV)/bin/uv
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 # JupyterLab refuses to start as root (containers) without --allow-root.
@@ -17,7 +19,7 @@ KERNEL := mmrag-lab
 OPENAI ?= 1.55.3 1.109.1 2.54.0 3.0.0 3.63.0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock upgrade openai-compat demo test lint bench lab app notebooks strip wheel clean
+.PHONY: help setup lock lock-check upgrade openai-compat demo test lint bench lab app notebooks strip wheel clean
 
 help: ## List the targets
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,8 +36,11 @@ lock: setup ## Re-resolve requirements.lock after a change to pyproject.toml or 
 	@$(PY) tools/lockfile.py moved $(LOCK).old $(LOCK); rm -f $(LOCK).old
 	$(PY) tools/lockfile.py environment $(LOCK) environment.yml
 
+lock-check: setup ## Check that the lock resolves, wheels only, for every supported Python (x86-64 Linux)
+	$(PY) tools/lockfile.py resolves $(LOCK) --uv $(UV) --python $(PYTHONS)
+
 upgrade: setup ## Move every package to the newest version allowed; the lock is rewritten only if `make test` passes
-	@LOCK=$(LOCK) LOCK_INPUTS="$(LOCK_INPUTS)" LOCK_FLAGS="$(LOCK_FLAGS)" VENV=$(VENV) bash tools/upgrade.sh
+	@LOCK=$(LOCK) LOCK_INPUTS="$(LOCK_INPUTS)" LOCK_FLAGS="$(LOCK_FLAGS)" PYTHONS="$(PYTHONS)" VENV=$(VENV) bash tools/upgrade.sh
 
 openai-compat: setup ## Run the reranker's tests on other openai releases (OPENAI="1.55.3 3.63.0" picks them)
 	@VENV=$(VENV) OPENAI="$(OPENAI)" bash tools/openai_compat.sh

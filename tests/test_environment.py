@@ -107,8 +107,8 @@ def test_environment_python_satisfies_requires_python():
 def test_declared_pythons_are_those_the_lock_was_resolved_for():
     declared = [c.rsplit(" ", 1)[1] for c in PYPROJECT["project"]["classifiers"] if "Python :: 3." in c]
     assert declared == ["3.11", "3.12"]
-    floor = re.search(r"--python-version (\S+)", MAKEFILE).group(1)
-    assert "--universal" in MAKEFILE and floor == declared[0]
+    assert re.search(r"^PYTHONS := (.+)$", MAKEFILE, re.M).group(1).split() == declared
+    assert "--universal --python-version $(firstword $(PYTHONS))" in MAKEFILE
     assert all(v + ".0" in SpecifierSet(PYPROJECT["project"]["requires-python"]) for v in declared)
 
 

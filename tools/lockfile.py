@@ -7,6 +7,7 @@ that pip carries, so it works in a venv that has nothing else yet.
     python tools/lockfile.py sync requirements.lock       # install the pins, remove what the lock lacks
     python tools/lockfile.py moved OLD NEW                # what an upgrade moved: package, old, new
     python tools/lockfile.py environment requirements.lock environment.yml   # write the conda pins
+    python tools/lockfile.py resolves requirements.lock --uv .venv/bin/uv --python 3.11 3.12
 
 The lock is uv's hash-pinned requirements format, resolved for every supported Python at once, so a pin
 may carry an environment marker; only the pins whose marker holds for this interpreter apply here.
@@ -20,6 +21,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +156,45 @@ def write_environment(lock: Path, env_file: Path) -> None:
     env_file.write_text(head + sep + "\n".join(lines) + "\n")
 
 
+def target_environment(python: str) -> dict[str, str]:
+    """Marker values for CPython ``python`` on x86-64 Linux (the machines the project runs on)."""
+    return {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
+
+
+def resolves(lock: Path, uv: str, python: str) -> list[str]:
+    """Resolve the lock's own pins for ``python`` on x86-64 Linux, wheels only; what differs from the lock.
+
+    Empty when every pin that applies there has a wheel and together they need nothing the lock lacks.
+    """
+    env = target_environment(python)
+    want = {p.name: p.version for p in read_pins(lock) if p.marker is None or Marker(p.marker).evaluate(env)}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "resolved.txt"
+        done = subprocess.run(
+            [uv, "pip", "compile", str(lock), "--python-version", python,
+             "--python-platform", "x86_64-manylinux_2_28", "--only-binary", ":all:",
+             "--no-header", "--no-annotate", "--quiet", "-o", str(out)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode:
+            return [f"does not resolve: {done.stderr.strip()[-1500:]}"]
+        got = {pin.name: pin.version for pin in read_pins(out)}
+    return [
+        f"{name}: the lock has {want.get(name, '-')}, resolving gives {got.get(name, '-')}"
+        for name in sorted(set(want) | set(got))
+        if want.get(name) != got.get(name)
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -164,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     moving = sub.add_parser("moved")
     moving.add_argument("old", type=Path)
     moving.add_argument("new", type=Path)
+    resolving = sub.add_parser("resolves")
+    resolving.add_argument("lock", type=Path)
+    resolving.add_argument("--uv", default="uv")
+    resolving.add_argument("--python", nargs="+", required=True)
     env = sub.add_parser("environment")
     env.add_argument("lock", type=Path)
     env.add_argument("env_file", type=Path)
@@ -186,6 +231,18 @@ def main(argv: list[str] | None = None) -> int:
             for name, old, new in rows:
                 print(f"{name:<{width}}  {old} -> {new}")
         return 0
+    if args.command == "resolves":
+        failed = 0
+        for python in args.python:
+            lines = resolves(args.lock, args.uv, python)
+            print(
+                f"Python {python}, x86-64 Linux: "
+                + ("resolves to the lock's pins" if not lines else "differs")
+            )
+            for line in lines:
+                print(f"  {line}")
+            failed |= bool(lines)
+        return int(failed)
     write_environment(args.lock, args.env_file)
     return 0
 

@@ -3,7 +3,8 @@
 # on them, and keep the new lock only if the tests pass. On failure (or an interruption) the old lock is
 # put back and .venv returns to it.
 set -euo pipefail
-: "${LOCK:=requirements.lock}" "${LOCK_INPUTS:?set by make}" "${LOCK_FLAGS:?set by make}" "${VENV:=.venv}"
+: "${LOCK:=requirements.lock}" "${LOCK_INPUTS:?set by make}" "${LOCK_FLAGS:?set by make}" "${PYTHONS:?set by make}"
+: "${VENV:=.venv}"
 work="$(mktemp -d)"
 cp "$LOCK" "$work/old.lock"
 cp "$LOCK" "$work/new.lock"
@@ -16,6 +17,13 @@ if grep -q '^Nothing moved' "$work/moved.txt"; then
   rm -rf "$work"
   exit 0
 fi
+
+# shellcheck disable=SC2086
+"$VENV/bin/python" tools/lockfile.py resolves "$work/new.lock" --uv "$VENV/bin/uv" --python $PYTHONS || {
+  echo "The new versions do not install on every supported Python: $LOCK is unchanged." >&2
+  rm -rf "$work"
+  exit 1
+}
 
 kept=0
 restore() {
