@@ -22,7 +22,7 @@ OPENAI ?= 1.55.3 1.109.1 2.54.0 3.0.0 3.63.0
 .PHONY: help setup lock lock-check upgrade openai-compat demo test lint bench lab app notebooks strip wheel clean
 
 help: ## List the targets
-	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: ## Build .venv, or bring a stale one back, to exactly the versions in requirements.lock; register the kernel
 	@$(PY) -c '' 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
