@@ -189,6 +189,7 @@ def _count(report: IngestReport, plan: Plan, already: set[str]) -> None:
 
 def _note_sidecar(report: IngestReport, sidecar, rels: list[str]) -> None:
     if sidecar.source:
+        sidecar.prefer_exact(rels)
         report.metadata = {"file": sidecar.source, "encoding": sidecar.encoding, "rows": len(sidecar.entries)}
         report.metadata_problems = list(sidecar.problems)
         report.metadata_unmatched = sidecar.unmatched(rels)
@@ -198,7 +199,13 @@ def _check_folder(images_dir: str | os.PathLike) -> bytes:
     root = os.fsencode(images_dir)
     if not os.path.isdir(root):
         raise ConfigError(f"Image folder {display_path(root)} does not exist or is not a folder.")
-    return os.path.realpath(root)
+    try:
+        return os.path.realpath(root)
+    except OSError as exc:  # a link on the way whose text may not be read (/proc/PID/cwd of another user)
+        raise ConfigError(
+            f"Image folder {display_path(root)}: its real place cannot be found ({exc.strerror}); "
+            "give the folder's own path."
+        ) from None
 
 
 def _check_options(
