@@ -48,8 +48,9 @@ class Sidecar:
         lines: Key to where it stands in the file (``{"line": N}`` or ``{"entry": N}``).
         problems: Lines left out: ``{line (or entry), key, reason}``.
         encoding: The encoding the file was read in.
-        exact: Keys written with a backslash, as written (``back\\slash.jpg``, a legal name on Linux), to the
-            key they are read as (``back/slash.jpg``, a Windows path) or None where that reading is refused.
+        exact: Keys written with a backslash or spaces around them, as written (``back\\slash.jpg``, legal
+            names on Linux), to the key they are read as (``back/slash.jpg``, a Windows path; spaces stripped)
+            or None where that reading is refused.
             :meth:`prefer_exact` settles each once the folder's files are known.
         refused: The problem of each refused reading of :attr:`exact`; dropped when a file has the exact name.
     """
@@ -65,8 +66,8 @@ class Sidecar:
     refused: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def prefer_exact(self, rels: list[str]) -> None:
-        """Give each key written with a backslash to the file of that exact name when the folder has one
-        (``rels``: every file, relative); else it keeps its reading as a path (or its problem)."""
+        """Give each key of :attr:`exact` to the file of that exact name when the folder has one (``rels``:
+        every file, relative); else it is read as a path (or keeps its problem), as any other key."""
         names = set(rels) | {rel.rsplit("/", 1)[-1] for rel in rels}
         for literal, read_as in self.exact.items():
             if literal not in self.entries:
@@ -78,13 +79,15 @@ class Sidecar:
             meta, where = self.entries.pop(literal), self.lines.pop(literal)  # no such file: read as a path
             if read_as is not None and read_as not in self.entries:
                 self.entries[read_as], self.lines[read_as] = meta, where
-            elif read_as is not None and self.entries[read_as] != meta:
+            elif read_as is not None:
                 first, second = sorted((self.lines[read_as], where), key=lambda w: sorted(w.items()))
-                reason = (
-                    f"listed 2 times ({_place(first)}, {_place(second)}) with different values; none is used"
-                )
-                self.problems.append({**first, "key": read_as, "reason": reason + ", keep one line per file"})
-                del self.entries[read_as], self.lines[read_as]
+                listed = f"listed 2 times ({_place(first)}, {_place(second)})"
+                same = self.entries[read_as] == meta
+                reason = " with the same values; used once" if same else (
+                    " with different values; none is used, keep one line per file")  # fmt: skip
+                self.problems.append({**first, "key": read_as, "reason": listed + reason})
+                if not same:
+                    del self.entries[read_as], self.lines[read_as]
         self.exact = {}
         self.keys = tuple(sorted({k for meta in self.entries.values() for k in meta}))
         self.types = {k: v for k, v in self.types.items() if k in self.keys}
@@ -186,11 +189,14 @@ def _place(where: dict[str, int]) -> str:
 
 
 def _literal(value: Any) -> str | None:
-    """A key holding a backslash as the exact name it may be (None when it has none or cannot be one)."""
-    if not isinstance(value, str) or "\\" not in value:
+    """A key that reading as a path changes (a backslash, spaces around it) as the exact name it may be;
+    None when reading changes nothing or the exact text cannot name a file in the folder."""
+    if not isinstance(value, str) or ("\\" not in value and value == value.strip()) or not value.strip():
         return None
-    name, reason = _key(value.replace("\\", "\x00"), "")
-    return None if reason else name.replace("\x00", "\\")
+    name = posixpath.normpath(value)
+    if value.startswith("/") or "\x00" in value or name in (".", "..") or name.startswith("../"):
+        return None
+    return name
 
 
 def _key(value: Any, column: str) -> tuple[str, str | None]:

@@ -18,7 +18,7 @@ def test_a_backslash_key_goes_to_the_file_of_that_exact_name_and_else_reads_as_a
     folder = tmp_path / "photos"
     (folder / "back").mkdir(parents=True)
     (folder / "sub").mkdir()
-    names = ["back\\slash.jpg", "back/slash.jpg", "sub/a.jpg", "\\odd.jpg", "plain.jpg"]
+    names = ["back\\slash.jpg", "back/slash.jpg", "sub/a.jpg", "\\odd.jpg", "plain.jpg", " lead.jpg"]
     for seed, name in enumerate(names):
         (folder / name).write_bytes(encoded(photo(seed=seed), "JPEG"))
     sidecar = tmp_path / "meta.csv"
@@ -28,6 +28,8 @@ def test_a_backslash_key_goes_to_the_file_of_that_exact_name_and_else_reads_as_a
         ("\\odd.jpg", "odd"),  # an absolute path as a Windows path, but a file has this exact name
         ("..\\gone.jpg", "gone"),  # no such file: refused as a path that leaves the folder
         ("plain.jpg", "plain"),
+        (" lead.jpg", "lead"),  # a file name with a leading space, named exactly
+        (" plain.jpg", "plain"),  # no such file: plain.jpg, listed again with the same values
         ("x\\y.jpg", "one"),  # no such file: x/y.jpg, listed twice with different values
         ("x/y.jpg", "two"),
     ]
@@ -42,10 +44,11 @@ def test_a_backslash_key_goes_to_the_file_of_that_exact_name_and_else_reads_as_a
     with Store.open(store_uri.config()) as store:
         tags = {row["rel_path"]: row["meta"].get("tag") for row in store.iterate(("rel_path", "meta"))}
     assert tags == {"back\\slash.jpg": "exact", "back/slash.jpg": None, "sub/a.jpg": "windows",
-                    "\\odd.jpg": "odd", "plain.jpg": "plain"}  # fmt: skip
+                    "\\odd.jpg": "odd", "plain.jpg": "plain", " lead.jpg": "lead"}  # fmt: skip
     done = json.loads(report.read_text())
     assert done["metadata_unmatched"] == []
     problems = {item["key"]: item["reason"] for item in done["metadata_problems"]}
-    assert problems.keys() == {"../gone.jpg", "x/y.jpg"}
+    assert problems.keys() == {"../gone.jpg", "x/y.jpg", "plain.jpg"}
+    assert problems["plain.jpg"] == "listed 2 times (line 6, line 8) with the same values; used once"
     assert problems["../gone.jpg"].startswith("leaves the image folder")
-    assert problems["x/y.jpg"].startswith("listed 2 times (line 7, line 8) with different values")
+    assert problems["x/y.jpg"].startswith("listed 2 times (line 9, line 10) with different values")
