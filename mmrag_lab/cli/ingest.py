@@ -36,7 +36,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="with --metadata: files the sidecar does not list lose their metadata (the sidecar is all of it)",
     )
     parser.add_argument("--batch-size", type=int, metavar="N", help="images per encoder batch")
-    parser.add_argument("--prune", action="store_true", help="delete this folder's rows whose files are gone")
+    pruning = parser.add_mutually_exclusive_group()
+    pruning.add_argument(
+        "--prune", action="store_true", help="delete this folder's rows whose files are gone (at most half)"
+    )
+    pruning.add_argument(
+        "--prune-all",
+        dest="prune",
+        action="store_const",
+        const="all",
+        help="like --prune, even when more than half of the folder's rows would go (an emptied folder)",
+    )
     parser.add_argument("--report", metavar="PATH", help="write the ingest report as JSON")
     parser.add_argument("--encoder", help="encoder preset (MMRAG_ENCODER)")
     parser.add_argument("--weights", help="checkpoint path or 'untrained' (MMRAG_WEIGHTS)")

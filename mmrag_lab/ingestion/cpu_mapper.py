@@ -12,8 +12,12 @@ them where the model runs, with the same floats as the whole preprocessing on th
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,6 +29,8 @@ from mmrag_lab.errors import ImageLoadError
 from mmrag_lab.images import image_size
 from mmrag_lab.ingestion.mapper import PreparedBatch
 from mmrag_lab.ingestion.reader import Task, read_checked, settle
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def default_workers(on_gpu: bool) -> int:
@@ -92,7 +98,8 @@ def make_loader(
         # fork shares the already-built transform with the workers instead of pickling it
         methods = multiprocessing.get_all_start_methods()
         options["multiprocessing_context"] = "fork" if "fork" in methods else None
-        options.update(prefetch_factor=4, persistent_workers=False, worker_init_fn=_init_worker)
+        init = functools.partial(_init_worker, os.getpid())
+        options.update(prefetch_factor=4, persistent_workers=False, worker_init_fn=init)
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -122,9 +129,27 @@ def _with_id(task: Task, digest: str, size: int) -> Task:
     return task if task.id is not None else task.hashed(digest, size)  # hashed by the worker that read it
 
 
-def _init_worker(_worker_id: int) -> None:
+def _init_worker(parent: int, _worker_id: int) -> None:
     torch.set_num_threads(1)
+    _die_with(parent)
     _close_inherited_lite_locks()
+
+
+def _die_with(parent: int) -> None:
+    """Have Linux SIGKILL this worker the moment its parent dies (``PR_SET_PDEATHSIG``).
+
+    A worker orphaned by a killed ingest would otherwise run on until torch's watchdog notices (seconds),
+    and a write to the dead parent's pipe would print a ``ConnectionResetError`` traceback into the
+    terminal. SIGKILL ends it silently. Elsewhere the watchdog alone ends it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(0)
 
 
 def _close_inherited_lite_locks() -> None:

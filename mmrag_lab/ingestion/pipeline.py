@@ -22,11 +22,12 @@ from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.gpu_mapper import gpu_decode_default
 from mmrag_lab.ingestion.plan import Plan, plan_ingest
 from mmrag_lab.ingestion.report import IngestReport
+from mmrag_lab.ingestion.roots import moved_rule
 from mmrag_lab.ingestion.runner import RunOptions, run_ingest
 from mmrag_lab.ingestion.scan import display_path, parse_shard, scan_images, shard_scan
 from mmrag_lab.ingestion.sidecar import load_sidecar
+from mmrag_lab.ingestion.sync import check_prune, drop_superseded, write_copies, write_updates
 from mmrag_lab.ingestion.sync import prune as prune_rows
-from mmrag_lab.ingestion.sync import write_copies, write_updates
 from mmrag_lab.ingestion.twins import Twins
 from mmrag_lab.store.backend import display_uri
 from mmrag_lab.store.collection import Store
@@ -43,7 +44,7 @@ def ingest(
     encoder: Encoder | None = None,
     metadata: str | os.PathLike | None = None,
     batch_size: int | None = None,
-    prune: bool = False,
+    prune: bool | str = False,
     report_path: str | os.PathLike | None = None,
     workers: int | None = None,
     progress: bool = True,
@@ -69,7 +70,8 @@ def ingest(
             its column types go into the collection record. Files it does not name keep their metadata;
             lines it cannot use are named in ``report.metadata_problems``.
         batch_size: Images per encoder batch; default ``config.batch_size``.
-        prune: Also delete this folder's rows whose files are gone.
+        prune: Also delete this folder's rows whose files are gone; refused when that would delete more than
+            half of them (an unmounted drive looks like an empty folder), unless ``prune="all"``.
         report_path: Where to write the report as JSON.
         workers: Decode/preprocess processes; default :func:`mmrag_lab.ingestion.cpu_mapper.default_workers`. 0 decodes
             inline.
@@ -104,7 +106,7 @@ def ingest(
     cfg = (config or Config.load()).with_overrides(collection=collection, batch_size=batch_size)
     root = _check_folder(images_dir)
     part = _check_shard(shard, prune)
-    _check_options(workers, cpu_share, dtype, report_path)
+    _check_options(workers, cpu_share, dtype, report_path, prune)
     if replace_metadata and metadata is None:
         raise ConfigError("--replace-metadata needs --metadata FILE: the sidecar that replaces the metadata.")
     sidecar = load_sidecar(metadata)
@@ -127,9 +129,9 @@ def ingest(
             store.ensure_collection(encoder.info, metadata_types=sidecar.types)
             # From the plan to the last write, other writers of this collection can see this one (Store.writing)
             writing.enter_context(store.writing())
-            report.root = store.register_root(report.images_dir)
             with _phase(report, "scan"):
                 scan = scan_images(root)
+                report.root = store.register_root(report.images_dir, moved_rule(store, scan))
                 _note_sidecar(report, sidecar, [file.rel for file in scan.files])
                 scan = shard_scan(scan, part) if part else scan
                 report.seen = len(scan.files) + len(scan.problems)
@@ -138,8 +140,11 @@ def ingest(
                 plan = plan_ingest(
                     scan, store, report.root, sidecar, report, shard=part, replace_metadata=replace_metadata
                 )
+            if prune:
+                check_prune(plan, report, everything=prune == "all")
             with _phase(report, "copy"):
                 already = write_copies(store, plan, report)
+                drop_superseded(store, plan)
             with _phase(report, "update"):
                 write_updates(store, plan, report)
         # Closed while the writer owns the store: a Milvus Lite file admits one process at a time.
@@ -184,6 +189,7 @@ def _count(report: IngestReport, plan: Plan, already: set[str]) -> None:
 
 def _note_sidecar(report: IngestReport, sidecar, rels: list[str]) -> None:
     if sidecar.source:
+        sidecar.prefer_exact(rels)
         report.metadata = {"file": sidecar.source, "encoding": sidecar.encoding, "rows": len(sidecar.entries)}
         report.metadata_problems = list(sidecar.problems)
         report.metadata_unmatched = sidecar.unmatched(rels)
@@ -193,10 +199,20 @@ def _check_folder(images_dir: str | os.PathLike) -> bytes:
     root = os.fsencode(images_dir)
     if not os.path.isdir(root):
         raise ConfigError(f"Image folder {display_path(root)} does not exist or is not a folder.")
-    return os.path.realpath(root)
+    try:
+        return os.path.realpath(root)
+    except OSError as exc:  # a link on the way whose text may not be read (/proc/PID/cwd of another user)
+        raise ConfigError(
+            f"Image folder {display_path(root)}: its real place cannot be found ({exc.strerror}); "
+            "give the folder's own path."
+        ) from None
 
 
-def _check_options(workers: int | None, cpu_share: float, dtype: str, report_path: object) -> None:
+def _check_options(
+    workers: int | None, cpu_share: float, dtype: str, report_path: object, prune: object
+) -> None:
+    if not any(prune is choice for choice in (False, True)) and prune != "all":
+        raise ConfigError(f"prune must be False, True or 'all' (--prune, --prune-all), got {prune!r}.")
     if workers is not None:
         checks.whole_number("workers (--workers)", workers, low=0, high=MAX_WORKERS)
     checks.fraction("cpu_share (--cpu-share)", cpu_share)

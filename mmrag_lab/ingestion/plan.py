@@ -32,6 +32,7 @@ from typing import Any
 
 from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.report import IngestReport
+from mmrag_lab.ingestion.roots import orphans
 from mmrag_lab.ingestion.scan import (
     FileStamp,
     ImageFile,
@@ -60,6 +61,9 @@ class Plan:
         kinds: Row id to ``added``, ``reencoded`` or ``renamed`` for every row that gets a vector.
         unchanged: Files whose row is already up to date.
         stale: Ids of this folder's rows whose file is gone (pruned with ``prune``).
+        stored: How many rows this folder had (the share that ``stale`` would prune is checked).
+        superseded: Ids of rows stored under another name for files of this folder (see :mod:`.roots`):
+            deleted once the rows that replace them are written.
         hashed: False for a first ingest into an empty collection: the tasks are hashed as they are read.
     """
 
@@ -70,6 +74,8 @@ class Plan:
     kinds: dict[str, str] = field(default_factory=dict)
     unchanged: int = 0
     stale: list[str] = field(default_factory=list)
+    stored: int = 0
+    superseded: list[str] = field(default_factory=list)
     hashed: bool = True
 
 
@@ -113,6 +119,7 @@ def plan_ingest(
         files[row["id"]] = file
     if shard is not None:
         stored = {key: row for key, row in stored.items() if in_shard(row["rel_path"], shard)}
+    plan.stored = len(stored)
     gone = {key: row for key, row in stored.items() if key not in files}
     prefix = scan.root.rstrip("/") + "/"
     blocked = [problem["path"].removeprefix(prefix) for problem in scan.problems]  # never pruned
@@ -123,6 +130,8 @@ def plan_ingest(
     ]
     sources = _vector_sources(store, wanted, stored, gone, others=count > len(stored))
     renamed_meta = {row["content_hash"]: row.get("meta") or {} for row in gone.values()}
+    new = [row for row in wanted if row["id"] not in stored]
+    claimed = orphans(store, root, new) if new and count > len(stored) else {}
     encoding: dict[str, Task] = {}
     for row in wanted:
         old = stored.get(row["id"])
@@ -137,8 +146,14 @@ def plan_ingest(
                 plan.unchanged += 1
             continue
         digest = row["content_hash"]
+        orphan = claimed.get(row["path"])
         kind = "reencoded" if old else "renamed" if digest in renamed_meta else "added"
-        if kind == "renamed" and keep_meta:  # the metadata moves with the file
+        if orphan is not None:  # this very file, stored under a name whose folder no longer holds it
+            plan.superseded.append(str(orphan["id"]))
+            kind = "renamed" if orphan["content_hash"] == digest else "reencoded"
+            if keep_meta:
+                row["meta"] = orphan.get("meta") or {}
+        elif kind == "renamed" and keep_meta:  # the metadata moves with the file
             row["meta"] = renamed_meta[digest]
         plan.kinds[row["id"]] = kind
         if digest in sources:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mmrag_lab.images import IMAGE_SUFFIXES
+from mmrag_lab.ingestion.links import judge_link
 
 _SUFFIXES = frozenset(os.fsencode(s) for s in IMAGE_SUFFIXES)
 _ESCAPE = re.compile(r"\\x([89a-f][0-9a-f])")
@@ -114,10 +115,13 @@ def scan_images(folder: str | os.PathLike) -> ScanResult:
         for entry in entries:
             if entry.name.startswith(b"."):
                 continue
-            if entry.is_dir(follow_symlinks=False):
-                pending.append(entry.path)
-            elif _is_image_name(entry.name) or entry.is_symlink():
-                _add_entry(entry, root, result)
+            try:  # an entry that cannot even be looked at is reported; the walk goes on
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif _is_image_name(entry.name) or entry.is_symlink():
+                    _add_entry(entry, root, result)
+            except OSError as exc:
+                result.problems.append(_problem(entry.path, f"cannot read entry ({exc.strerror or exc})"))
     result.files.sort(key=lambda f: f.path)
     return result
 
@@ -177,16 +181,11 @@ def hash_files_stamped(files: list[ImageFile], threads: int = 4) -> list[tuple[s
 
 def _add_entry(entry: os.DirEntry, root: bytes, result: ScanResult) -> None:
     if entry.is_symlink():
-        target = os.path.realpath(entry.path)
-        if not _inside(target, root):
-            if _is_image_name(entry.name) or os.path.isdir(target):
-                result.problems.append(_problem(entry.path, "symlink leads outside the folder; not followed"))
+        verdict = judge_link(entry.path, root, _is_image_name(entry.name))
+        if verdict.problem is not None:
+            result.problems.append(_problem(entry.path, verdict.problem))
+        if not verdict.follow:
             return
-        if not os.path.exists(target):
-            result.problems.append(_problem(entry.path, "dangling symlink: its target does not exist"))
-            return
-        if os.path.isdir(target) or not _is_image_name(entry.name):
-            return  # a folder inside the root is walked through its real location
     try:
         info = os.stat(entry.path)
     except OSError as exc:
@@ -206,10 +205,6 @@ def _problem(path: bytes, reason: str) -> dict[str, str]:
 
 def _is_image_name(name: bytes) -> bool:
     return os.path.splitext(name)[1].lower() in _SUFFIXES
-
-
-def _inside(path: bytes, root: bytes) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep.encode()) + os.sep.encode())
 
 
 def as_path(display: str) -> Path:

@@ -48,6 +48,11 @@ class Sidecar:
         lines: Key to where it stands in the file (``{"line": N}`` or ``{"entry": N}``).
         problems: Lines left out: ``{line (or entry), key, reason}``.
         encoding: The encoding the file was read in.
+        exact: Keys written with a backslash or spaces around them, as written (``back\\slash.jpg``, legal
+            names on Linux), to the key they are read as (``back/slash.jpg``, a Windows path; spaces stripped)
+            or None where that reading is refused.
+            :meth:`prefer_exact` settles each once the folder's files are known.
+        refused: The problem of each refused reading of :attr:`exact`; dropped when a file has the exact name.
     """
 
     source: str = ""
@@ -57,6 +62,35 @@ class Sidecar:
     lines: dict[str, dict[str, int]] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)
     encoding: str = ""
+    exact: dict[str, str | None] = field(default_factory=dict)
+    refused: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def prefer_exact(self, rels: list[str]) -> None:
+        """Give each key of :attr:`exact` to the file of that exact name when the folder has one (``rels``:
+        every file, relative); else it is read as a path (or keeps its problem), as any other key."""
+        names = set(rels) | {rel.rsplit("/", 1)[-1] for rel in rels}
+        for literal, read_as in self.exact.items():
+            if literal not in self.entries:
+                continue
+            if literal in names:
+                if literal in self.refused:
+                    self.problems.remove(self.refused[literal])
+                continue
+            meta, where = self.entries.pop(literal), self.lines.pop(literal)  # no such file: read as a path
+            if read_as is not None and read_as not in self.entries:
+                self.entries[read_as], self.lines[read_as] = meta, where
+            elif read_as is not None:
+                first, second = sorted((self.lines[read_as], where), key=lambda w: sorted(w.items()))
+                listed = f"listed 2 times ({_place(first)}, {_place(second)})"
+                same = self.entries[read_as] == meta
+                reason = " with the same values; used once" if same else (
+                    " with different values; none is used, keep one line per file")  # fmt: skip
+                self.problems.append({**first, "key": read_as, "reason": listed + reason})
+                if not same:
+                    del self.entries[read_as], self.lines[read_as]
+        self.exact = {}
+        self.keys = tuple(sorted({k for meta in self.entries.values() for k in meta}))
+        self.types = {k: v for k, v in self.types.items() if k in self.keys}
 
     def match(self, rel: str) -> str | None:
         """The key that names the file at ``rel`` (relative, ``/``-separated), or None."""
@@ -113,6 +147,13 @@ def _index(sidecar: Sidecar, rows: list, columns: list[str], from_text: bool) ->
     for where, row in rows:
         name, reason = _key(row.get(key), key)
         meta = {str(k): v for k, v in row.items() if k != key and v not in (None, "")}
+        literal = _literal(row.get(key))
+        if literal is not None:  # kept as written until prefer_exact knows whether a file has that name
+            sidecar.exact[literal] = None if reason else name
+            if reason:
+                sidecar.refused[literal] = {**where, "key": name, "reason": reason}
+                sidecar.problems.append(sidecar.refused[literal])
+            name, reason = literal, None
         reason = reason or check_meta(meta, META_LIMIT)
         if reason:
             sidecar.problems.append({**where, "key": name, "reason": reason})
@@ -141,6 +182,21 @@ def _index(sidecar: Sidecar, rows: list, columns: list[str], from_text: bool) ->
     sidecar.entries = entries
     sidecar.keys = tuple(sorted({k for meta in entries.values() for k in meta}))
     sidecar.types = {k: v for k, v in types.items() if k in sidecar.keys}
+
+
+def _place(where: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {n}" for kind, n in where.items())
+
+
+def _literal(value: Any) -> str | None:
+    """A key that reading as a path changes (a backslash, spaces around it) as the exact name it may be;
+    None when reading changes nothing or the exact text cannot name a file in the folder."""
+    if not isinstance(value, str) or ("\\" not in value and value == value.strip()) or not value.strip():
+        return None
+    name = posixpath.normpath(value)
+    if value.startswith("/") or "\x00" in value or name in (".", "..") or name.startswith("../"):
+        return None
+    return name
 
 
 def _key(value: Any, column: str) -> tuple[str, str | None]:

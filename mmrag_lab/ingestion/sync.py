@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.plan import Plan
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.store.collection import Store
 from mmrag_lab.store.rows import ID_CHUNK, chunks
+
+PRUNE_SHARE = 0.5  # a prune may delete up to this share of a folder's rows; more needs prune="all"
 
 
 def write_copies(store: Store, plan: Plan, report: IngestReport) -> set[str]:
@@ -41,6 +44,27 @@ def write_updates(store: Store, plan: Plan, report: IngestReport) -> None:
     """Change the fields (metadata, path, size) of rows whose bytes are unchanged; vectors stay."""
     report.updated = store.update_fields(plan.updates)
     report.metadata_updated = sum("meta" in fields for fields in plan.updates.values())
+
+
+def drop_superseded(store: Store, plan: Plan) -> None:
+    """Delete the rows that this folder's new rows replace (its files, stored under another name)."""
+    if plan.superseded:
+        store.delete(plan.superseded)
+
+
+def check_prune(plan: Plan, report: IngestReport, everything: bool) -> None:
+    """Refuse, before anything is written, a prune that would delete more than :data:`PRUNE_SHARE` of the
+    folder's rows, unless ``everything``: a folder on an unmounted drive looks empty, not deleted."""
+    going, rows = len(plan.stale), plan.stored
+    if everything or not going or going <= PRUNE_SHARE * rows:
+        return
+    share = "all" if going == rows else f"{going / rows:.0%}"
+    raise ConfigError(
+        f"--prune would delete {going:,} of the {rows:,} rows of folder {plan.root!r} ({share} of them): their "
+        f"files are not in {report.images_dir}. Nothing was written. If the folder is on a drive or share that "
+        "is not mounted, mount it and run again; if the files are really gone, run again with --prune-all "
+        '(Python: prune="all").'
+    )
 
 
 def prune(store: Store, plan: Plan, report: IngestReport) -> None:

@@ -14,7 +14,7 @@ primary key, so only upsert makes a repeated write of the same file harmless.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from mmrag_lab.config import Config
@@ -159,10 +159,13 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
             return
         self.write_record(record.with_metadata_types(types))
 
-    def register_root(self, folder: str) -> str:
-        """The root name for rows under ``folder`` (absolute); a new or moved folder is recorded."""
+    def register_root(self, folder: str, moved: Callable[[str], bool] | None = None) -> str:
+        """The root name for rows under ``folder`` (absolute); a new or moved folder is recorded.
+
+        ``moved(name)`` says whether the folder is the vanished folder recorded as ``name`` (see
+        :meth:`CollectionRecord.root_name`)."""
         record = self._require_record()
-        name, changed = record.root_name(folder)
+        name, changed = record.root_name(folder, moved)
         if changed:
             self.write_record(record.with_root(name, folder))
         return name

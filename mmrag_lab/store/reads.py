@@ -94,6 +94,20 @@ class StoreReads:
             )
         return [dict(row) for row in found]
 
+    def rows_at_paths(self, paths: Iterable[str], fields: Sequence[str] = ("root",)) -> list[dict]:
+        """Rows (any folder) whose ``path`` is one of ``paths``."""
+        self.load()
+        found: list[dict[str, Any]] = []
+        for chunk in store_rows.chunks(sorted(set(paths)), ID_CHUNK):
+            found += self._call(
+                "query",
+                self.collection,
+                filter=f"path in [{', '.join(map(string_literal, chunk))}]",
+                output_fields=["id", *fields],
+                consistency_level=STRONG,
+            )
+        return [dict(row) for row in found]
+
     def search(
         self,
         vectors: np.ndarray | Sequence[Sequence[float]],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -92,18 +93,20 @@ class CollectionRecord:
             merged[key] = widen(merged.get(key), kind)
         return replace(self, metadata_types=merged).with_metadata_keys(types)
 
-    def root_name(self, folder: str) -> tuple[str, bool]:
+    def root_name(self, folder: str, moved: Callable[[str], bool] | None = None) -> tuple[str, bool]:
         """The name that rows under ``folder`` (absolute) use, and whether the record must learn it.
 
         A folder recorded before keeps its name. A folder with the same base name as a recorded folder
-        that no longer exists is that folder, moved: it takes over the name, so its rows keep their ids
-        and nothing is re-encoded. Any other folder gets its base name, made unique with ``-2``, ``-3``.
+        that no longer exists may be that folder, moved: when ``moved(name)`` agrees (it holds that folder's
+        files; see :mod:`mmrag_lab.ingestion.roots`), it takes over the name, so its rows keep their ids and
+        nothing is re-encoded. Any other folder gets its base name, made unique with ``-2``, ``-3``: a
+        vanished folder (an unmounted drive) keeps its name for when it comes back.
         """
         for name, path in self.roots.items():
             if path == folder:
                 return name, False
         base = os.path.basename(folder.rstrip("/")) or "root"
-        if base in self.roots and not os.path.isdir(self.roots[base]):
+        if base in self.roots and not os.path.isdir(self.roots[base]) and (moved is None or moved(base)):
             return base, True
         name, number = base, 1
         while name in self.roots:
