@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 KNOWN_SCHEMES = ("http", "https", "tcp", "grpc")
 MAX_INSTRUCTION_CHARS = 10_000
+MAX_PORT = 65_535
 
 
 def whole_number(name: str, value: Any, *, low: int = 1, high: int | None = None) -> int:
@@ -71,6 +73,19 @@ def fraction(name: str, value: Any) -> float:
     number = _finite(value)
     if not 0.0 <= number <= 1.0:
         raise ConfigError(f"{name} must be a number from 0 to 1, got {value!r}.")
+    return number
+
+
+def port(name: str, value: Any) -> int:
+    """A TCP port a server can listen on: 1 to 65,535 (0 would be a random one nobody is told about)."""
+    return whole_number(name, value, low=1, high=MAX_PORT)
+
+
+def amount(name: str, value: Any, unit: str) -> float:
+    """``value`` as a finite number, 0 or more (a price, a share): ``unit`` says what it counts."""
+    number = _finite(value)
+    if not number >= 0:
+        raise ConfigError(f"{name} must be {unit}, a finite number 0 or more, got {value!r}.")
     return number
 
 
@@ -136,16 +151,45 @@ def instruction(name: str, value: str | None, limit: int = MAX_INSTRUCTION_CHARS
 
 
 def output_folder(name: str, value: str | os.PathLike) -> Path:
-    """A folder to write into: it may exist as a folder or not yet; never an existing file."""
+    """A folder to write into: it may exist as a folder or not yet; never an existing file, and the
+    nearest folder that exists must take a new file now (so that no work is done before a failed write)."""
     path = Path(os.path.expanduser(os.fspath(value)))
+    if not str(value).strip():
+        raise ConfigError(f"{name} is empty; name a folder (it is created if missing).")
     if path.exists() and not path.is_dir():
         raise ConfigError(
             f"{name} {str(path)!r} is an existing file; name a folder (it is created if missing)."
         )
-    parent = next((p for p in path.absolute().parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise ConfigError(f"{name} {str(path)!r} lies under {str(parent)!r}, which is a file; name a folder.")
+    _writable(name, path, path)
     return path
+
+
+def output_file(name: str, value: str | os.PathLike) -> Path:
+    """A file to write: not a folder, and its folder (or the nearest one that exists) takes a new file now."""
+    path = Path(os.path.expanduser(os.fspath(value)))
+    if not str(value).strip():
+        raise ConfigError(f"{name} is empty; name a file to write.")
+    if path.is_dir():
+        raise ConfigError(f"{name} {str(path)!r} is a folder; name a file.")
+    _writable(name, path, path.absolute().parent)
+    return path
+
+
+def _writable(name: str, path: Path, folder: Path) -> None:
+    """Refuse ``path`` when the nearest existing folder at or above ``folder`` is a file or takes no file."""
+    where = next((p for p in (folder.absolute(), *folder.absolute().parents) if p.exists()), None)
+    if where is None:
+        return
+    if not where.is_dir():
+        raise ConfigError(f"{name} {str(path)!r} lies under {str(where)!r}, which is a file; name a folder.")
+    try:
+        with tempfile.TemporaryFile(dir=where):  # the real test: permissions, read-only mounts, quotas
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{name} {str(path)!r}: nothing can be written in {str(where)!r} ({exc.strerror or exc}); "
+            "name a place you can write to."
+        ) from None
 
 
 def existing_file(name: str, value: str | os.PathLike) -> Path:

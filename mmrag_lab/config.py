@@ -16,6 +16,7 @@ from typing import Any
 
 from mmrag_lab import checks
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.redaction import public_url
 
 DEFAULT_ENCODER = "visualized-bge-base"
 DEFAULT_COLLECTION = "mmrag_images"
@@ -49,6 +50,7 @@ ENV_VARS: dict[str, str] = {
     "app_max_kernels": "MMRAG_APP_MAX_KERNELS",
 }
 SECRET_FIELDS = frozenset({"milvus_token"})
+URL_FIELDS = ("milvus_uri", "llm_base_url")  # recorded only through redaction.public_url
 # torch.compile's modes; ingest's default, reduce-overhead, replays CUDA graphs
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -178,11 +180,20 @@ class Config:
         return {"on": True, "off": False}.get(self.compile)
 
     def public_dict(self) -> dict[str, Any]:
-        """All settings except secrets, safe to write into reports and notebooks."""
+        """All settings except secrets, safe to write into reports and notebooks: the token is ``***`` and
+        every URL is :func:`~mmrag_lab.redaction.public_url` (no password, no query value)."""
         out = dataclasses.asdict(self)
         for name in SECRET_FIELDS:
             out[name] = "***" if out.get(name) else None
+        for name in URL_FIELDS:
+            out[name] = public_url(out[name])
         return out
+
+    to_dict = public_dict  # what records (workbench.recorder.to_jsonable) call: never the raw fields
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.public_dict().items() if k not in SECRET_FIELDS}
+        return f"Config({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
 # field -> check, for every field whose value a user can get wrong (see mmrag_lab.checks)

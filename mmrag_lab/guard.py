@@ -10,16 +10,16 @@ it, so a user never meets a traceback and always has one to attach to a bug repo
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
+from mmrag_lab.redaction import redact
+
 LOG_DIR_VAR = "MMRAG_LOG_DIR"
 MAX_LINE = 300
-SECRET_VARS = ("OPENAI_API_KEY", "MMRAG_MILVUS_TOKEN")
 
 
 def log_dir() -> Path:
@@ -51,15 +51,6 @@ def log_unexpected(exc: BaseException, where: str) -> str:
         f"{where}: unexpected error ({summary}). This is a bug, not a mistake in your input; the full "
         f"traceback is in {path}. Please attach that file when you report it."
     )
-
-
-def redact(text: str) -> str:
-    """``text`` without the secrets of this environment and without ``user:password@`` parts of URLs."""
-    for var in SECRET_VARS:
-        secret = os.environ.get(var) or ""
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return re.sub(r"://[^/@\s]+@", "://***@", text)
 
 
 def _write(name: str, text: str) -> Path:

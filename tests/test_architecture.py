@@ -16,6 +16,8 @@ LAYERS = {
     "images": 0,
     "checks": 0,
     "guard": 0,
+    "redaction": 0,
+    "terminal": 0,
     "encoders": 1,
     "plots": 1,
     "store": 2,

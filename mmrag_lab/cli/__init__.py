@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from mmrag_lab.config import Config
 from mmrag_lab.errors import AuthenticationError, MmragError, RerankError
 from mmrag_lab.guard import log_unexpected
+from mmrag_lab.terminal import printable
 
 # subcommand -> module in this package; each module has add_parser(subparsers) and run(args) -> int
 SUBCOMMANDS = {
@@ -50,13 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return int(args.func(args) or 0)
         except MmragError as exc:
-            print(f"mmrag {args.command}: error: {exc}", file=sys.stderr)
+            print(f"mmrag {args.command}: error: {_shown(exc)}", file=sys.stderr)
             return 2 if _usage_error(exc) else 1
         except KeyboardInterrupt:
             print(f"mmrag {args.command}: interrupted; re-run the same command to resume.", file=sys.stderr)
             return 130
         except Exception as exc:  # the last resort for bugs: one line and a log file, never a traceback
-            print(log_unexpected(exc, f"mmrag {args.command}"), file=sys.stderr)
+            print(_shown(log_unexpected(exc, f"mmrag {args.command}")), file=sys.stderr)
             return 1
 
 
@@ -68,7 +69,12 @@ def _usage_error(exc: MmragError) -> bool:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"mmrag: warning: {message}", file=sys.stderr)
+    print(f"mmrag: warning: {_shown(message)}", file=sys.stderr)
+
+
+def _shown(message: object) -> str:
+    """A message as the terminal shows it: its own lines kept, control characters in them escaped."""
+    return "\n".join(printable(line) for line in str(message).splitlines())
 
 
 # Config field -> the option that sets it, so that a message names what the user typed.

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mmrag_lab import checks
 from mmrag_lab.cli import config_from_args
 from mmrag_lab.config import ENV_VARS, Config, is_lite_uri
 from mmrag_lab.errors import ConfigError
@@ -29,7 +30,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "come from this server's environment. Listens on 127.0.0.1 unless --host says otherwise."
         ),
     )
-    parser.add_argument("--port", type=int, default=None, metavar="N", help="port (default 8866)")
+    parser.add_argument("--port", type=int, default=None, metavar="N", help="port, 1 to 65535 (default 8866)")
     parser.add_argument("--host", default="127.0.0.1", metavar="H",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 opens it to the network)")  # fmt: skip
     for option, meta, text in (("--uri", "URI", "Milvus Lite file or server (MMRAG_MILVUS_URI)"),
@@ -72,15 +73,22 @@ def kernel_environment(config: Config, base: dict[str, str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmrag_lab.workbench.app_server import APP_NOTEBOOK, DEFAULT_PORT, page_url, voila_command
+    from mmrag_lab.workbench.app_server import (
+        APP_NOTEBOOK,
+        DEFAULT_PORT,
+        check_listen,
+        page_url,
+        voila_command,
+    )
 
+    port = checks.port("--port", DEFAULT_PORT if args.port is None else args.port)
     config = app_config(args)
     notebook = Path(args.notebook) if args.notebook else APP_NOTEBOOK
     if not notebook.is_file():
         raise ConfigError(
             f"No app notebook at {notebook}: pass --notebook PATH (the repository's notebooks/app.ipynb)."
         )
-    port = args.port or DEFAULT_PORT
+    check_listen(args.host, port)  # before the address is announced
     command = voila_command(config, notebook, host=args.host, port=port)
     print(
         f"mmrag app: collection {config.collection!r} at {page_url(args.host, port)} (Ctrl-C stops it)",

@@ -6,6 +6,9 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from mmrag_lab import checks
+from mmrag_lab.cli.options import check_out
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -25,10 +28,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--labels", nargs="+", metavar="NAME", help="one name per run (default: encoder names)"
     )
     parser.add_argument(
-        "--resamples", type=int, default=None, metavar="N", help="permutations and bootstrap resamples"
+        "--resamples", type=int, default=None, metavar="N", help="permutations and bootstrap resamples (2999)"
     )
     parser.add_argument(
-        "--show", type=int, default=4, metavar="N", help="queries per disagreement figure (4)"
+        "--show", type=int, default=4, metavar="N", help="queries per disagreement figure (4; 0: none)"
     )
     parser.set_defaults(func=run)
     return parser
@@ -36,12 +39,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.evaluation import compare
-    from mmrag_lab.evaluation.compare_stats import N_RESAMPLES
+    from mmrag_lab.evaluation.compare_stats import MAX_RESAMPLES, MAX_SHOW, MIN_RESAMPLES, N_RESAMPLES
 
-    out = args.out or str(Path("runs") / datetime.now().strftime("compare-%Y-%m-%d_%H%M%S"))
-    result = compare(
-        *args.runs, labels=args.labels, out_dir=out, n_resamples=args.resamples or N_RESAMPLES, show=args.show
-    )
+    resamples = N_RESAMPLES if args.resamples is None else args.resamples
+    checks.whole_number("--resamples", resamples, low=MIN_RESAMPLES, high=MAX_RESAMPLES)
+    checks.whole_number("--show", args.show, low=0, high=MAX_SHOW)
+    out = check_out("--out", args.out, str(Path("runs") / datetime.now().strftime("compare-%Y-%m-%d_%H%M%S")))
+    result = compare(*args.runs, labels=args.labels, out_dir=out, n_resamples=resamples, show=args.show)
     print(result._repr_markdown_())
     if not result.comparable:
         print(

@@ -98,13 +98,12 @@ def run(args: argparse.Namespace) -> int:
         **llm_bounds(args),
     )  # fmt: skip
     _check_numbers(args)
-    check_out("--out", args.out)
+    out = check_out("--out", args.out, str(Path("runs") / datetime.now().strftime("eval-%Y-%m-%d_%H%M%S")))
     if (args.price_in is None) != (args.price_out is None):
         raise ConfigError("Give both --price-in and --price-out (USD per 1M tokens), or neither.")
     prices = (
         None if args.price_in is None else {"input_per_1m": args.price_in, "output_per_1m": args.price_out}
     )
-    out = args.out or str(Path("runs") / datetime.now().strftime("eval-%Y-%m-%d_%H%M%S"))
     given = {"split": args.split, "categories": args.category, "id_to_name": args.coco_info,
              "image_splits": args.image_splits}  # fmt: skip
     options = {k: v for k, v in given.items() if v}
@@ -132,8 +131,8 @@ def _check_numbers(args: argparse.Namespace) -> None:
     checks.whole_number("--top-n", args.top_n, high=100)
     checks.whole_number("--concurrency", args.concurrency, high=64)
     for option, price in (("--price-in", args.price_in), ("--price-out", args.price_out)):
-        if price is not None and not price >= 0:
-            raise ConfigError(f"{option} is a price in USD per 1M tokens, 0 or more; got {price!r}.")
+        if price is not None:
+            checks.amount(option, price, "a price in USD per 1M tokens")
 
 
 def _summary(run) -> str:

@@ -46,7 +46,9 @@ def check_device(device: str) -> None:
     pick_device(device)
 
 
-def check_out(name: str, value: str | None) -> None:
-    """``--out``: a folder (existing or not), never an existing file."""
-    if value is not None:
-        checks.output_folder(name, value)
+def check_out(name: str, value: str | None, default: str) -> str:
+    """``--out`` (or its ``default`` when not given): a folder, existing or not, never an existing file, where
+    a file can be written now. Runs before any work, so that no result is lost to a write that cannot work."""
+    out = default if value is None else value
+    checks.output_folder(name if value is not None else f"{name} (default {default})", out)
+    return out

@@ -18,6 +18,7 @@ from mmrag_lab.cli.options import add_connect_timeout, add_llm_bounds, check_out
 from mmrag_lab.errors import CollectionMismatchError, ConfigError, ImageLoadError
 from mmrag_lab.images import load_image
 from mmrag_lab.store.where import WHERE_RULES, parse_where
+from mmrag_lab.terminal import printable
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         args, llm_base_url=args.base_url, llm_model=args.model, **llm_bounds(args),
         spelled={"llm_base_url": "--base-url", "llm_model": "--model"},
     )  # fmt: skip
-    check_out("--out", args.out)
+    out = Path(check_out("--out", args.out, f"runs/search-{time.strftime('%Y%m%d-%H%M%S')}"))
     checks.whole_number("-k", args.k, high=MAX_K)
     if args.image is not None:
         checks.existing_file("--image", args.image)
@@ -85,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
             f"Collection {config.collection!r} was made by encoder {results.encoder!r}, not {args.encoder!r}; "
             f"search it with --encoder {results.encoder}, or name a collection made by {args.encoder}."
         )
-    out = Path(args.out or f"runs/search-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -139,5 +139,5 @@ def _print_tables(results, reranked) -> None:
         return
     print(f"\nreranked by {reranked.model}{' (cached reply)' if reranked.cached else ''}:")
     for position, hit in enumerate(reranked.hits, start=1):
-        print(f"{position:>4}  (was #{hit.rank:<3}) {hit.path}")
-    print(f"why #1: {reranked.explanation}")
+        print(f"{position:>4}  (was #{hit.rank:<3}) {printable(hit.path)}")
+    print(f"why #1: {printable(reranked.explanation)}")

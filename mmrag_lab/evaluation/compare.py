@@ -11,10 +11,15 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from mmrag_lab import checks as arguments
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.compare_checks import check_runs
 from mmrag_lab.evaluation.compare_report import Comparison, rerank_rows
 from mmrag_lab.evaluation.compare_stats import (
+    MAX_HITS,
+    MAX_RESAMPLES,
+    MAX_SHOW,
+    MIN_RESAMPLES,
     N_RESAMPLES,
     largest_changes,
     paired_test,
@@ -23,6 +28,7 @@ from mmrag_lab.evaluation.compare_stats import (
     wins_ties_losses,
 )
 from mmrag_lab.evaluation.report import metric_names
+from mmrag_lab.evaluation.rundir import FILES as RUN_FILES
 from mmrag_lab.evaluation.rundir import EvalRun, load_run
 
 
@@ -45,8 +51,16 @@ def compare(
         hits: Hits of each run shown per query there.
 
     Raises:
-        EvaluationError: Fewer than two runs, or a label count that does not match.
+        EvaluationError: Fewer than two runs, a label count that does not match, or a run folder that is
+            damaged or incomplete (the message names the file and the problem).
+        ConfigError: ``n_resamples``, ``show`` or ``hits`` out of range, or an ``out_dir`` that cannot be
+            written (checked before any run is read).
     """
+    arguments.whole_number("n_resamples", n_resamples, low=MIN_RESAMPLES, high=MAX_RESAMPLES)
+    arguments.whole_number("show", show, low=0, high=MAX_SHOW)
+    arguments.whole_number("hits", hits, high=MAX_HITS)
+    if out_dir:
+        arguments.output_folder("out_dir", out_dir)
     if len(runs) < 2:
         raise EvaluationError(f"Compare needs at least two runs, got {len(runs)}; pass two run folders.")
     loaded = [r if isinstance(r, EvalRun) else _load(r) for r in runs]
@@ -81,7 +95,8 @@ def default_labels(runs: Sequence[EvalRun]) -> list[str]:
 
 
 def _load(folder: str | os.PathLike) -> EvalRun:
-    if not (Path(folder) / "rankings.jsonl").is_file():
+    """A run folder read back; one holding none of a run's files is no run at all."""
+    if not any((Path(folder) / name).is_file() for name in RUN_FILES):
         raise EvaluationError(
             f"{folder} is not an evaluation run folder (no rankings.jsonl); make one with mmrag eval --out."
         )

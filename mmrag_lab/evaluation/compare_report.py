@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from mmrag_lab.evaluation.compare_figure import plot_disagreements
 from mmrag_lab.evaluation.compare_stats import N_RESAMPLES
 from mmrag_lab.evaluation.report import Table
 from mmrag_lab.evaluation.rundir import EvalRun
+from mmrag_lab.evaluation.runfiles import write_json, write_text
 from mmrag_lab.plots.figures import UNTRAINED_MARK
 
 RERANK_ROWS = (
@@ -127,11 +127,9 @@ class Comparison:
         for i, d in enumerate(data["disagreements"]):
             d["figure"] = f"disagree-{i + 1}.png"
             self.figure(i).savefig(out / d["figure"], dpi=110, bbox_inches="tight")
-        (out / "compare.json").write_text(
-            json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-        (out / "compare.md").write_text(self._repr_markdown_(), encoding="utf-8")
-        (out / "compare.csv").write_text(self.table().to_csv(), encoding="utf-8")
+        write_json(out / "compare.json", data)
+        write_text(out / "compare.md", self._repr_markdown_())
+        write_text(out / "compare.csv", self.table().to_csv())
         self.out_dir = out
         return out
 

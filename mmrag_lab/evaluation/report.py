@@ -13,6 +13,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from mmrag_lab.plots.figures import UNTRAINED_MARK, titled
+from mmrag_lab.terminal import printable
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Table:
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
-    return "" if value is None else str(value)
+    return "" if value is None else printable(value)  # a category or label from a file: one row, no escapes
 
 
 def metric_names(summary: dict) -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,16 @@ from mmrag_lab.evaluation.match import MatchedQuery
 from mmrag_lab.evaluation.metrics import target_ranks
 from mmrag_lab.evaluation.ranking import Retrieved
 from mmrag_lab.evaluation.report import Table, plot_recall_curve, plot_rerank, results_table
+from mmrag_lab.evaluation.runfiles import (
+    check_complete,
+    check_manifest,
+    damaged,
+    read_json,
+    read_jsonl,
+    staged,
+    write_json,
+    write_text,
+)
 from mmrag_lab.evaluation.runparts import RunConfig, RunEncoder, RunMetrics
 from mmrag_lab.plots.figures import UNTRAINED_MARK
 
@@ -126,33 +137,80 @@ def corpus_identity(ids) -> dict[str, Any]:
     return {"size": len(ids), "ids_sha256": digest}
 
 
-def write_run(run: EvalRun) -> Path:
-    """Write the run folder (creating it) and return its path."""
+def write_run(run: EvalRun, first: Callable[[Path], None] | None = None) -> Path:
+    """Write the run folder whole or not at all (:func:`.runfiles.staged`) and return its path.
+
+    ``first(folder)`` writes extra files (submissions) into the folder before ``metrics.json`` is written.
+    """
     out = Path(run.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _dump(out / "config.json", _marked(run.config.as_dict(), run.untrained))
-    _dump(out / "encoder.json", _marked(run.encoder.as_dict(), run.untrained))
-    _dump(out / "metrics.json", _marked(run.metrics.as_dict(), run.untrained))
-    mark = {"untrained": True} if run.untrained else {}
-    lines = [json.dumps({**rec, **mark}, ensure_ascii=False) for rec in run.rankings]
-    (out / "rankings.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    table = run.table()
-    (out / "results.csv").write_text(table.to_csv(), encoding="utf-8")
-    (out / "results.md").write_text(table.to_markdown(), encoding="utf-8")
-    plot_recall_curve(run.metrics, out / "recall_at_k.png", untrained=run.untrained)
-    if run.metrics.reranked:
-        plot_rerank(run.metrics, run.metrics.rank_moves, out / "rerank.png", untrained=run.untrained)
+    with staged(out) as folder:
+        if first is not None:
+            first(folder)
+        write_json(folder / "config.json", _marked(run.config.as_dict(), run.untrained))
+        write_json(folder / "encoder.json", _marked(run.encoder.as_dict(), run.untrained))
+        write_json(folder / "metrics.json", _marked(run.metrics.as_dict(), run.untrained))
+        mark = {"untrained": True} if run.untrained else {}
+        lines = [json.dumps({**rec, **mark}, ensure_ascii=False) for rec in run.rankings]
+        write_text(folder / "rankings.jsonl", "".join(line + "\n" for line in lines))
+        table = run.table()
+        write_text(folder / "results.csv", table.to_csv())
+        write_text(folder / "results.md", table.to_markdown())
+        plot_recall_curve(run.metrics, folder / "recall_at_k.png", untrained=run.untrained)
+        if run.metrics.reranked:
+            plot_rerank(run.metrics, run.metrics.rank_moves, folder / "rerank.png", untrained=run.untrained)
     return out
 
 
 def load_run(folder: str | Path) -> EvalRun:
-    """Read a run folder back."""
+    """Read a run folder back; a damaged or incomplete one is refused with the file and the problem named.
+
+    Raises:
+        EvaluationError: A file is missing, empty, cut short, not JSON, lacks a key, or differs from what
+            the run wrote (its manifest); or the folder was left half-written.
+    """
     folder = Path(folder)
-    read = lambda name: json.loads((folder / name).read_text(encoding="utf-8"))  # noqa: E731
-    text = (folder / "rankings.jsonl").read_text(encoding="utf-8")
-    rankings = [json.loads(line) for line in text.splitlines() if line.strip()]
-    config, encoder = RunConfig.from_dict(read("config.json")), RunEncoder.from_dict(read("encoder.json"))
-    return EvalRun(folder, config, encoder, RunMetrics.from_dict(read("metrics.json")), rankings)
+    check_complete(folder, READ)
+    parts = []
+    for name, part in (
+        ("config.json", RunConfig),
+        ("encoder.json", RunEncoder),
+        ("metrics.json", RunMetrics),
+    ):
+        try:
+            parts.append(part.from_dict(read_json(folder, name)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise damaged(folder / name, _what_is_wrong(exc)) from None
+    rankings = read_jsonl(folder, "rankings.jsonl")
+    _check_rankings(folder / "rankings.jsonl", rankings, parts[2])
+    check_manifest(folder, READ)  # last: a parse error above says more than "changed"
+    return EvalRun(folder, parts[0], parts[1], parts[2], rankings)
+
+
+READ = ("config.json", "encoder.json", "metrics.json", "rankings.jsonl")
+RECORD_KEYS = {"id": str, "targets": list, "ranking": list, "paths": list}
+
+
+def _check_rankings(path: Path, rankings: list[dict], metrics: RunMetrics) -> None:
+    """What comparing reads of every record and of the metrics is there, with its type."""
+    for key in ("retrieval", "settings"):
+        if not isinstance(metrics.as_dict().get(key), dict):
+            raise damaged(path.parent / "metrics.json", f"'{key}' is missing or not an object")
+    seen: set[str] = set()
+    for number, rec in enumerate(rankings, start=1):
+        for key, kind in RECORD_KEYS.items():
+            if not isinstance(rec.get(key), kind):
+                raise damaged(path, f"line {number} has no {key!r} {kind.__name__}")
+        if len(rec["paths"]) != len(rec["ranking"]):
+            raise damaged(path, f"line {number} has {len(rec['paths'])} paths for {len(rec['ranking'])} hits")
+        if rec["id"] in seen:
+            raise damaged(path, f"line {number} repeats the query id {rec['id']!r}")
+        seen.add(rec["id"])
+
+
+def _what_is_wrong(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"the key {exc.args[0]!r} is missing"
+    return f"a value has the wrong form ({type(exc).__name__}: {exc})"
 
 
 def _marked(data: dict, untrained: bool) -> dict:
@@ -160,7 +218,3 @@ def _marked(data: dict, untrained: bool) -> dict:
     if not untrained:
         return data
     return {"untrained": True, "warning": f"{UNTRAINED_MARK}; these numbers mean nothing", **data}
-
-
-def _dump(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mmrag_lab import checks
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import EvaluationError
@@ -91,6 +92,10 @@ def evaluate(
     started = time.perf_counter()
     cfg = config or Config.load()
     check_prices(prices)
+    if submission and not out_dir:
+        raise EvaluationError("A submission needs a run folder to write into; pass out_dir (--out).")
+    if out_dir:
+        checks.output_folder("out_dir (--out)", out_dir)  # before any work, so no result is lost to it
     from_file = isinstance(queries, (str, os.PathLike))
     kind = (kind or guess_kind(Path(queries))) if from_file else kind
     options = {**(loader_options or {}), **_loader_flags(kind, cirr_soft, submission)}
@@ -139,16 +144,20 @@ def evaluate(
         ),
         rankings=records,
     )
-    if submission and not out_dir:
-        raise EvaluationError("A submission needs a run folder to write into; pass out_dir (--out).")
     if out_dir:
-        write_run(run)
-    if submission:
-        coco_ids = next((q.meta.get("coco_ids") for q in loaded if q.meta.get("coco_ids")), None)
-        run.metrics.submission_files = write_submission(kind, run, stage.index.path_of, coco_ids)
-        run.metrics.submission_warning = short_rankings(run.rankings)
-        write_run(run)
+        write_run(run, first=_submission(kind, run, stage.index.path_of, loaded) if submission else None)
     return run
+
+
+def _submission(kind: str | None, run: EvalRun, path_of, loaded: Sequence[Query]):
+    """What writes the submission file(s) into the run folder, and their names into the metrics."""
+    coco_ids = next((q.meta.get("coco_ids") for q in loaded if q.meta.get("coco_ids")), None)
+
+    def write(folder: Path) -> None:
+        run.metrics.submission_files = write_submission(kind, run, path_of, coco_ids, folder=folder)
+        run.metrics.submission_warning = short_rankings(run.rankings)
+
+    return write
 
 
 def _loader_flags(kind: str | None, cirr_soft: bool, submission: bool) -> dict:

@@ -40,9 +40,13 @@ def circo_submission(records: list[dict], coco_id_of: Callable[[str], int]) -> d
 
 
 def write_submission(
-    kind: str | None, run, path_of: Callable[[str], str], coco_ids: Mapping[str, int] | None = None
+    kind: str | None,
+    run,
+    path_of: Callable[[str], str],
+    coco_ids: Mapping[str, int] | None = None,
+    folder: str | Path | None = None,
 ) -> list[str]:
-    """Write the submission file(s) of a finished run into its folder and return their names.
+    """Write the submission file(s) of a finished run into ``folder`` (default its own) and return their names.
 
     A ranking shorter than 50 (a collection smaller than the test image set) is written as it is; the run's
     ``metrics.json`` then says so under ``submission_warning``.
@@ -66,7 +70,7 @@ def write_submission(
             f"No submission format for {kind or 'this query set'}; CIRR and CIRCO have one."
         )
     for name, content in files.items():
-        (Path(run.out_dir) / name).write_text(json.dumps(content) + "\n", encoding="utf-8")
+        (Path(folder or run.out_dir) / name).write_text(json.dumps(content) + "\n", encoding="utf-8")
     return list(files)
 
 

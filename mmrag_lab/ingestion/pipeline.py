@@ -218,8 +218,8 @@ def _check_options(
     checks.fraction("cpu_share (--cpu-share)", cpu_share)
     if not isinstance(dtype, str) or dtype.lower() not in DTYPES:
         raise ConfigError(f"dtype (--dtype) must be one of {', '.join(DTYPES)}, got {dtype!r}.")
-    if report_path is not None and os.path.isdir(report_path):
-        raise ConfigError(f"report_path (--report) {os.fspath(report_path)!r} is a folder; name a file.")
+    if report_path is not None:
+        checks.output_file("report_path (--report)", report_path)
 
 
 def _check_shard(shard: str | tuple[int, int] | None, prune: bool) -> tuple[int, int] | None:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mmrag_lab.terminal import printable
+
 
 @dataclass
 class IngestReport:
@@ -118,7 +120,7 @@ class IngestReport:
         lines += [f"  failed: {item['path']}: {item['reason']}" for item in self.failed[:20]]
         if len(self.failed) > 20:
             lines.append(f"  ... and {len(self.failed) - 20} more failures (see the JSON report)")
-        return "\n".join(lines + self._metadata_lines())
+        return "\n".join(printable(line) for line in lines + self._metadata_lines())  # a name: one line
 
     def _others(self) -> str:
         return f" ({self.written_by_others} written by another process)" if self.written_by_others else ""

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from mmrag_lab.store.collection import Store
+from mmrag_lab.terminal import printable
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,10 @@ class CollectionSummary:
 
 
 def _cell(value: Any) -> str:
+    """A value as one line with control characters shown escaped (folder paths, metadata keys)."""
     if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value)) or "(none)"
-    return str(value)
+        return ", ".join(map(printable, value)) or "(none)"
+    return printable(value)
 
 
 def require_collection(store: Store) -> None:

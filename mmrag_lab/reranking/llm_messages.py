@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mmrag_lab import redaction
+
 KEY_VAR = "OPENAI_API_KEY"
 
 
@@ -39,9 +41,8 @@ def auth_message(client: Any, exc: Exception) -> str:
 
 
 def public_url(client: Any) -> str:
-    url = str(getattr(client, "base_url", "") or "")
-    scheme, sep, rest = url.partition("://")
-    return scheme + sep + rest.rpartition("@")[2] if sep else url
+    """The client's endpoint as it may be shown (:func:`mmrag_lab.redaction.public_url`)."""
+    return redaction.public_url(str(getattr(client, "base_url", "") or "")) or ""
 
 
 def redact(text: str, secret: str | None) -> str:

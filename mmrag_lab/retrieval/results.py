@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, overload
 
 from mmrag_lab.errors import MmragError
+from mmrag_lab.terminal import printable
 
 BASE_COLUMNS = ("rank", "id", "path", "score", "width", "height", "file_size")
 UNTRAINED_NOTE = "UNTRAINED WEIGHTS: these scores and this order mean nothing"
@@ -135,10 +136,11 @@ class SearchResults:
         """A fixed-width table for terminals."""
         lines = [UNTRAINED_NOTE] if self.untrained else []
         lines.append(f"{'rank':>4}  {'score':>7}  {'size':>9}  {'path':<{path_width}}  meta")
-        for hit in self.hits:
-            path = hit.path if len(hit.path) <= path_width else "..." + hit.path[-(path_width - 3) :]
+        for hit in self.hits:  # names and values shown escaped: one row each, no terminal escapes
+            shown = printable(hit.path)
+            path = shown if len(shown) <= path_width else "..." + shown[-(path_width - 3) :]
             size = f"{hit.width}x{hit.height}"
-            meta = ", ".join(f"{k}={v}" for k, v in hit.meta.items())
+            meta = ", ".join(f"{printable(k)}={printable(v)}" for k, v in hit.meta.items())
             lines.append(f"{hit.rank:>4}  {hit.score:>7.4f}  {size:>9}  {path:<{path_width}}  {meta}")
         if not self.hits:
             lines.append("(no hits)")

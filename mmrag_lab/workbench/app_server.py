@@ -14,6 +14,8 @@ The limits that protect the host are Voilà and jupyter_server settings, passed 
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from tornado import web
 from traitlets import Integer
 
 from mmrag_lab.config import Config
+from mmrag_lab.errors import ConfigError
 
 MB = 1024 * 1024
 DEFAULT_PORT = 8866
@@ -72,6 +75,43 @@ def voila_command(config: Config, notebook: str | Path, *, host: str, port: int)
         "--MappingKernelManager.cull_connected=True",
         f"--Voila.tornado_settings={{'websocket_max_message_size': {websocket_max}}}",
     ]  # fmt: skip
+
+
+def check_listen(host: str, port: int) -> None:
+    """Refuse, before anything is announced or started, an address the page could not listen on: an empty or
+    unresolvable ``--host``, one that is not this machine's, or a ``--port`` another program holds.
+
+    Every address the host name resolves to is bound for a moment, as Voilà's server will bind them.
+    """
+    if not host.strip():
+        raise ConfigError(
+            "--host is empty; give the address to listen on: 127.0.0.1 (this machine only, the default) or "
+            "0.0.0.0 (every network interface)."
+        )
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(
+            f"--host {host!r} is neither an IP address nor a name this machine can resolve "
+            f"({getattr(exc, 'strerror', None) or exc}); give e.g. 127.0.0.1 or 0.0.0.0."
+        ) from None
+    for family, kind, proto, _, address in found:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as tornado binds
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise ConfigError(_bind_problem(host, port, exc)) from None
+
+
+def _bind_problem(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"--port {port}: another program already listens on {host}:{port}; pick a free port with --port N."
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"--host {host!r} is not an address of this machine; give one of its addresses, or 0.0.0.0."
+    if exc.errno == errno.EACCES:
+        return f"--port {port}: not allowed to listen there (ports below 1024 need root); pick 1024 or above."
+    return f"--host {host!r} --port {port}: cannot listen there ({exc.strerror or exc}); pick another."
 
 
 def page_url(host: str, port: int) -> str:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.evaluation import Comparison, EvalRun, evaluate, load_run
@@ -111,7 +111,7 @@ def reranker_label(spec: Mapping[str, str], specs: Sequence[Mapping[str, str]]) 
     model = spec.get("model") or "default model"
     if sum(1 for s in specs if s.get("model") == spec.get("model")) == 1:
         return model
-    return f"{model} @ {urlparse(spec.get('base_url') or 'https://api.openai.com').netloc}"
+    return f"{model} @ {urlsplit(spec.get('base_url') or 'https://api.openai.com').netloc.rpartition('@')[2]}"
 
 
 def collection_names(base: str, encoders: Sequence[str]) -> list[str]:

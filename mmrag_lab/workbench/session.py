@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from mmrag_lab import __version__
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.scan import list_images
+from mmrag_lab.redaction import public_url
 from mmrag_lab.reranking.llm import KEY_VAR, reranker_configured
 from mmrag_lab.workbench.params import check_values
 from mmrag_lab.workbench.recorder import Recorder
@@ -76,7 +77,7 @@ class NotebookSession:
     def _repr_markdown_(self) -> str:
         cfg = self.config
         rows = [
-            ("images", self.images_dir), ("URI", cfg.milvus_uri), ("collection", cfg.collection),
+            ("images", self.images_dir), ("URI", public_url(cfg.milvus_uri)), ("collection", cfg.collection),
             ("encoder", cfg.encoder), ("weights", f"{cfg.weights or 'download'} ({self.weights.reason})"),
             ("device", cfg.device), ("run folder", self.recorder.run_dir or "(none: nothing is recorded)"),
             ("metadata", self.metadata_columns()),
@@ -171,7 +172,7 @@ def reranker_status(config: Config) -> Markdown:
             "`export OPENAI_API_KEY=...`; in Colab, store it under Secrets and copy it into `os.environ`. "
             "Never type a key into a notebook cell or pass it as a parameter."
         )
-    where = base_url or "api.openai.com"
+    where = public_url(base_url) or "api.openai.com"
     return Markdown(
         f"Reranking with model **{config.llm_model}** at `{where}` (key: {'set' if key else 'none'})."
     )

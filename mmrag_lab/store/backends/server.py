@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from mmrag_lab.config import SERVER_SCHEMES
+from mmrag_lab.redaction import public_url
 from mmrag_lab.store.backends.base import Backend, new_client, version_at_least
 from mmrag_lab.store.schema import SERVER_SEARCH_EF
 
@@ -41,10 +41,7 @@ class ServerBackend(Backend):
         return new_client(self.uri, token, self.display_uri(), connect_timeout_s)
 
     def display_uri(self) -> str:
-        parts = urlsplit(self.uri)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return public_url(self.uri) or ""
 
     def supports_partial_update(self, client: MilvusClient) -> bool:
         # 2.3.5 answers a partial upsert with "float vector field 'vector' is illegal"
