@@ -56,6 +56,15 @@ def alive(pid: int) -> bool:
         return False
 
 
+def gone(pids: list[int]) -> list[int]:
+    """The pids still alive once each has had a moment to finish dying (a process closes its files, and so
+    the pipe, a little before the kernel marks it dead); empty when all are gone."""
+    deadline = time.monotonic() + HANG_GUARD_S
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
 def read_until_closed(stream) -> tuple[bytes, bool]:
     """What is written to ``stream`` until every writer has closed it; False if one still holds it."""
     seen, deadline = b"", time.monotonic() + HANG_GUARD_S
@@ -102,5 +111,5 @@ def test_decode_workers_die_with_a_killed_ingest_and_print_nothing(tmp_path, kil
             if alive(worker):
                 os.kill(worker, signal.SIGKILL)
     assert closed, f"decode workers outlived the killed ingest: {[w for w in workers if alive(w)]}"
-    assert [w for w in workers if alive(w)] == []
+    assert gone(workers) == [], "decode workers outlived the killed ingest"
     assert after == b"", f"printed after the ingest was killed: {after.decode(errors='replace')[-3000:]}"
