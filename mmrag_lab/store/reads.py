@@ -153,9 +153,11 @@ class StoreReads:
     ) -> Iterator[dict[str, Any]]:
         """Yield every row matching ``filter`` (all rows by default) with ``id`` and ``output_fields``."""
         self.load()
-        iterator = clients.query_iterator(
-            self.client, self.collection, ["id", *output_fields], filter, batch_size
-        )
+        fields = ["id", *output_fields]
+        iterator = retry.once(
+            self, lambda: clients.query_iterator(self.client, self.collection, fields, filter, batch_size),
+            "query_iterator",
+        )  # fmt: skip
         try:
             while batch := retry.once(self, iterator.next, "query_iterator"):
                 yield from (dict(row) for row in batch)

@@ -34,6 +34,7 @@ DEFAULT_CONNECT_TIMEOUT_S = 10.0
 # What the retry layer (:mod:`mmrag_lab.store.retry`) does about a failed call.
 RELOAD = "reload"  # the collection was released (another process, a restarted server): load it, call again
 RECONNECT = "reconnect"  # the connection is gone: make a new client, call again
+REPAIR = "repair"  # the remains of an interrupted write are in the way: clear them, call again
 
 
 class Backend(ABC):
@@ -111,12 +112,33 @@ class Backend(ABC):
         return self._version
 
     def recovery(self, exc: Exception) -> str | None:
-        """What a retry needs to mend ``exc`` (:data:`RELOAD`, :data:`RECONNECT`), or None: do not retry."""
+        """What a retry needs to mend ``exc`` (:data:`RELOAD`, :data:`RECONNECT`, :data:`REPAIR`), or None:
+        do not retry.
+
+        Raises:
+            StoreError: ``exc`` shows a failure no retry can mend (e.g. the database itself was deleted).
+        """
         return RELOAD if needs_load(exc) else None
+
+    def repair(self, collection: str) -> None:
+        """Clear the remains of an interrupted write that stand in the way of ``collection`` (:data:`REPAIR`)."""
+        return None
+
+    def same_database(self) -> bool:
+        """False when the database this process's client was opened on is gone (a deleted Lite folder)."""
+        return True
 
     def served_file(self) -> Path | None:
         """The local file this backend serves through a server process of its own, or None."""
         return None
+
+    def stalled_advice(self) -> str:
+        """What to do when a call got no answer in time (the server is stopped, overloaded or hung)."""
+        return (
+            f"Check that the server at {self.display_uri()} runs and is not overloaded, then run the command "
+            "again; a server that is slow on purpose (a large load or index build) may need a longer "
+            "MMRAG_MILVUS_TIMEOUT."
+        )
 
 
 def new_client(address: str, token: str, display: str, timeout_s: float | None = None) -> MilvusClient:
@@ -154,8 +176,16 @@ def quiet_grpc() -> None:
 
 
 def error_text(exc: Exception) -> str:
-    """The message of a Milvus error, without its class decoration."""
+    """The message of a Milvus or gRPC error, without its class decoration."""
+    code, details = getattr(exc, "code", None), getattr(exc, "details", None)
+    if callable(code) and callable(details):  # a raw grpc.RpcError
+        return f"{getattr(code(), 'name', code())}: {details()}"
     return str(getattr(exc, "message", exc))
+
+
+def timed_out(exc: Exception) -> bool:
+    """True when ``exc`` says the call's deadline passed without an answer."""
+    return "deadline_exceeded" in error_text(exc).lower().replace(" ", "_")
 
 
 def lost_connection(exc: Exception) -> bool:
