@@ -112,5 +112,10 @@ def _key(uri: str, token: str | None) -> tuple[int, str, str]:
     return os.getpid(), backend_for(uri).client_key(), token or ""
 
 
-def query_iterator(client: MilvusClient, collection: str, fields: list[str], filter: str, batch_size: int):
-    return client.query_iterator(collection, batch_size=batch_size, filter=filter, output_fields=fields)
+def query_iterator(
+    client: MilvusClient, collection: str, fields: list[str], filter: str, batch_size: int, timeout=None
+):
+    """An iterator over ``collection``; each of its calls waits at most ``timeout`` seconds (None: no limit)."""
+    return client.query_iterator(
+        collection, batch_size=batch_size, filter=filter, output_fields=fields, timeout=timeout
+    )

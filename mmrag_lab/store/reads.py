@@ -153,11 +153,12 @@ class StoreReads:
     ) -> Iterator[dict[str, Any]]:
         """Yield every row matching ``filter`` (all rows by default) with ``id`` and ``output_fields``."""
         self.load()
-        fields = ["id", *output_fields]
-        iterator = retry.once(
-            self, lambda: clients.query_iterator(self.client, self.collection, fields, filter, batch_size),
-            "query_iterator",
-        )  # fmt: skip
+        fields, timeout = ["id", *output_fields], self.config.milvus_timeout
+
+        def start() -> Any:
+            return clients.query_iterator(self.client, self.collection, fields, filter, batch_size, timeout)
+
+        iterator = retry.once(self, start, "query_iterator")
         try:
             while batch := retry.once(self, iterator.next, "query_iterator"):
                 yield from (dict(row) for row in batch)

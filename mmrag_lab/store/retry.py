@@ -17,7 +17,15 @@ from collections.abc import Callable
 from typing import Any
 
 from mmrag_lab.errors import StoreError, StoreStalledError
-from mmrag_lab.store.backends.base import RECONNECT, RELOAD, REPAIR, error_text, timed_out
+from mmrag_lab.store.backends.base import (
+    RECONNECT,
+    RELOAD,
+    REPAIR,
+    error_text,
+    failures,
+    lost_connection,
+    timed_out,
+)
 
 ATTEMPTS = 3  # the default of Config.milvus_attempts
 # Calls that wait for the server's own work (sealing segments, building an index): no per-call deadline.
@@ -52,7 +60,8 @@ def call(store: Any, name: str, *args: Any, **kwargs: Any) -> Any:
             elif action == REPAIR:
                 store.backend.repair(store.collection)
             else:
-                store.refresh()  # what it cached may be stale (dropped, re-created): the next call reads again
+                if not timed_out(exc):  # a silent server changed nothing; a refusal may mean stale caches
+                    store.refresh()  # (dropped, re-created): the next call reads again
                 raise _refused(store, name, exc) from exc
     raise AssertionError("unreachable")
 
@@ -65,18 +74,12 @@ def once(store: Any, function: Callable[[], Any], name: str) -> Any:
         raise _refused(store, name, exc) from exc
 
 
-def failures() -> tuple[type[Exception], ...]:
-    """What a Milvus client raises for a failed call: pymilvus' errors, and gRPC's (a deadline, a denial)."""
-    import grpc
-    from pymilvus.exceptions import MilvusException
-
-    return MilvusException, grpc.RpcError
-
-
 def _refused(store: Any, name: str, exc: Exception) -> StoreError:
-    if timed_out(exc):
+    # a deadline, or a connection that failed because the store's own server is alive but silent
+    silent = lost_connection(exc) and store.backend.silent_server_advice()
+    if timed_out(exc) or silent:
         return StoreStalledError(
             f"Milvus did not answer {name} on {store._where()} in time ({error_text(exc)}). "
-            + store.backend.stalled_advice()
+            + (silent or store.backend.stalled_advice())
         )
     return StoreError(f"Milvus refused {name} on {store._where()}: {error_text(exc)}")

@@ -132,9 +132,13 @@ class Backend(ABC):
         """The local file this backend serves through a server process of its own, or None."""
         return None
 
+    def silent_server_advice(self) -> str | None:
+        """What to do when this backend's own server is alive but silent (stopped, hung), else None."""
+        return None
+
     def stalled_advice(self) -> str:
         """What to do when a call got no answer in time (the server is stopped, overloaded or hung)."""
-        return (
+        return self.silent_server_advice() or (
             f"Check that the server at {self.display_uri()} runs and is not overloaded, then run the command "
             "again; a server that is slow on purpose (a large load or index build) may need a longer "
             "MMRAG_MILVUS_TIMEOUT."
@@ -150,14 +154,13 @@ def new_client(address: str, token: str, display: str, timeout_s: float | None =
     """
     quiet_grpc()
     from pymilvus import MilvusClient
-    from pymilvus.exceptions import MilvusException
 
     try:
         return MilvusClient(
             uri=address, token=token, dedicated=True, grpc_options=dict(CLIENT_GRPC_OPTIONS),
             timeout=DEFAULT_CONNECT_TIMEOUT_S if timeout_s is None else timeout_s,
         )  # fmt: skip
-    except MilvusException as exc:
+    except failures() as exc:
         raise StoreError(
             f"Cannot reach the Milvus server at {display} ({error_text(exc)}). Check that it runs and that "
             "the URI and port are right (a server's gRPC port, 19530 by default); a slow network may need "
@@ -173,6 +176,14 @@ def quiet_grpc() -> None:
     notice. A level the user set wins; once gRPC has loaded, this changes nothing.
     """
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
+def failures() -> tuple[type[Exception], ...]:
+    """What a Milvus client raises for a failed call: pymilvus' errors, and gRPC's (a deadline, a denial)."""
+    import grpc
+    from pymilvus.exceptions import MilvusException
+
+    return MilvusException, grpc.RpcError
 
 
 def error_text(exc: Exception) -> str:

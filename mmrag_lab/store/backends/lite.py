@@ -131,6 +131,9 @@ class LiteBackend(Backend):
     def served_file(self) -> Path:
         return lite_path(self.uri)
 
+    def silent_server_advice(self) -> str | None:
+        return lite_discovery.server_status(str(self.served_file())).get("advice")  # ours, alive, silent
+
     def stalled_advice(self) -> str:
         status = lite_discovery.server_status(str(self.served_file()))
         if status.get("advice"):  # ours, alive and still silent: stopped or busy
