@@ -74,6 +74,14 @@ class StoreLockedError(StoreError):
     """A Milvus Lite file is held by another process."""
 
 
+class StoreStalledError(StoreError):
+    """The store's server is alive but did not answer in time; the message says what to do."""
+
+
+class StoreGoneError(StoreError):
+    """The database was deleted or replaced while in use (a Milvus Lite folder); the next run starts afresh."""
+
+
 class RerankError(MmragError):
     """The reranker's endpoint refused the request in a way a retry cannot fix."""
 
@@ -97,6 +105,10 @@ def _preview(items: list[str], limit: int = 8) -> str:
 
 class UntrainedWeightsWarning(UserWarning):
     """The encoder runs on deterministic untrained weights: its vectors carry no meaning."""
+
+
+class StoreRepairedWarning(UserWarning):
+    """The store cleared the remains of an interrupted write (e.g. of a deleted Lite folder) to go on."""
 
 
 class IgnoredSettingWarning(UserWarning):

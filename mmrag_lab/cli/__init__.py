@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Sequence
 
 from mmrag_lab.config import Config
-from mmrag_lab.errors import AuthenticationError, MmragError, RerankError
+from mmrag_lab.errors import AuthenticationError, MmragError, RerankError, StoreGoneError, StoreStalledError
 from mmrag_lab.guard import log_unexpected
 from mmrag_lab.terminal import printable
 
@@ -64,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _usage_error(exc: MmragError) -> bool:
     """Whether ``exc`` says the user asked for something that cannot work (exit 2: arguments, files, URIs,
     settings, query sets, collections, credentials) rather than a job that could not finish (exit 1: an
-    endpoint that kept failing)."""
+    endpoint that kept failing, a store that stopped answering, a database deleted while in use)."""
+    if isinstance(exc, (StoreStalledError, StoreGoneError)):
+        return False
     return not isinstance(exc, RerankError) or isinstance(exc, AuthenticationError)
 
 

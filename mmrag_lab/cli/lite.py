@@ -52,6 +52,8 @@ def describe(status: dict) -> str:
     """One paragraph a person can read."""
     if not status["running"]:
         return f"{status['db']}: no server running (the next process to open it starts one)."
+    if not status.get("answering", True):
+        return f"{status['db']}: served by pid {status['pid']}, which does not answer. {status['advice']}"
     calls = sum(status.get("calls", {}).values())
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status["started"]))
     return (

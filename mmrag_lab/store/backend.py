@@ -22,13 +22,15 @@ _clients: dict[tuple[int, str, str], MilvusClient] = {}
 _clients_guard = threading.Lock()
 
 
-class _DropMessage(logging.Filter):
-    def __init__(self, *fragments: str):
-        super().__init__()
-        self.fragments = fragments
+class _QuietPymilvus(logging.Filter):
+    """Drops what pymilvus logs about a call that failed: the Store raises it as a StoreError that says
+    what to do, so the log would only put a traceback (40 lines per call) in front of the user."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not any(fragment in record.getMessage() for fragment in self.fragments)
+        if record.funcName == "_log_rpc_error" or record.exc_info:  # a failed call, with its traceback
+            return False
+        message = record.getMessage()
+        return not any(fragment in message for fragment in _NOISE)
 
 
 class _DropNotImplemented(logging.Filter):
@@ -36,13 +38,17 @@ class _DropNotImplemented(logging.Filter):
         return not (record.exc_info and record.exc_info[0] is NotImplementedError)
 
 
-# Noise, not news: a query iterator asks Milvus Lite for an MVCC timestamp that Lite does not implement (a
-# warning, and the iterator works on). pymilvus logs every refused call with a traceback, and a failed
-# reconnect to a Lite server that went away, before the Store turns the first into a StoreError that says
-# what to do, and recovers from the second.
-logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_DropMessage("mvccTs"))
-logging.getLogger("pymilvus.decorators").addFilter(_DropMessage("RPC error: [", "Unexpected error: ["))
-logging.getLogger("pymilvus.client.connection_manager").addFilter(_DropMessage("Connection recovery failed"))
+# Noise, not news: a failed call (the Store raises it), pymilvus' own retry giving up (its exception says
+# so), a failed reconnect to a Lite server that went away (the Store recovers), and the MVCC timestamp that a
+# query iterator asks of Milvus Lite, which does not implement it (the iterator works on).
+_NOISE = ("Retry timeout", "Retry run out", "Connection recovery failed", "mvccTs")
+for _name in (
+    "decorators",
+    "client.connection_manager",
+    "client.grpc_handler",
+    "client.iterator.query_iterator",
+):
+    logging.getLogger(f"pymilvus.{_name}").addFilter(_QuietPymilvus())
 logging.getLogger("grpc._server").addFilter(_DropNotImplemented())
 
 
@@ -68,6 +74,8 @@ def connect(
     """
     key = _key(uri, token)
     with _clients_guard:
+        if key in _clients and not backend_for(uri).same_database():
+            _close(_clients.pop(key))  # its Lite folder was deleted since: a new open starts afresh
         if key not in _clients:
             _clients[key] = backend_for(uri).open_client(token or "", idle_timeout_s, connect_timeout_s)
         return _clients[key]
@@ -87,12 +95,16 @@ def reconnect(
     with _clients_guard:
         old = _clients.pop(key, None)
         if old is not None:
-            try:
-                old.close()
-            except Exception:  # closing a client of a dead server may fail; it is dropped anyway
-                pass
+            _close(old)
         _clients[key] = backend_for(uri).open_client(token or "", idle_timeout_s, connect_timeout_s)
         return _clients[key]
+
+
+def _close(client: MilvusClient) -> None:
+    try:
+        client.close()
+    except Exception:  # closing a client of a dead server may fail; it is dropped anyway
+        pass
 
 
 def _key(uri: str, token: str | None) -> tuple[int, str, str]:
@@ -100,5 +112,10 @@ def _key(uri: str, token: str | None) -> tuple[int, str, str]:
     return os.getpid(), backend_for(uri).client_key(), token or ""
 
 
-def query_iterator(client: MilvusClient, collection: str, fields: list[str], filter: str, batch_size: int):
-    return client.query_iterator(collection, batch_size=batch_size, filter=filter, output_fields=fields)
+def query_iterator(
+    client: MilvusClient, collection: str, fields: list[str], filter: str, batch_size: int, timeout=None
+):
+    """An iterator over ``collection``; each of its calls waits at most ``timeout`` seconds (None: no limit)."""
+    return client.query_iterator(
+        collection, batch_size=batch_size, filter=filter, output_fields=fields, timeout=timeout
+    )

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from mmrag_lab.config import Config
-from mmrag_lab.errors import StoreError
+from mmrag_lab.errors import StoreError, StoreStalledError
 from mmrag_lab.store import backend as clients
 from mmrag_lab.store.backends import backend_for
 from mmrag_lab.store.base import StoreBase
@@ -186,19 +186,20 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
         """Let go of this store. The process's connection stays open for the next store (see the module)."""
 
     def _create(self, record: CollectionRecord) -> None:
-        from pymilvus.exceptions import MilvusException
-
         try:
-            self.client.create_collection(
+            self._call(
+                "create_collection",
                 self.collection,
                 schema=build_schema(record.dim),
                 index_params=self.backend.index_params(self.client, record.index_type, record.metric),
                 consistency_level=STRONG,
                 properties=record.to_properties(),
             )
-        except MilvusException as exc:
+        except StoreStalledError:
+            raise
+        except StoreError:
             if not self.exists():  # another process may have created it first; then compare records
-                raise StoreError(f"Cannot create collection {self.collection!r}: {exc}") from exc
+                raise
         self._record = None
 
     def load(self) -> None:

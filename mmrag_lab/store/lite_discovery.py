@@ -22,13 +22,16 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from mmrag_lab.errors import StoreError, StoreLockedError
+from mmrag_lab.errors import StoreError, StoreLockedError, StoreStalledError
+from mmrag_lab.store.lite_process import SERVER_MODULE, our_server, pid_alive, runs_our_server
+from mmrag_lab.store.lite_process import silent_server_advice as _advice
 
 DEFAULT_IDLE_TIMEOUT_S = 900.0
 INFO_SERVICE = "mmrag.lite.Control"
 INFO_METHOD = f"/{INFO_SERVICE}/Info"
 NONCE_ENV = "MMRAG_LITE_NONCE"
-SERVER_MODULE = "mmrag_lab.store.lite_server"
+ASK_TIMEOUT_S = 5.0  # how long one question to a server waits for its answer
+PATIENCE_S = 15.0  # how long a silent server of ours is waited for before the command gives up on it
 
 
 def side_files(db_path: str) -> dict[str, str]:
@@ -90,7 +93,12 @@ def server_uri(record: dict[str, Any]) -> str:
 def ensure_server(db_path: str, idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S, wait_s: float = 60.0) -> str:
     """The URI of the one server for ``db_path``, started first when none runs.
 
+    A record whose server is ours and alive but silent (stopped, or busy) is never replaced: that server
+    still holds the file.
+
     Raises:
+        StoreStalledError: Our server for the file is alive but did not answer for ``PATIENCE_S`` seconds;
+            the message says what to do (wait, ``mmrag lite stop``, or kill it).
         StoreLockedError: Another program (not an mmrag_lab server) holds the file.
         StoreError: The server did not come up; the message carries the end of its log.
     """
@@ -98,36 +106,53 @@ def ensure_server(db_path: str, idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S, 
     os.makedirs(os.path.dirname(files["db"]), exist_ok=True)
     with flock(files["lock"]):
         record = read_record(files["record"])
-        if verify(record, files["db"], touch=True, patience_s=15.0):
+        if verify(record, files["db"], touch=True, patience_s=PATIENCE_S):
             return server_uri(record)
+        silent = our_server(record, files["db"])
+        if silent:
+            raise StoreStalledError(_advice(files["db"], silent, PATIENCE_S))
         remove_record(files["record"])
         return server_uri(_spawn(files, idle_timeout_s, wait_s))
 
 
 def server_status(db_path: str) -> dict[str, Any]:
-    """What serves ``db_path``: running or not, pid, port, idle time and RPC counts; starts nothing."""
+    """What serves ``db_path``: running or not, pid, port, idle time and RPC counts; starts nothing.
+
+    A server of ours that is alive but does not answer is ``running`` and not ``answering``; ``advice``
+    then says what to do.
+    """
     files = side_files(db_path)
     record = read_record(files["record"])
     info = verify(record, files["db"], touch=False)
-    return {"db": files["db"], "running": info is not None, "record": files["record"], **(info or {})}
+    status = {"db": files["db"], "running": info is not None, "answering": info is not None}
+    silent = None if info else our_server(record, files["db"])
+    if silent:
+        status |= {"running": True, "pid": silent, "advice": _advice(files["db"], silent, ASK_TIMEOUT_S)}
+    return {**status, "record": files["record"], **(info or {})}
 
 
 def stop_server(db_path: str, timeout_s: float = 15.0) -> bool:
-    """Stop the server of ``db_path`` (SIGTERM, then SIGKILL after ``timeout_s``); True when one ran."""
+    """Stop the server of ``db_path`` (SIGTERM, then SIGKILL after ``timeout_s``); True when one ran.
+
+    A stopped (SIGSTOP) or busy server of ours is stopped too: it is continued so that it sees the SIGTERM.
+    """
     files = side_files(db_path)
     with flock(files["lock"]):
         record = read_record(files["record"])
-        if not verify(record, files["db"], touch=False):
+        pid = our_server(record, files["db"])
+        if not pid:
             remove_record(files["record"])
             return False
-        pid = int(record["pid"])
-        os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGCONT)
         deadline = time.monotonic() + timeout_s
         while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-        remove_record(files["record"], record["nonce"])
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        remove_record(files["record"], record.get("nonce"))
         return True
 
 
@@ -143,25 +168,13 @@ def verify(record: dict[str, Any] | None, db: str, touch: bool, patience_s: floa
         info = _ask(record, touch)
         if info and info.get("db") == db and info.get("pid") == pid:
             return info
-        if time.monotonic() > deadline or not _runs_our_server(pid, db):
+        if time.monotonic() > deadline or not runs_our_server(pid, db):
             return None
         time.sleep(0.5)
     return None
 
 
-def pid_alive(pid: int) -> bool:
-    """True when ``pid`` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (ProcessLookupError, FileNotFoundError, IndexError):
-        return False
-    except PermissionError:
-        return True
-
-
-def _ask(record: dict[str, Any], touch: bool, timeout: float = 5.0) -> dict[str, Any] | None:
+def _ask(record: dict[str, Any], touch: bool, timeout: float = ASK_TIMEOUT_S) -> dict[str, Any] | None:
     from mmrag_lab.store.backends.base import quiet_grpc
 
     quiet_grpc()
@@ -177,15 +190,6 @@ def _ask(record: dict[str, Any], touch: bool, timeout: float = 5.0) -> dict[str,
         return json.loads(raw)
     except (grpc.RpcError, ValueError, KeyError):
         return None
-
-
-def _runs_our_server(pid: int, db: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().decode(errors="replace").split("\0")
-    except OSError:
-        return False
-    return SERVER_MODULE in argv and db in argv
 
 
 def _spawn(files: dict[str, str], idle_timeout_s: float, wait_s: float) -> dict[str, Any]:

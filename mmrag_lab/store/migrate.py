@@ -5,11 +5,14 @@ with them. The upgrade writes each row again as one file: ``id`` from its folder
 path, ``content_hash`` the old id, the vector, path, size and metadata unchanged. Identical files that had
 no row of their own get one at the next ingest, from the stored vector, without encoding.
 
-Steps, each safe to interrupt (a re-run picks up where it stopped):
+Steps, each safe to interrupt (a re-run picks up where it stopped, in one run, and says so):
 
-1. copy every row, upgraded, into ``<name>__mmrag_migrating`` and check the count;
+1. copy every row, upgraded, into ``<name>__mmrag_migrating``, check the count and mark the copy whole;
 2. drop the old collection;
-3. rename the new one to the old name.
+3. rename the new one to the old name, then load it.
+
+A re-run that finds a whole copy finishes steps 2 and 3; one that finds an unmarked copy beside the old
+collection starts step 1 again. Nothing loads the temporary collection on the way.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from mmrag_lab.store.schema import FORMAT1_FIELDS, row_id
 
 SUFFIX = "__mmrag_migrating"
 BATCH = 2000
+COPIED = "mmrag_migration_copied"  # property of the temporary collection: its copy is whole (the row count)
 
 
 @dataclass(frozen=True)
@@ -36,13 +40,15 @@ class MigrationResult:
     rows: int
     roots: dict[str, str]
     already_current: bool = False
+    resumed: bool = False
 
     def summary(self) -> str:
         if self.already_current:
             return f"Collection {self.collection!r} already has the current schema; nothing to do."
         folders = ", ".join(f"{name} = {path}" for name, path in self.roots.items()) or "(none)"
+        done = "Finished the interrupted migration of" if self.resumed else "Migrated"
         return (
-            f"Migrated {self.collection!r}: {self.rows} row(s) now keyed by folder and path, vectors kept "
+            f"{done} {self.collection!r}: {self.rows} row(s) now keyed by folder and path, vectors kept "
             f"(nothing re-encoded). Folders: {folders}. Re-ingest a folder to add rows for identical "
             "copies and to type its metadata (pass --metadata)."
         )
@@ -61,8 +67,8 @@ def migrate(store: Store, roots: list[str] | tuple[str, ...] = ()) -> MigrationR
         StoreError: The copy came out short (the old one is kept).
     """
     temp = Store(store.client, store.uri, store.collection + SUFFIX, store.config)
-    if not store.exists() and temp.exists():  # stopped between drop and rename: finish the rename
-        return _finish(store, temp, temp.count())
+    if temp.exists() and _replaceable(store) and (_copy_is_whole(temp) or not store.exists()):
+        return _finish(store, temp, resumed=True)  # stopped after the copy: drop what is left, rename
     record = store.open_collection("migrate")
     if record.format >= RECORD_FORMAT:
         return MigrationResult(store.collection, store.count(), dict(record.roots), already_current=True)
@@ -92,16 +98,37 @@ def migrate(store: Store, roots: list[str] | tuple[str, ...] = ()) -> MigrationR
             f"Migration of {store.collection!r} copied {temp.count()} of {len(paths)} rows; the old "
             "collection is untouched. Run mmrag migrate again."
         )
-    store.drop()
-    return _finish(store, temp, written)
+    temp._call("alter_collection_properties", temp.collection, {COPIED: str(written)})
+    return _finish(store, temp)
 
 
-def _finish(store: Store, temp: Store, rows: int) -> MigrationResult:
+def _replaceable(store: Store) -> bool:
+    """True when the old collection is gone, of the old format, or what an interrupted drop left of it."""
+    if not store.exists():
+        return True
+    try:
+        record = store.record()
+    except StoreError:  # a drop that stopped half way leaves a collection Milvus cannot describe
+        return True
+    return record is not None and record.format < RECORD_FORMAT
+
+
+def _copy_is_whole(temp: Store) -> bool:
+    properties = temp._call("describe_collection", temp.collection).get("properties") or {}
+    return bool(properties.get(COPIED))
+
+
+def _finish(store: Store, temp: Store, resumed: bool = False) -> MigrationResult:
+    """Steps 2 and 3: drop the old collection (or what an interrupted drop left of it), rename the copy."""
+    if store.exists():
+        store.drop()
     store._call("rename_collection", temp.collection, store.collection)
-    store._record, store._loaded = None, False
+    store.refresh()
     store.load()
     record = store.record()
-    return MigrationResult(store.collection, rows, dict(record.roots) if record else {})
+    return MigrationResult(
+        store.collection, store.count(), dict(record.roots) if record else {}, resumed=resumed
+    )
 
 
 def _folders(paths: list[str], roots: list[str] | tuple[str, ...]) -> dict[str, str]:

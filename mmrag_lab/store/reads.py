@@ -167,9 +167,12 @@ class StoreReads:
     ) -> Iterator[dict[str, Any]]:
         """Yield every row matching ``filter`` (all rows by default) with ``id`` and ``output_fields``."""
         self.load()
-        iterator = clients.query_iterator(
-            self.client, self.collection, ["id", *output_fields], filter, batch_size
-        )
+        fields, timeout = ["id", *output_fields], self.config.milvus_timeout
+
+        def start() -> Any:
+            return clients.query_iterator(self.client, self.collection, fields, filter, batch_size, timeout)
+
+        iterator = retry.once(self, start, "query_iterator")
         try:
             while batch := retry.once(self, iterator.next, "query_iterator"):
                 yield from (dict(row) for row in batch)

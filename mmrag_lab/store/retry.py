@@ -2,10 +2,13 @@
 
 A failed call is sent again only when the store's backend says a retry can mend the failure
 (:meth:`~mmrag_lab.store.backends.base.Backend.recovery`): the collection was released (by another process,
-or a restarted Milvus Lite server), so it is loaded again; or the connection to a Milvus Lite file's server
-is gone, so the server is found or started again. Anything else (a malformed filter, a missing field, a
-refused write) is sent once and raised as a :class:`~mmrag_lab.errors.StoreError`. Code above the store
-never retries a store call.
+or a restarted Milvus Lite server), so it is loaded again; the connection to a Milvus Lite file's server
+is gone, so the server is found or started again (unless the file itself was deleted: that is said, not
+mended); or the remains of an interrupted write stand in the way, so they are cleared. Anything else (a
+malformed filter, a missing field, a refused write) is sent once and raised as a
+:class:`~mmrag_lab.errors.StoreError`; a call the server did not answer in time as a
+:class:`~mmrag_lab.errors.StoreStalledError` that says what to do. Whatever the client raises (pymilvus'
+errors, or a raw gRPC error such as a deadline) leaves the store as one of these, never as its own. Code above the store never retries a store call.
 """
 
 from __future__ import annotations
@@ -13,8 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mmrag_lab.errors import StoreError
-from mmrag_lab.store.backends.base import RECONNECT, RELOAD, error_text
+from mmrag_lab.errors import StoreError, StoreStalledError
+from mmrag_lab.store.backends.base import (
+    RECONNECT,
+    RELOAD,
+    REPAIR,
+    error_text,
+    failures,
+    lost_connection,
+    timed_out,
+)
 
 ATTEMPTS = 3  # the default of Config.milvus_attempts
 # Calls that wait for the server's own work (sealing segments, building an index): no per-call deadline.
@@ -28,10 +39,9 @@ def call(store: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     of :data:`UNBOUNDED`, and is sent at most ``config.milvus_attempts`` times (``MMRAG_MILVUS_ATTEMPTS``).
 
     Raises:
+        StoreStalledError: Milvus did not answer in time (the message says what to do).
         StoreError: Milvus refused the call (the message names the call, the collection and the reason).
     """
-    from pymilvus.exceptions import MilvusException
-
     config = getattr(store, "config", None)
     attempts = getattr(config, "milvus_attempts", ATTEMPTS)
     if name not in UNBOUNDED and getattr(config, "milvus_timeout", None):
@@ -39,28 +49,37 @@ def call(store: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     for attempt in range(1, attempts + 1):
         try:
             return getattr(store.client, name)(*args, **kwargs)
-        except MilvusException as exc:
-            action = store.backend.recovery(exc) if attempt < attempts else None
+        except failures() as exc:
+            action = store.backend.recovery(exc)  # it may raise: a failure no retry can mend
+            action = action if attempt < attempts else None
             if action == RELOAD and name != "load_collection":
                 store._loaded = False  # another process released it (an ingest's final index build)
                 store.load()
             elif action == RECONNECT:
                 store.reconnect()
+            elif action == REPAIR:
+                store.backend.repair(store.collection)
             else:
-                store.refresh()  # what it cached may be stale (dropped, re-created): the next call reads again
+                if not timed_out(exc):  # a silent server changed nothing; a refusal may mean stale caches
+                    store.refresh()  # (dropped, re-created): the next call reads again
                 raise _refused(store, name, exc) from exc
     raise AssertionError("unreachable")
 
 
 def once(store: Any, function: Callable[[], Any], name: str) -> Any:
     """``function()`` sent once (e.g. the next page of an open iterator, which a new client cannot resume)."""
-    from pymilvus.exceptions import MilvusException
-
     try:
         return function()
-    except MilvusException as exc:
+    except failures() as exc:
         raise _refused(store, name, exc) from exc
 
 
 def _refused(store: Any, name: str, exc: Exception) -> StoreError:
+    # a deadline, or a connection that failed because the store's own server is alive but silent
+    silent = lost_connection(exc) and store.backend.silent_server_advice()
+    if timed_out(exc) or silent:
+        return StoreStalledError(
+            f"Milvus did not answer {name} on {store._where()} in time ({error_text(exc)}). "
+            + (silent or store.backend.stalled_advice())
+        )
     return StoreError(f"Milvus refused {name} on {store._where()}: {error_text(exc)}")

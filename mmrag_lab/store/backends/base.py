@@ -34,6 +34,7 @@ DEFAULT_CONNECT_TIMEOUT_S = 10.0
 # What the retry layer (:mod:`mmrag_lab.store.retry`) does about a failed call.
 RELOAD = "reload"  # the collection was released (another process, a restarted server): load it, call again
 RECONNECT = "reconnect"  # the connection is gone: make a new client, call again
+REPAIR = "repair"  # the remains of an interrupted write are in the way: clear them, call again
 
 
 class Backend(ABC):
@@ -111,12 +112,37 @@ class Backend(ABC):
         return self._version
 
     def recovery(self, exc: Exception) -> str | None:
-        """What a retry needs to mend ``exc`` (:data:`RELOAD`, :data:`RECONNECT`), or None: do not retry."""
+        """What a retry needs to mend ``exc`` (:data:`RELOAD`, :data:`RECONNECT`, :data:`REPAIR`), or None:
+        do not retry.
+
+        Raises:
+            StoreError: ``exc`` shows a failure no retry can mend (e.g. the database itself was deleted).
+        """
         return RELOAD if needs_load(exc) else None
+
+    def repair(self, collection: str) -> None:
+        """Clear the remains of an interrupted write that stand in the way of ``collection`` (:data:`REPAIR`)."""
+        return None
+
+    def same_database(self) -> bool:
+        """False when the database this process's client was opened on is gone (a deleted Lite folder)."""
+        return True
 
     def served_file(self) -> Path | None:
         """The local file this backend serves through a server process of its own, or None."""
         return None
+
+    def silent_server_advice(self) -> str | None:
+        """What to do when this backend's own server is alive but silent (stopped, hung), else None."""
+        return None
+
+    def stalled_advice(self) -> str:
+        """What to do when a call got no answer in time (the server is stopped, overloaded or hung)."""
+        return self.silent_server_advice() or (
+            f"Check that the server at {self.display_uri()} runs and is not overloaded, then run the command "
+            "again; a server that is slow on purpose (a large load or index build) may need a longer "
+            "MMRAG_MILVUS_TIMEOUT."
+        )
 
 
 def new_client(address: str, token: str, display: str, timeout_s: float | None = None) -> MilvusClient:
@@ -128,14 +154,13 @@ def new_client(address: str, token: str, display: str, timeout_s: float | None =
     """
     quiet_grpc()
     from pymilvus import MilvusClient
-    from pymilvus.exceptions import MilvusException
 
     try:
         return MilvusClient(
             uri=address, token=token, dedicated=True, grpc_options=dict(CLIENT_GRPC_OPTIONS),
             timeout=DEFAULT_CONNECT_TIMEOUT_S if timeout_s is None else timeout_s,
         )  # fmt: skip
-    except MilvusException as exc:
+    except failures() as exc:
         raise StoreError(
             f"Cannot reach the Milvus server at {display} ({error_text(exc)}). Check that it runs and that "
             "the URI and port are right (a server's gRPC port, 19530 by default); a slow network may need "
@@ -153,9 +178,25 @@ def quiet_grpc() -> None:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
+def failures() -> tuple[type[Exception], ...]:
+    """What a Milvus client raises for a failed call: pymilvus' errors, and gRPC's (a deadline, a denial)."""
+    import grpc
+    from pymilvus.exceptions import MilvusException
+
+    return MilvusException, grpc.RpcError
+
+
 def error_text(exc: Exception) -> str:
-    """The message of a Milvus error, without its class decoration."""
+    """The message of a Milvus or gRPC error, without its class decoration."""
+    code, details = getattr(exc, "code", None), getattr(exc, "details", None)
+    if callable(code) and callable(details):  # a raw grpc.RpcError
+        return f"{getattr(code(), 'name', code())}: {details()}"
     return str(getattr(exc, "message", exc))
+
+
+def timed_out(exc: Exception) -> bool:
+    """True when ``exc`` says the call's deadline passed without an answer."""
+    return "deadline_exceeded" in error_text(exc).lower().replace(" ", "_")
 
 
 def lost_connection(exc: Exception) -> bool:

@@ -9,14 +9,22 @@ starts it again.
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmrag_lab.config import is_lite_uri
-from mmrag_lab.errors import CollectionNotFoundError, ConfigError, IgnoredSettingWarning, StoreError
+from mmrag_lab.errors import (
+    CollectionNotFoundError,
+    ConfigError,
+    IgnoredSettingWarning,
+    StoreError,
+    StoreGoneError,
+    StoreRepairedWarning,
+)
 from mmrag_lab.store import lite_discovery
-from mmrag_lab.store.backends.base import RECONNECT, Backend, lost_connection, new_client
+from mmrag_lab.store.backends.base import RECONNECT, REPAIR, Backend, error_text, lost_connection, new_client
 from mmrag_lab.store.filters import LITE, Dialect
 from mmrag_lab.store.schema import LITE_SEARCH_EF
 
@@ -30,6 +38,7 @@ class LiteBackend(Backend):
     name = "milvus-lite"
     label = "Milvus Lite"
     search_ef = LITE_SEARCH_EF
+    _identity: tuple[int, int] | None = None  # (device, inode) of the folder when the client was made
 
     @staticmethod
     def accepts(uri: str) -> bool:
@@ -58,6 +67,7 @@ class LiteBackend(Backend):
                 f"Cannot open the Milvus Lite database {path}: {exc.strerror or exc} ({exc.filename}). "
                 "Check that its folder is writable and the disk has room."
             ) from None
+        self._identity = _identity(path)  # the folder this client's server serves (see recovery)
         return new_client(address, "", self.uri, connect_timeout_s)
 
     def check_readable(self) -> None:
@@ -79,11 +89,61 @@ class LiteBackend(Backend):
         store.flush()
 
     def recovery(self, exc: Exception) -> str | None:
-        # the file's server went away (killed, or stopped while idle): find or start it
-        return RECONNECT if lost_connection(exc) else super().recovery(exc)
+        if lost_connection(exc):  # the file's server went away (killed, stopped while idle): find or start it
+            self._check_same_folder()  # unless the folder itself went: its server stops then (lite_server)
+            return RECONNECT
+        text = error_text(exc).lower()
+        if "file exists" in text or "directory not empty" in text:
+            return REPAIR  # a collection's folder without its schema: see repair
+        return super().recovery(exc)
+
+    def repair(self, collection: str) -> None:
+        """Remove ``collection``'s folder when it holds no schema: Lite does not count it as a collection,
+        yet cannot create or rename one onto it. It is what a write leaves when the database folder is
+        deleted under a running server (which makes its folders again), or when a server dies mid-create.
+        """
+        folder = lite_path(self.uri) / "collections" / collection
+        if not folder.is_dir() or (folder / "schema.json").exists():
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+        warnings.warn(
+            f"{self.uri} held the remains of collection {collection!r} without its schema (its folder was "
+            "deleted while in use, or a server stopped mid-write); they were removed and the work goes on.",
+            StoreRepairedWarning,
+            stacklevel=2,
+        )
+
+    def same_database(self) -> bool:
+        return self._identity is None or _identity(lite_path(self.uri)) == self._identity
+
+    def _check_same_folder(self) -> None:
+        path = lite_path(self.uri)
+        before, self._identity = self._identity, _identity(path)
+        if before is None or self._identity == before:
+            return
+        again = "; something made it again since" if self._identity else ""
+        raise StoreGoneError(
+            f"The Milvus Lite database {path} was deleted or replaced while this process was using it{again}, so its "
+            "server stopped and what it held is gone; nothing more was written. Run the command again: it "
+            f"starts afresh at {path} (an ingest stores every image again)."
+        )
 
     def served_file(self) -> Path:
         return lite_path(self.uri)
+
+    def silent_server_advice(self) -> str | None:
+        return lite_discovery.server_status(str(self.served_file())).get("advice")  # ours, alive, silent
+
+    def stalled_advice(self) -> str:
+        status = lite_discovery.server_status(str(self.served_file()))
+        if status.get("advice"):  # ours, alive and still silent: stopped or busy
+            return status["advice"]
+        if status["running"]:
+            return (
+                f"Its server (pid {status['pid']}) answers again: run the command again; a call that is slow "
+                "on purpose may need a longer MMRAG_MILVUS_TIMEOUT."
+            )
+        return "Its server has gone; the next command starts a new one."
 
 
 def lite_path(uri: str) -> Path:
@@ -150,6 +210,14 @@ def check_writable(path: Path) -> None:
             f"Cannot open the Milvus Lite database {path}: the folder {folder} is not writable (Lite keeps a "
             "lock and a server record beside the .db). Use a folder you can write to, or copy the .db there."
         )
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _writable(folder: Path) -> bool:
