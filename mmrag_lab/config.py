@@ -16,6 +16,7 @@ from typing import Any
 
 from mmrag_lab import checks
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.preset_names import preset_name
 
 DEFAULT_ENCODER = "visualized-bge-base"
 DEFAULT_COLLECTION = "mmrag_images"
@@ -134,6 +135,7 @@ class Config:
     app_max_kernels: int = 8
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "encoder", preset_name("encoder", self.encoder))  # one spelling everywhere
         if not self.collection:
             object.__setattr__(self, "collection", collection_for(self.encoder))
 
@@ -196,6 +198,7 @@ _CHECKS = {
     "milvus_timeout": checks.seconds,
     "lite_idle_timeout": lambda n, v: checks.seconds(n, v, allow_zero=True),
     "device": checks.device_name,
+    "encoder": preset_name,
     "milvus_uri": checks.milvus_uri,
     "llm_base_url": checks.http_url,
     "collection": lambda n, v: checks.collection_name(n, v) if v else "",

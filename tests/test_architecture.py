@@ -16,6 +16,7 @@ LAYERS = {
     "images": 0,
     "checks": 0,
     "guard": 0,
+    "preset_names": 0,
     "encoders": 1,
     "plots": 1,
     "store": 2,
