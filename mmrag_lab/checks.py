@@ -3,7 +3,8 @@
 Each check raises :class:`~mmrag_lab.errors.ConfigError` with a message that names the setting the way the
 user gave it (``--batch-size``, ``MMRAG_BATCH_SIZE``, ``K``) and says what would work. They cost
 microseconds, so the CLI, the notebooks and the app run them before the encoder loads (6-9 s) or a store
-is opened. :mod:`mmrag_lab.config` applies them to every field it builds.
+is opened. :mod:`mmrag_lab.config` applies them to every field it builds. The types of the public API's
+arguments (a text, a path, an image, a dict) are checked by :mod:`mmrag_lab.argtypes`, the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mmrag_lab.argtypes import text
 from mmrag_lab.errors import ConfigError
 
 # Milvus' own rule for collection names: a letter or underscore first, then letters, digits, underscores.
@@ -126,8 +128,8 @@ def http_url(name: str, value: Any) -> str:
 
 
 def instruction(name: str, value: str | None, limit: int = MAX_INSTRUCTION_CHARS) -> str | None:
-    """Refuse a query text longer than ``limit`` characters (the encoder reads a few hundred tokens)."""
-    if value is not None and len(value) > limit:
+    """A query text (see :func:`text`) of at most ``limit`` characters (the encoder reads a few hundred tokens)."""
+    if text(name, value) is not None and len(value) > limit:
         raise ConfigError(
             f"{name} has {len(value):,} characters; the limit is {limit:,} (the encoder reads only the first "
             "few hundred tokens). Shorten it."

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmrag_lab import checks
+from mmrag_lab import argtypes, checks
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.preset_names import preset_name
 
@@ -157,7 +157,12 @@ class Config:
         Raises:
             ConfigError: An override names no field, or a value has the wrong form.
         """
-        env = os.environ if env is None else env
+        env = (
+            os.environ
+            if env is None
+            else argtypes.mapping("env", env, "os.environ or {'MMRAG_DEVICE': 'cpu'}")
+        )
+        argtypes.mapping("spelled", spelled, "{'batch_size': '--batch-size'}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - names)
         if unknown:
@@ -199,7 +204,19 @@ _CHECKS = {
     "lite_idle_timeout": lambda n, v: checks.seconds(n, v, allow_zero=True),
     "device": checks.device_name,
     "encoder": preset_name,
-    "milvus_uri": checks.milvus_uri,
+    "weights": lambda n, v: argtypes.local_path(n, v) and os.fsdecode(v),  # a path or "untrained"
+    "text_model": lambda n, v: argtypes.local_path(n, v) and os.fsdecode(v),  # a folder or a hub id
+    "cache_dir": lambda n, v: argtypes.local_path(n, v) and os.fsdecode(v),
+    "llm_model": lambda n, v: argtypes.text(n, v, optional=False),
+    "milvus_token": lambda n, v: argtypes.text(n, v, optional=False),
+    "milvus_uri": lambda n, v: checks.milvus_uri(
+        n,
+        argtypes.local_path(n, v) and os.fsdecode(v)
+        if isinstance(v, os.PathLike)
+        else argtypes.text(n, v, optional=False),
+    ),  # fmt: skip
+    "metric": lambda n, v: checks.one_of(n, v, ("cosine", "ip", "l2")).upper(),
+    "index_type": lambda n, v: argtypes.text(n, v, optional=False),
     "llm_base_url": checks.http_url,
     "collection": lambda n, v: checks.collection_name(n, v) if v else "",
     "app_max_upload_mb": checks.megabytes,

@@ -15,6 +15,7 @@ LAYERS = {
     "config": 0,
     "images": 0,
     "checks": 0,
+    "argtypes": 0,
     "guard": 0,
     "preset_names": 0,
     "encoders": 1,
