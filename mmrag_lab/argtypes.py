@@ -44,9 +44,9 @@ def text(name: str, value: Any, *, optional: bool = True) -> str | None:
     return value
 
 
-def local_path(name: str, value: Any, *, optional: bool = False) -> Path | None:
+def local_path(name: str, value: Any, *, optional: bool = False, output: bool = False) -> Path | None:
     """A local path as ``str``, ``bytes`` or ``os.PathLike``: never empty (``""`` would be the current
-    folder), never a URL (nothing is downloaded)."""
+    folder), never a URL (nothing is downloaded; with ``output``, nothing is uploaded)."""
     if value is None and optional:
         return None
     if not isinstance(value, (str, bytes, os.PathLike)):
@@ -54,6 +54,8 @@ def local_path(name: str, value: Any, *, optional: bool = False) -> Path | None:
     path = os.fsdecode(value)
     if not path.strip():
         raise ConfigError(f"{name} is empty; give a path (an empty one would mean the current folder).")
+    if URL.match(path) and output:
+        raise ConfigError(f"{name} {path!r} is a URL; mmrag_lab writes local files only. Give a local path.")
     if URL.match(path):
         raise ConfigError(
             f"{name} {path!r} is a URL; mmrag_lab reads local files only. Download it first (e.g. "

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mmrag_lab.argtypes import text
+from mmrag_lab.argtypes import local_path, text
 from mmrag_lab.errors import ConfigError
 
 # Milvus' own rule for collection names: a letter or underscore first, then letters, digits, underscores.
@@ -138,8 +138,8 @@ def instruction(name: str, value: str | None, limit: int = MAX_INSTRUCTION_CHARS
 
 
 def output_folder(name: str, value: str | os.PathLike) -> Path:
-    """A folder to write into: it may exist as a folder or not yet; never an existing file."""
-    path = Path(os.path.expanduser(os.fspath(value)))
+    """A folder to write into: it may exist as a folder or not yet; never an existing file, "" or a URL."""
+    path = Path(os.path.expanduser(local_path(name, value, output=True)))
     if path.exists() and not path.is_dir():
         raise ConfigError(
             f"{name} {str(path)!r} is an existing file; name a folder (it is created if missing)."
@@ -151,8 +151,9 @@ def output_folder(name: str, value: str | os.PathLike) -> Path:
 
 
 def existing_file(name: str, value: str | os.PathLike) -> Path:
-    """A file that exists (not a folder)."""
-    path = Path(os.path.expanduser(os.fspath(value)))
+    """A file that exists (not a folder); "" (the current folder) and URLs (nothing is downloaded) are
+    refused by :func:`mmrag_lab.argtypes.local_path`."""
+    path = Path(os.path.expanduser(local_path(name, value)))
     if path.is_dir():
         raise ConfigError(f"{name} {str(path)!r} is a folder; give a file.")
     if path.exists() and not path.is_file():
