@@ -52,12 +52,14 @@ def check_rerank(given: Mapping[str, Any]) -> Any:
     return os.fsdecode(image) if isinstance(image, bytes) and not is_content(image) else image
 
 
-def check_many(queries: Any, concurrency: Any) -> None:
-    """``rerank_many``'s queries are a list of ``(results, query_image, instruction)`` or such mappings."""
-    checks.whole_number("concurrency", concurrency, high=64)
+def check_many(queries: Any, concurrency: Any) -> int:
+    """``rerank_many``'s queries are a list of ``(results, query_image, instruction)`` or such mappings;
+    returns ``concurrency`` as an int."""
+    threads = checks.whole_number("concurrency", concurrency, high=64)
     shaped = lambda q: (isinstance(q, (tuple, list)) and len(q) == 3) or isinstance(q, Mapping)  # noqa: E731
     if not isinstance(queries, (list, tuple)) or not all(shaped(q) for q in queries):
         raise ConfigError(
             "queries must be a list of (results, query_image, instruction) tuples or of mappings with those "
             f"keys; got {argtypes.given(queries)}."
         )
+    return threads

@@ -140,7 +140,7 @@ def rerank_many(
 
     A query whose image cannot be read gets a fallback result naming the problem; the others go on.
     """
-    check_many(queries, concurrency)
+    concurrency = check_many(queries, concurrency)
     cfg = kwargs.pop("config", None) or Config.load()
     if kwargs.get("client") is None:
         try:  # one client, so one connection pool, for all threads
