@@ -3,7 +3,8 @@
 Each check raises :class:`~mmrag_lab.errors.ConfigError` with a message that names the setting the way the
 user gave it (``--batch-size``, ``MMRAG_BATCH_SIZE``, ``K``) and says what would work. They cost
 microseconds, so the CLI, the notebooks and the app run them before the encoder loads (6-9 s) or a store
-is opened. :mod:`mmrag_lab.config` applies them to every field it builds.
+is opened. :mod:`mmrag_lab.config` applies them to every field it builds. The types of the public API's
+arguments (a text, a path, an image, a dict) are checked by :mod:`mmrag_lab.argtypes`, the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mmrag_lab.argtypes import local_path, text
 from mmrag_lab.errors import ConfigError
 
 # Milvus' own rule for collection names: a letter or underscore first, then letters, digits, underscores.
@@ -141,8 +143,8 @@ def http_url(name: str, value: Any) -> str:
 
 
 def instruction(name: str, value: str | None, limit: int = MAX_INSTRUCTION_CHARS) -> str | None:
-    """Refuse a query text longer than ``limit`` characters (the encoder reads a few hundred tokens)."""
-    if value is not None and len(value) > limit:
+    """A query text (see :func:`text`) of at most ``limit`` characters (the encoder reads a few hundred tokens)."""
+    if text(name, value) is not None and len(value) > limit:
         raise ConfigError(
             f"{name} has {len(value):,} characters; the limit is {limit:,} (the encoder reads only the first "
             "few hundred tokens). Shorten it."
@@ -151,11 +153,9 @@ def instruction(name: str, value: str | None, limit: int = MAX_INSTRUCTION_CHARS
 
 
 def output_folder(name: str, value: str | os.PathLike) -> Path:
-    """A folder to write into: it may exist as a folder or not yet; never an existing file, and the
-    nearest folder that exists must take a new file now (so that no work is done before a failed write)."""
-    path = Path(os.path.expanduser(os.fspath(value)))
-    if not str(value).strip():
-        raise ConfigError(f"{name} is empty; name a folder (it is created if missing).")
+    """A folder to write into: it may exist as a folder or not yet; never an existing file, "" or a URL, and
+    the nearest folder that exists must take a new file now (so that no work is done before a failed write)."""
+    path = Path(os.path.expanduser(local_path(name, value, output=True)))
     if path.exists() and not path.is_dir():
         raise ConfigError(
             f"{name} {str(path)!r} is an existing file; name a folder (it is created if missing)."
@@ -193,8 +193,9 @@ def _writable(name: str, path: Path, folder: Path) -> None:
 
 
 def existing_file(name: str, value: str | os.PathLike) -> Path:
-    """A file that exists (not a folder)."""
-    path = Path(os.path.expanduser(os.fspath(value)))
+    """A file that exists (not a folder); "" (the current folder) and URLs (nothing is downloaded) are
+    refused by :func:`mmrag_lab.argtypes.local_path`."""
+    path = Path(os.path.expanduser(local_path(name, value)))
     if path.is_dir():
         raise ConfigError(f"{name} {str(path)!r} is a folder; give a file.")
     if path.exists() and not path.is_file():

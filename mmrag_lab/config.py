@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmrag_lab import checks
+from mmrag_lab import argtypes
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.preset_names import preset_name
 from mmrag_lab.redaction import public_url
+from mmrag_lab.setting_values import coerce
 
 DEFAULT_ENCODER = "visualized-bge-base"
 DEFAULT_COLLECTION = "mmrag_images"
@@ -51,8 +53,6 @@ ENV_VARS: dict[str, str] = {
 }
 SECRET_FIELDS = frozenset({"milvus_token"})
 URL_FIELDS = ("milvus_uri", "llm_base_url")  # recorded only through redaction.public_url
-# torch.compile's modes; ingest's default, reduce-overhead, replays CUDA graphs
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def collection_for(encoder: str) -> str:
@@ -101,9 +101,8 @@ class Config:
             by the first process that used it, stops by itself (0: only on ``mmrag lite stop``).
         compile: ``auto`` (ingest compiles the model on CUDA for large jobs), ``on`` or ``off``.
         compile_mode: ``torch.compile``'s mode when ingest compiles: ``reduce-overhead`` (the forward
-            replayed as CUDA graphs; 1.01-1.20x ``default`` end to end into Lite on one ``nvidia-h200``
-            machine, 16 cores), ``default``,
-            ``max-autotune`` or ``max-autotune-no-cudagraphs``.
+            replayed as CUDA graphs; BENCHMARKS.md), ``default``, ``max-autotune`` or
+            ``max-autotune-no-cudagraphs``.
         app_max_upload_mb: Largest query image the app accepts, in MB; a larger upload gets a message.
         app_idle_timeout: Seconds after which ``mmrag app`` culls a visitor's idle kernel (0: never).
         app_max_kernels: Most kernels (visitors) ``mmrag app`` runs at once; one more gets a "full" page.
@@ -136,6 +135,7 @@ class Config:
     app_max_kernels: int = 8
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "encoder", preset_name("encoder", self.encoder))  # one spelling everywhere
         if not self.collection:
             object.__setattr__(self, "collection", collection_for(self.encoder))
 
@@ -157,20 +157,25 @@ class Config:
         Raises:
             ConfigError: An override names no field, or a value has the wrong form.
         """
-        env = os.environ if env is None else env
+        env = (
+            os.environ
+            if env is None
+            else argtypes.mapping("env", env, "os.environ or {'MMRAG_DEVICE': 'cpu'}")
+        )
+        argtypes.mapping("spelled", spelled, "{'batch_size': '--batch-size'}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - names)
         if unknown:
             raise ConfigError(f"Unknown setting(s) {unknown}; known settings are: {sorted(names)}")
-        values = {name: _coerce(name, env[var], var) for name, var in ENV_VARS.items() if env.get(var)}
+        values = {name: coerce(name, env[var], var) for name, var in ENV_VARS.items() if env.get(var)}
         values.update(
-            {k: _coerce(k, v, (spelled or {}).get(k, k)) for k, v in overrides.items() if v is not None}
+            {k: coerce(k, v, (spelled or {}).get(k, k)) for k, v in overrides.items() if v is not None}
         )
         return cls(**values)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """Return a copy with some fields replaced (``None`` values are ignored)."""
-        values = {k: _coerce(k, v, k) for k, v in overrides.items() if v is not None}
+        values = {k: coerce(k, v, k) for k, v in overrides.items() if v is not None}
         if "collection" not in values and self.collection == collection_for(self.encoder):
             values["collection"] = ""  # it followed the encoder, so it follows a new one
         return dataclasses.replace(self, **values)
@@ -194,41 +199,6 @@ class Config:
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.public_dict().items() if k not in SECRET_FIELDS}
         return f"Config({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
-
-
-# field -> check, for every field whose value a user can get wrong (see mmrag_lab.checks)
-_CHECKS = {
-    "batch_size": lambda n, v: checks.whole_number(n, v, high=65_536),
-    "llm_max_retries": lambda n, v: checks.whole_number(n, v, low=0, high=20),
-    "milvus_attempts": lambda n, v: checks.whole_number(n, v, high=20),
-    "llm_timeout": checks.seconds,
-    "llm_connect_timeout": checks.seconds,
-    "milvus_connect_timeout": checks.seconds,
-    "milvus_timeout": checks.seconds,
-    "lite_idle_timeout": lambda n, v: checks.seconds(n, v, allow_zero=True),
-    "device": checks.device_name,
-    "milvus_uri": checks.milvus_uri,
-    "llm_base_url": checks.http_url,
-    "collection": lambda n, v: checks.collection_name(n, v) if v else "",
-    "app_max_upload_mb": checks.megabytes,
-    "compile_mode": lambda n, v: checks.one_of(n, v, COMPILE_MODES),
-    "app_idle_timeout": lambda n, v: checks.seconds(n, v, allow_zero=True),  # 0: never culled
-    "app_max_kernels": lambda n, v: checks.whole_number(n, v, low=0, high=1_000),  # 0: no cap
-}
-_SWITCHES = {"auto": "auto", "on": "on", "true": "on", "1": "on", "yes": "on",
-             "off": "off", "false": "off", "0": "off", "no": "off"}  # fmt: skip
-
-
-def _coerce(name: str, value: Any, source: str) -> Any:
-    """``value`` checked and converted for field ``name``; ``source`` (``MMRAG_BATCH_SIZE``, ``--batch-size``,
-    ``batch_size``) is where it came from, and what a message names."""
-    if name == "compile":
-        word = ("on" if value else "off") if isinstance(value, bool) else str(value).strip().lower()
-        if word not in _SWITCHES:
-            raise ConfigError(f"{source} must be auto, on or off, got {value!r}.")
-        return _SWITCHES[word]
-    check = _CHECKS.get(name)
-    return value if check is None else check(source, value)
 
 
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "grpc://", "unix:")

@@ -13,7 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mmrag_lab.errors import ImageLoadError
 
-ImageSource = str | os.PathLike | Image.Image
+ImageSource = str | os.PathLike | Image.Image | bytes | Any  # Any: a numpy array (numpy is imported lazily)
 CONTENT_HASH = "mmrag.content_hash"  # key in a PIL image's ``info``: the sha256 of the bytes it came from
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
@@ -30,7 +30,9 @@ def load_image(
     grayscale images become RGB. The file is decoded completely, so truncated files fail here.
 
     Args:
-        source: A file path or a PIL image.
+        source: A file path, a PIL image, a numpy array ((H, W) or (H, W, 3|4) of uint8, as
+            ``np.asarray(image)`` gives) or an image file's bytes (see :func:`is_content`; their sha256
+            goes into ``info``).
         max_pixels: Images with more pixels are refused as possible decompression bombs.
         draft: If set, let the JPEG decoder downscale by a power of two while both sides stay at least
             this many pixels. Faster, but pixels differ slightly from a full decode.
@@ -42,6 +44,12 @@ def load_image(
     """
     if isinstance(source, Image.Image):
         return _to_rgb(_upright(source)) if upright else source.convert("RGB")
+    if is_content(source):
+        image = decode_image(bytes(source), max_pixels=max_pixels, draft=draft, upright=upright)
+        image.info[CONTENT_HASH] = hashlib.sha256(source).hexdigest()  # it is the file of these bytes
+        return image
+    if hasattr(source, "__array_interface__"):
+        return _to_rgb(array_image(source, max_pixels))
     path = Path(os.fsdecode(source))
     if path.exists() and not path.is_file() and not path.is_dir():
         raise ImageLoadError(path, "not a regular file (a pipe or a device); reading it could block forever")
@@ -89,6 +97,33 @@ def decode_image(
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageLoadError(name, f"corrupt or truncated image ({exc})") from None
     return _to_rgb(_upright(image)) if upright else image.convert("RGB")
+
+
+def is_content(source: Any) -> bool:
+    """Whether ``source`` is an image file's content rather than a path: a ``bytearray`` or ``memoryview``,
+    or ``bytes`` holding a NUL byte, which no path can and every encoded JPEG, PNG, GIF, WebP, BMP and TIFF
+    header does (other ``bytes`` are a path, as ``os.fsencode`` gives for a non-UTF-8 file name)."""
+    return isinstance(source, (bytearray, memoryview)) or (isinstance(source, bytes) and b"\x00" in source)
+
+
+def array_image(array: Any, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """A numpy array of uint8 (or bool), shaped (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), as a picture."""
+    import numpy as np
+
+    data = np.asarray(array)
+    shape, name = tuple(data.shape), f"<numpy array {data.dtype} {tuple(data.shape)}>"
+    if data.ndim == 3 and shape[2] == 1:
+        data = data[:, :, 0]
+    if data.dtype == np.bool_:
+        data = data.astype(np.uint8) * 255
+    if data.dtype != np.uint8 or not (data.ndim == 2 or (data.ndim == 3 and data.shape[2] in (3, 4))):
+        raise ImageLoadError(
+            name, "an array image must be uint8 (0-255) shaped (H, W), (H, W, 3) or (H, W, 4); convert it, "
+            "e.g. (array * 255).clip(0, 255).astype('uint8') for floats from 0 to 1",
+        )  # fmt: skip
+    if 0 in shape[:2] or shape[0] * shape[1] > max_pixels:
+        raise ImageLoadError(name, f"has {shape[0] * shape[1]:,} pixels; give 1 to {max_pixels:,}")
+    return Image.fromarray(np.ascontiguousarray(data))
 
 
 def image_size(source: ImageSource | bytes) -> tuple[int, int]:
@@ -144,11 +179,14 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def file_identity(source: ImageSource | None) -> tuple[str, str] | None:
     """The sha256 of an image file's bytes and its real path; None when ``source`` is not a file.
 
+    Given the file's bytes, their sha256 (and no path).
     A PIL image opened from a file counts as that file (``Image.filename``); one decoded from bytes counts
     when its ``info`` carries their hash under :data:`CONTENT_HASH` (the app's uploads do).
     """
     if isinstance(source, Image.Image) and source.info.get(CONTENT_HASH):
         return str(source.info[CONTENT_HASH]), ""
+    if is_content(source):
+        return hashlib.sha256(source).hexdigest(), ""
     path = source if isinstance(source, (str, os.PathLike)) else getattr(source, "filename", None)
     if not path or not os.path.isfile(path):
         return None

@@ -81,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
         args.image, args.instruction, args.text, k=args.k, where=parse_where(args.where), filter=args.filter,
         config=config, exclude_query=not args.keep_query,
     )  # fmt: skip
-    if args.encoder and results.encoder != args.encoder:
+    if args.encoder and results.encoder != config.encoder:
         raise CollectionMismatchError(
-            f"Collection {config.collection!r} was made by encoder {results.encoder!r}, not {args.encoder!r}; "
-            f"search it with --encoder {results.encoder}, or name a collection made by {args.encoder}."
+            f"Collection {config.collection!r} was made by encoder {results.encoder!r}, not {config.encoder!r}; "
+            f"search it with --encoder {results.encoder}, or name a collection made by {config.encoder}."
         )
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import warnings
 
 import torch
 
+from mmrag_lab import argtypes
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder, EncoderInfo
 from mmrag_lab.encoders.presets import PRESETS, Preset, get_preset
@@ -57,6 +58,7 @@ def load_encoder(
         WeightsError: The weights cannot be found or downloaded.
         CheckpointMismatchError: The checkpoint's parameters do not fit the preset; names the keys.
     """
+    argtypes.instance("config", config, Config, "e.g. Config.load(...)")
     cfg = (config or Config.load()).with_overrides(
         encoder=name,
         weights=weights,

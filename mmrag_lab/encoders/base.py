@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from mmrag_lab import argtypes
 from mmrag_lab.encoders.compiled import eager_only
 from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ConfigError
@@ -137,7 +138,7 @@ class Encoder(ABC):
     ) -> AbstractContextManager[None]:
         """Inside the block, :meth:`encode_pixels` without instructions runs a ``torch.compile``'d model.
 
-        ``mode`` is ``torch.compile``'s (:data:`~mmrag_lab.config.COMPILE_MODES`).
+        ``mode`` is ``torch.compile``'s (:data:`~mmrag_lab.setting_values.COMPILE_MODES`).
 
         An encoder that can compile returns :meth:`CompiledForward.enabled
         <mmrag_lab.encoders.compiled.CompiledForward.enabled>` of its forward; this default runs eager and
@@ -211,8 +212,8 @@ def progress(total: int, size: int, what: str) -> tqdm:
 def check_texts(texts: Sequence[str], pixels: int | None = None) -> list[str]:
     """Texts as a list of strings, one per image when ``pixels`` is given."""
     texts = list(texts)
-    if not all(isinstance(t, str) for t in texts):
-        raise ConfigError("Instructions and texts must be strings; use '' for no instruction.")
+    for number, text in enumerate(texts, start=1):  # a lone surrogate would be a TypeError in the tokenizer
+        argtypes.text(f"Text {number} of {len(texts)} (an instruction or a text query)", text, optional=False)
     if pixels is not None and len(texts) != pixels:
         raise ConfigError(f"Got {pixels} images but {len(texts)} instructions; pass one per image.")
     return texts

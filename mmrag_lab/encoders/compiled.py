@@ -5,7 +5,7 @@ then the forward runs eager and one log line says why. Compiled code is cached o
 configuration's ``cache_dir`` (``TORCHINDUCTOR_CACHE_DIR``, unless already set), so a second process
 reuses it. Shapes are expected to stay static: ingest pads every batch to one size.
 
-The mode is ``torch.compile``'s (:data:`mmrag_lab.config.COMPILE_MODES`). The modes that replay CUDA graphs
+The mode is ``torch.compile``'s (:data:`mmrag_lab.setting_values.COMPILE_MODES`). The modes that replay CUDA graphs
 (``reduce-overhead``, ``max-autotune``) launch a whole forward at once; their outputs live in memory that the
 next replay reuses, so each call's output (a tensor) is cloned before it is returned.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from mmrag_lab import checks
-from mmrag_lab.config import COMPILE_MODES
+from mmrag_lab.setting_values import COMPILE_MODES
 
 log = logging.getLogger(__name__)
 CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"

@@ -38,15 +38,38 @@ def resolve_folder(preset: Preset, weights: str | None) -> str:
         return UNTRAINED
     if weights:
         folder = Path(weights).expanduser()
-        if not (folder / "config.json").is_file() or not any((folder / f).is_file() for f in WEIGHT_FILES):
-            raise WeightsError(
-                f"{folder} is not a model folder of {preset.hub_repo}: it needs config.json and one of "
-                f"{', '.join(WEIGHT_FILES)} (the hub repo's layout). Pass such a folder, or 'untrained'."
-            )
+        lacks = missing_files(folder)
+        if lacks:
+            raise WeightsError(_not_a_model_folder(preset, folder, lacks))
         return str(folder)
     if preset.hub_repo is None:
         return UNTRAINED
     return _download(preset)
+
+
+def missing_files(folder: Path) -> list[str]:
+    """What ``folder`` lacks to be a model folder: ``config.json`` and/or a weights file; [] when complete."""
+    lacks = [] if (folder / "config.json").is_file() else ["config.json"]
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        lacks.append(f"a weights file ({' or '.join(WEIGHT_FILES)})")
+    return lacks
+
+
+def _not_a_model_folder(preset: Preset, folder: Path, lacks: list[str]) -> str:
+    """Why ``folder`` is no model folder for ``preset``, naming what it lacks and where a whole one comes from."""
+    head = f"Weights for encoder preset '{preset.name}': {folder}"
+    if preset.hub_repo:
+        fix = (
+            f"Give a folder with the layout of the hub repo {preset.hub_repo} (`huggingface-cli download "
+            f"{preset.hub_repo} --local-dir FOLDER`), or 'untrained'."
+        )
+    else:
+        fix = f"'{preset.name}' has no published weights: use 'untrained' (or a folder saved from it)."
+    if not folder.exists():
+        return f"{head} does not exist (no such folder). {fix}"
+    if not folder.is_dir():
+        return f"{head} is a file, but this preset reads a model folder (config.json and weights). {fix}"
+    return f"{head} is not a whole model folder: it lacks {' and '.join(lacks)}. {fix}"
 
 
 def cached_folder(repo: str) -> str | None:
@@ -59,8 +82,7 @@ def cached_folder(repo: str) -> str | None:
         )
     except Exception:  # not cached (or no cache at all): the caller downloads or says what to do
         return None
-    complete = (folder / "config.json").is_file() and any((folder / f).is_file() for f in WEIGHT_FILES)
-    return str(folder) if complete else None
+    return None if missing_files(folder) else str(folder)
 
 
 def _download(preset: Preset) -> str:

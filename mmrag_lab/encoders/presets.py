@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mmrag_lab.encoders.bert import TextConfig
 from mmrag_lab.encoders.eva_vit import VisionConfig
-from mmrag_lab.errors import ConfigError
+from mmrag_lab.preset_names import preset_name
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 WEIGHTS_REPO = "BAAI/bge-visualized"
@@ -145,15 +145,10 @@ BUNDLED_TEXT_MODELS = {"BAAI/bge-base-en-v1.5": ASSETS / "bge-base-en-v1.5"}
 
 
 def get_preset(name: str) -> Preset:
-    """Look up a preset by name.
+    """Look up a preset by name, spelled as :func:`mmrag_lab.preset_names.preset_name` reads it (``TINY``
+    is ``tiny``).
 
     Raises:
         ConfigError: No preset has that name; the message lists the ones that exist.
     """
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ConfigError(
-            f"Unknown encoder preset {name!r}. Available presets: {', '.join(sorted(PRESETS))}. "
-            "Set MMRAG_ENCODER or pass name= to one of them."
-        ) from None
+    return PRESETS[preset_name("encoder preset", name)]

@@ -14,10 +14,10 @@ from mmrag_lab.encoders.visualized_bge import VisualizedBGEModel
 
 def load(preset: Preset, cfg: Config, device: torch.device, dtype: torch.dtype) -> VisualBGEEncoder:
     """Build a Visualized BGE preset (see :func:`mmrag_lab.encoders.load_encoder`)."""
+    checkpoint = W.resolve_checkpoint(preset, cfg.weights)  # a wrong path is named before the model is built
     text_source = W.resolve_text_model(preset, cfg.text_model)
     text_cfg = W.text_config(preset, text_source)
     model = VisualizedBGEModel(preset.vision, text_cfg)
-    checkpoint = W.resolve_checkpoint(preset, cfg.weights)
     untrained = checkpoint == W.UNTRAINED
     state = W.untrained_state_dict(model) if untrained else W.read_checkpoint(checkpoint)
     W.load_strict(model, state)

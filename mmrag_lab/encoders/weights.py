@@ -40,13 +40,28 @@ def resolve_checkpoint(preset: Preset, weights: str | None) -> str:
     if weights:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise WeightsError(
-                f"Checkpoint {path} does not exist. Pass an existing .pth file, or 'untrained'."
-            )
+            raise WeightsError(_not_a_checkpoint(preset, path))
         return str(path)
     if preset.checkpoint is None:
         return UNTRAINED
     return _from_hub(preset)
+
+
+def _not_a_checkpoint(preset: Preset, path: Path) -> str:
+    """Why ``path`` is no checkpoint for ``preset``, and which file would be."""
+    head = f"Weights for encoder preset '{preset.name}': {path}"
+    if preset.checkpoint:
+        wanted, fix = preset.checkpoint, f"get it from {WEIGHTS_REPO} (README, 'Weights'), or use 'untrained'"
+    else:
+        wanted, fix = "a .pth file", f"'{preset.name}' has no published weights: use 'untrained'"
+    if path.is_dir():
+        inside = path / wanted
+        if inside.is_file():
+            return f"{head} is a folder, but this preset reads one checkpoint file: pass {inside}."
+        return f"{head} is a folder, but this preset reads one checkpoint file ({wanted}); {fix}."
+    if path.exists():
+        return f"{head} is not a regular file (a pipe or a device); give the checkpoint file ({wanted})."
+    return f"{head} does not exist (no such file); {fix}."
 
 
 def _from_hub(preset: Preset) -> str:

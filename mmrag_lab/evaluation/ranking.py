@@ -14,7 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mmrag_lab.encoders.base import Encoder
-from mmrag_lab.errors import ImageLoadError
+from mmrag_lab.errors import ConfigError, ImageLoadError
 from mmrag_lab.evaluation.exact import VectorTable
 from mmrag_lab.evaluation.match import MatchedQuery
 from mmrag_lab.evaluation.metrics import order_ties, rank_by_score
@@ -36,7 +36,8 @@ class Retrieved:
 def encode_all(
     encoder: Encoder, matched: Sequence[MatchedQuery], batch_size: int, progress: bool = False
 ) -> tuple[np.ndarray, list[int], dict[str, str]]:
-    """Embed every query; an unreadable query image fails only its own query.
+    """Embed every query; an unreadable query image (or an instruction with a lone surrogate) fails only its
+    own query.
 
     Returns:
         The vectors of the queries that could be encoded, their positions in ``matched``, and
@@ -54,12 +55,12 @@ def encode_all(
         try:
             vectors.append(_encode(encoder, [matched[i] for i in chunk]))
             kept += chunk
-        except ImageLoadError:
+        except (ImageLoadError, ConfigError):  # a bad image, or a text no encoder can read
             for i in chunk:  # find the bad file(s); the rest of the batch still counts
                 try:
                     vectors.append(_encode(encoder, [matched[i]]))
                     kept.append(i)
-                except ImageLoadError as exc:
+                except (ImageLoadError, ConfigError) as exc:
                     failed[matched[i].query.query_id] = str(exc)
         bar.update(len(chunk))
     bar.close()

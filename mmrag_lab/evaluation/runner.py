@@ -16,6 +16,7 @@ from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.aggregate import MAP_KS, MISSING_POLICIES, SUBSET_KS, query_metrics, summarize
 from mmrag_lab.evaluation.benchmarks import guess_kind, load_queries
 from mmrag_lab.evaluation.costs import check_prices
+from mmrag_lab.evaluation.eval_args import check_call
 from mmrag_lab.evaluation.metrics import TIE_POLICIES
 from mmrag_lab.evaluation.protocol import describe
 from mmrag_lab.evaluation.querysets import Query
@@ -90,6 +91,7 @@ def evaluate(
         CollectionMismatchError: The encoder is not the one that made the collection.
     """
     started = time.perf_counter()
+    check_call(queries, locals())
     cfg = config or Config.load()
     check_prices(prices)
     if submission and not out_dir:

@@ -15,7 +15,7 @@ import os
 import time
 from contextlib import ExitStack, contextmanager
 
-from mmrag_lab import checks
+from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
@@ -103,6 +103,13 @@ def ingest(
         StoreError: The store cannot be reached or refuses a write.
     """
     started = time.perf_counter()
+    argtypes.instance("config", config, Config, "e.g. Config.load(milvus_uri=...)")
+    argtypes.instance("encoder", encoder, Encoder, "from load_encoder(...); a preset's name goes in Config")
+    flags = {"progress": progress, "fast_decode": fast_decode, "replace_metadata": replace_metadata}
+    for name, value in {**flags, "gpu_decode": gpu_decode, "compile": compile}.items():  # prune: below
+        argtypes.flag(name, value, optional=name not in flags)
+    argtypes.local_path("metadata (--metadata)", metadata, optional=True)
+    argtypes.local_path("report_path (--report)", report_path, optional=True)
     cfg = (config or Config.load()).with_overrides(collection=collection, batch_size=batch_size)
     root = _check_folder(images_dir)
     part = _check_shard(shard, prune)
@@ -196,7 +203,7 @@ def _note_sidecar(report: IngestReport, sidecar, rels: list[str]) -> None:
 
 
 def _check_folder(images_dir: str | os.PathLike) -> bytes:
-    root = os.fsencode(images_dir)
+    root = os.fsencode(argtypes.local_path("images_dir (IMAGES_DIR)", images_dir))
     if not os.path.isdir(root):
         raise ConfigError(f"Image folder {display_path(root)} does not exist or is not a folder.")
     try:

@@ -22,6 +22,7 @@ from mmrag_lab.reranking.cache import ReplyCache, cache_key
 from mmrag_lab.reranking.llm import RetryPolicy, Sampling, chat, endpoint_url, make_client
 from mmrag_lab.reranking.panorama import build_panorama
 from mmrag_lab.reranking.prompt import FIRST_NUMBER, RESPONSE_FORMAT, build_messages, prompt_text
+from mmrag_lab.reranking.rerank_args import check_many, check_rerank
 from mmrag_lab.reranking.result import RerankResult, fallback, from_reply, split_candidates
 
 __all__ = ["RerankResult", "RetryPolicy", "Sampling", "rerank", "rerank_many"]
@@ -82,6 +83,7 @@ def rerank(
     Raises:
         ImageLoadError: The query image cannot be read (unreadable candidates become grey tiles).
     """
+    query_image = check_rerank(locals())
     cfg = config or Config.load()
     if exclude_query:
         own = file_identity(query_image)
@@ -138,6 +140,7 @@ def rerank_many(
 
     A query whose image cannot be read gets a fallback result naming the problem; the others go on.
     """
+    concurrency = check_many(queries, concurrency)
     cfg = kwargs.pop("config", None) or Config.load()
     if kwargs.get("client") is None:
         try:  # one client, so one connection pool, for all threads

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from mmrag_lab import checks
+from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
 from mmrag_lab.encoders import pick_device
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import QueryError
-from mmrag_lab.images import ImageSource, file_identity, is_same_file, load_image
+from mmrag_lab.images import ImageSource, file_identity, is_content, is_same_file, load_image
 from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
 from mmrag_lab.store.collection import Store
 from mmrag_lab.store.filters import build_filter, combine
@@ -49,7 +49,8 @@ def search(
     """Find the ``k`` images closest to a query.
 
     Args:
-        image: Query image (path or PIL image). With ``instruction``: a composed query.
+        image: Query image: a path, a PIL image, a numpy array or an image file's bytes. With
+            ``instruction``: a composed query.
         instruction: What to change or keep relative to ``image``; without an image it is searched as text.
         text: A text-only query.
         k: Number of hits (1 to 16384).
@@ -65,20 +66,37 @@ def search(
 
     Raises:
         QueryError: No query, conflicting query parts, a bad ``k`` or a bad ``where`` filter.
-        ConfigError: The instruction or text is longer than 10,000 characters.
+        ConfigError: An argument of the wrong type (named), a text with a lone surrogate, an image path
+            that is empty or a URL, or an instruction or text longer than 10,000 characters.
         ImageLoadError: The query image cannot be read.
         CollectionNotFoundError: The collection does not exist (ingest first).
         CollectionMismatchError: ``encoder`` does not match the encoder that made the collection, or the
             collection was not made by mmrag_lab, or must be migrated.
         StoreError: Milvus refuses the search (e.g. a bad raw filter; it is sent once).
     """
-    cfg = config or Config.load()
+    cfg = argtypes.instance("config", config, Config, "e.g. Config.load(milvus_uri=...)") or Config.load()
+    image = argtypes.image("image", image)
+    image = (
+        os.fsdecode(image) if isinstance(image, bytes) and not is_content(image) else image
+    )  # a bytes path
+    instruction, text = argtypes.text("instruction", instruction), argtypes.text("text", text)
+    argtypes.mapping("where", where, '{"category": "dress"} (parse_where reads KEY=VALUE texts)')
+    argtypes.text("filter", filter)
+    argtypes.instance(
+        "encoder", encoder, Encoder, "from mmrag_lab.load_encoder(...); a preset's name goes in Config"
+    )
+    argtypes.instance("store", store, Store, "from Store.open(config)")
+    argtypes.flag("exclude_query", exclude_query)
     mode, words = _mode(image, instruction, text)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise QueryError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
     checks.instruction("instruction" if mode == "composed" else "text", words)
     if image is not None and not isinstance(image, Image.Image):
-        load_image(image)  # a missing, unreadable or bomb image is refused before any model loads
+        loaded = load_image(image)  # a missing, unreadable or bomb image is refused before any model loads
+        if is_content(image) or hasattr(
+            image, "__array_interface__"
+        ):  # a file's bytes, an array: decoded once
+            image = loaded
     if encoder is None:
         pick_device(cfg.device)  # a device that does not exist here is refused before the model loads
     own_store = store is None

@@ -14,9 +14,11 @@ primary key, so only upsert makes a repeated write of the same file harmless.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
 from mmrag_lab.errors import StoreError, StoreStalledError
 from mmrag_lab.store import backend as clients
@@ -74,9 +76,13 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
             StoreLockedError: A program other than mmrag_lab holds the Milvus Lite file.
             StoreError: The backend cannot be reached.
         """
-        if isinstance(config, str):
+        if isinstance(config, (str, os.PathLike)):
             config = Config.load(milvus_uri=config)
-        config = config or Config.load()
+        config = (
+            argtypes.instance("config", config, Config, "or a URI; e.g. Config.load(...)") or Config.load()
+        )
+        collection = None if collection is None else checks.collection_name("collection", collection)
+        argtypes.text("token", token), argtypes.flag("read_only", read_only)
         if read_only:
             backend_for(config.milvus_uri).check_readable()
         client = clients.connect(

@@ -13,6 +13,7 @@ from typing import Any
 
 from mmrag_lab import checks
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.preset_names import preset_name
 
 
 def _folder(name: str, value: Any) -> None:
@@ -50,15 +51,6 @@ def _text(name: str, value: Any) -> None:
     checks.instruction(name, value)
 
 
-def _encoder(name: str, value: Any) -> None:
-    from mmrag_lab.encoders.presets import PRESETS
-
-    if value not in PRESETS:
-        raise ConfigError(
-            f"{name}: no encoder preset {value!r}; known presets: {', '.join(sorted(PRESETS))}."
-        )
-
-
 # parameter -> check of a value that is not None (None always means: the default)
 RULES: dict[str, Callable[[str, Any], Any]] = {
     "DATA_DIR": _folder,
@@ -67,7 +59,7 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "QUERIES": _path,
     "URI": checks.milvus_uri,
     "COLLECTION": checks.collection_name,
-    "ENCODER": _encoder,
+    "ENCODER": preset_name,
     "DEVICE": checks.device_name,
     "BASE_URL": checks.http_url,
     "INSTRUCTION": _text,

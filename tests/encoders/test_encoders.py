@@ -234,7 +234,7 @@ def test_mismatched_lengths_and_non_strings_are_clear_errors():
     encoder = load_encoder("tiny", weights="untrained", device="cpu")
     with pytest.raises(ConfigError, match="instructions"):
         encoder.encode_queries(IMAGES, ["only one"])
-    with pytest.raises(ConfigError, match="strings"):
+    with pytest.raises(ConfigError, match=r"Text 1 of 1 .* must be a text \(str\), got NoneType"):
         encoder.encode_texts([None])
 
 
