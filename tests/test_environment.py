@@ -132,6 +132,9 @@ def test_setup_installs_from_the_lock():
 
 
 def test_the_environment_running_the_tests_is_the_lock():
+    import setuptools  # noqa: F401  (it puts its vendored packages on sys.path: they are not installed ones)
+
+    assert any("_vendor" in entry for entry in sys.path)
     assert lockfile.differences(LOCK) == []
 
 

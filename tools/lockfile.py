@@ -21,6 +21,7 @@ import json
 import re
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +68,11 @@ def wanted(lock: Path) -> dict[str, str]:
 
 
 def installed() -> dict[str, str]:
+    """What this environment's own site-packages hold (not every folder on ``sys.path``: setuptools, once
+    imported, puts its vendored packages there, and a test may add others)."""
+    paths = sysconfig.get_paths()
     found = {}
-    for dist in importlib.metadata.distributions():
+    for dist in importlib.metadata.distributions(path=sorted({paths["purelib"], paths["platlib"]})):
         name = dist.metadata["Name"]
         if name:
             found[canonicalize_name(name)] = dist.version
