@@ -20,6 +20,8 @@ from mmrag_lab.store.collection import Store
 TRACEBACK = "Traceback (most recent call last)"
 COLLECTION = "badinput"
 
+NEVER_LOADED = "the encoder was loaded"  # what the no_model fixture raises
+
 
 def small_collection(folder: Path, sample_dir: Path, encoder, count: int = 6) -> tuple[str, Path]:
     """``count`` sample photos ingested by the tiny encoder into a fresh Lite file: (uri, images folder)."""

@@ -6,42 +6,17 @@ from __future__ import annotations
 
 import pytest
 from cli_inputs import (
+    NEVER_LOADED,
     bad_collection_names,
     bad_devices,
     bad_query_files,
     bad_shards,
-    small_collection,
     snapshot,
 )
 from PIL import Image
 
 import mmrag_lab
-from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError, ImageLoadError, MmragError, QueryError
-from mmrag_lab.retrieval import query as query_module
-
-NEVER_LOADED = "the encoder was loaded"
-
-
-@pytest.fixture(scope="module")
-def lite(tmp_path_factory, sample_dir, tiny_encoder):
-    uri, images = small_collection(tmp_path_factory.mktemp("api"), sample_dir, tiny_encoder)
-    config = Config.load(env={}, milvus_uri=uri, collection="badinput", device="cpu")
-    return config, images, sorted(images.glob("*.jpg"))[0], snapshot(uri)
-
-
-@pytest.fixture()
-def no_model(monkeypatch):
-    import mmrag_lab.encoders as encoders
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(NEVER_LOADED)
-
-    query_module._load_encoder.cache_clear()
-    monkeypatch.setattr(encoders, "load_encoder", refuse)
-    yield
-    query_module._load_encoder.cache_clear()
-
 
 BAD_K = [0, -1, -(2**40), 16385, 10**12, 1.5, "3", None, True, [3]]
 

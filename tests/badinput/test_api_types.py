@@ -13,37 +13,15 @@ import sys
 
 import numpy as np
 import pytest
-from cli_inputs import TRACEBACK, assert_refused, small_collection, snapshot
+from cli_inputs import NEVER_LOADED, TRACEBACK, assert_refused, snapshot
 from PIL import Image
 
 import mmrag_lab
 from mmrag_lab import Store
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError, ImageLoadError
-from mmrag_lab.retrieval import query as query_module
 
-NEVER_LOADED = "the encoder was loaded"
 URL = "https://example.com/photos/a.jpg"
-
-
-@pytest.fixture(scope="module")
-def lite(tmp_path_factory, sample_dir, tiny_encoder):
-    uri, images = small_collection(tmp_path_factory.mktemp("api_types"), sample_dir, tiny_encoder)
-    config = Config.load(env={}, milvus_uri=uri, collection="badinput", device="cpu")
-    return config, images, sorted(images.glob("*.jpg"))[0], snapshot(uri)
-
-
-@pytest.fixture()
-def no_model(monkeypatch):
-    import mmrag_lab.encoders as encoders
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(NEVER_LOADED)
-
-    query_module._load_encoder.cache_clear()
-    monkeypatch.setattr(encoders, "load_encoder", refuse)
-    yield
-    query_module._load_encoder.cache_clear()
 
 
 SEARCH = [
@@ -122,7 +100,7 @@ INGEST = [
     ({"report_path": ""}, "report_path (--report) is empty"),
     ({"config": "lite.db"}, "config must be a Config"),
     ({"encoder": "tiny"}, "encoder must be an Encoder"),
-    ({"prune": "yes"}, "prune must be True or False"),
+    ({"prune": "yes"}, "prune must be False, True or 'all'"),
     ({"progress": "no"}, "progress must be True or False"),
     ({"gpu_decode": "no"}, "gpu_decode must be True or False or None"),
     ({"compile": 1}, "compile must be True or False or None"),
