@@ -7,6 +7,7 @@ set -euo pipefail
 : "${VENV:=.venv}"
 work="$(mktemp -d)"
 cp "$LOCK" "$work/old.lock"
+cp environment.yml "$work/old.environment.yml"
 cp "$LOCK" "$work/new.lock"
 # shellcheck disable=SC2086  # the inputs and flags are word lists
 "$VENV/bin/uv" pip compile $LOCK_INPUTS $LOCK_FLAGS --upgrade -o "$work/new.lock"
@@ -29,6 +30,7 @@ kept=0
 restore() {
   if [ "$kept" -eq 0 ]; then
     cp "$work/old.lock" "$LOCK"
+    cp "$work/old.environment.yml" environment.yml
     echo "The lock is unchanged; bringing .venv back to it." >&2
     make --no-print-directory setup >&2 || true
   fi
@@ -36,10 +38,10 @@ restore() {
 }
 trap restore EXIT
 cp "$work/new.lock" "$LOCK"
+"$VENV/bin/python" tools/lockfile.py environment "$LOCK" environment.yml  # the tests check the two agree
 echo "Running the tests on the new versions (make test)..."
 if make --no-print-directory test; then
   kept=1
-  "$VENV/bin/python" tools/lockfile.py environment "$LOCK" environment.yml
   echo "The tests passed: $LOCK and environment.yml now hold the new versions above. Commit them."
 else
   echo "The tests failed on the new versions: $LOCK keeps the versions that passed." >&2
