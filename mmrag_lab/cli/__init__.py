@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -41,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the process exit code.
 
     0: the job ran (bad items, if any, are named in its report); 1: the job started and failed; 2: a usage
-    error (a wrong argument, file, URI or setting, found before anything was changed); 130: interrupted.
+    error (a wrong argument, file, URI or setting, found before anything was changed); 130: interrupted;
+    141: the output was closed by its reader (``| head``), quietly, like any program that SIGPIPE ends.
     An unexpected exception (a bug) is one line plus the path of a log file with its traceback
     (:mod:`mmrag_lab.guard`), exit code 1.
     """
@@ -53,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except MmragError as exc:
             print(f"mmrag {args.command}: error: {_shown(exc)}", file=sys.stderr)
             return 2 if _usage_error(exc) else 1
+        except BrokenPipeError:  # the reader went away (`mmrag info | head`): stop quietly, as `cat` does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            return 141
         except KeyboardInterrupt:
             print(f"mmrag {args.command}: interrupted; re-run the same command to resume.", file=sys.stderr)
             return 130

@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from mmrag_lab import argtypes
 from mmrag_lab import checks as arguments
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.compare_checks import check_runs
@@ -63,6 +64,9 @@ def compare(
         arguments.output_folder("out_dir", out_dir)
     if len(runs) < 2:
         raise EvaluationError(f"Compare needs at least two runs, got {len(runs)}; pass two run folders.")
+    for i, run in enumerate(runs, 1):
+        if not isinstance(run, EvalRun):
+            argtypes.local_path(f"run folder {i} (RUN_DIR)", run)  # "" would be the current folder
     loaded = [r if isinstance(r, EvalRun) else _load(r) for r in runs]
     labels = list(labels) if labels else default_labels(loaded)
     if len(labels) != len(loaded) or len(set(labels)) != len(labels):

@@ -58,3 +58,11 @@ def test_compare_writes_its_folder_and_flags_another_protocol(runs, capsys):
 def test_compare_of_one_run_says_what_to_do(runs, capsys):
     assert main(["compare", str(runs / "a")]) == 2
     assert "at least two runs" in capsys.readouterr().err
+
+
+def test_an_empty_run_folder_argument_is_refused_not_read_as_the_current_folder(runs, capsys, monkeypatch):
+    monkeypatch.chdir(runs / "a")  # a real run folder: "" must not quietly mean it
+    code = main(["compare", str(runs / "a"), "", "--out", str(runs / "cmp-empty")])
+    err = capsys.readouterr().err
+    assert code == 2 and "run folder 2 (RUN_DIR) is empty" in err
+    assert not (runs / "cmp-empty").exists()
