@@ -39,13 +39,6 @@ def llm_bounds(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def check_device(device: str) -> None:
-    """Refuse a device that does not exist here (``cuda:7`` on a CPU host) before the encoder loads."""
-    from mmrag_lab.encoders import pick_device
-
-    pick_device(device)
-
-
 def check_out(name: str, value: str | None, default: str) -> str:
     """``--out`` (or its ``default`` when not given): a folder, existing or not, never an existing file, where
     a file can be written now. Runs before any work, so that no result is lost to a write that cannot work."""

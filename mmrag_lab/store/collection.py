@@ -154,10 +154,6 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
         self._record = None
         self._loaded = False
 
-    def add_metadata_keys(self, keys: Iterable[str]) -> None:
-        """Add sidecar keys (typed ``text`` when new) to the record's metadata fields."""
-        self.add_metadata_types({key: "text" for key in keys})
-
     def add_metadata_types(self, types: dict[str, str]) -> None:
         """Add sidecar columns and their types to the record (a known column keeps the wider type)."""
         record = self.record()

@@ -106,11 +106,3 @@ def search_params(index_type: str, metric: str, k: int, ef: int = SEARCH_EF) -> 
     if index_type.upper() in ("HNSW", "AUTOINDEX"):
         params["ef"] = max(ef, k)
     return {"metric_type": metric.upper(), "params": params}
-
-
-def schema_dim(description: dict[str, Any]) -> int | None:
-    """The vector dimension declared in a ``describe_collection`` answer."""
-    for spec in description.get("fields", []):
-        if spec.get("name") == "vector":
-            return int(spec.get("params", {}).get("dim", 0)) or None
-    return None
