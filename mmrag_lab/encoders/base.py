@@ -111,15 +111,6 @@ class Encoder(ABC):
         flag = ", UNTRAINED" if self.untrained else ""
         return f"{type(self).__name__}({self.name}, dim={self.dim}, {self.device}, {self.dtype}{flag})"
 
-    def require(self, kind: str) -> None:
-        """Raise :class:`ConfigError` unless this encoder can embed queries of ``kind``."""
-        if kind not in self.query_kinds:
-            kinds = ", ".join(k for k in QUERY_KINDS if k in self.query_kinds)
-            raise ConfigError(
-                f"Encoder {self.name!r} cannot embed {kind} queries; it supports: {kinds}. "
-                "Choose another query kind or an encoder that has it (`mmrag encoders` lists them)."
-            )
-
     def describe(self) -> dict:
         """The contract as plain values, for listings and run folders."""
         return {

@@ -48,8 +48,6 @@ def test_contract_fields_are_filled(encoder):
     assert 0 < encoder.instruction_limit <= encoder.text_limit
     assert encoder.device == torch.device("cpu") and encoder.dtype == torch.float32
     assert info["preprocessing"]["size"] == encoder.image_size
-    for kind in encoder.query_kinds:
-        encoder.require(kind)
 
 
 def test_ingest_worker_path_matches_preprocess(encoder):
