@@ -5,6 +5,10 @@ and resized by :func:`~mmrag_lab.ingestion.gpu_decode.prepare_batch` on a CUDA s
 model works on one batch while the next is decoded. Files that nvJPEG cannot take exactly (PNG, CMYK,
 12-bit, arithmetic coding, odd EXIF…) are decoded on the CPU file by file; bad files are reported with the
 same reasons as the CPU mapper.
+
+GPU decoding is opt-in (``--gpu-decode``): nvJPEG's pixels differ slightly from libjpeg-turbo's, and the
+embeddings agree with the CPU path's less closely than the 0.999 minimum cosine a default would need
+(BENCHMARKS.md, "GPU ingest on one H200").
 """
 
 from __future__ import annotations
@@ -14,17 +18,12 @@ from contextlib import nullcontext
 
 import torch
 
-from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.images import image_size
 from mmrag_lab.ingestion.gpu_decode import prepare_batch
 from mmrag_lab.ingestion.mapper import PreparedBatch
 from mmrag_lab.ingestion.reader import Task, read_batches
-
-# Embedding agreement of GPU decoding with the CPU path, measured on the clothing photos (BENCHMARKS.md,
-# "GPU ingest on one H200"). GPU decoding is the default on CUDA only if the minimum cosine is >= 0.999.
-MEASURED_MIN_COSINE: float | None = 0.9982  # 400 photos, H200, 2026-11-30: opt-in (--gpu-decode)
 
 
 class GpuMapper:
@@ -57,9 +56,3 @@ class GpuMapper:
             sizes = [prepared.sizes.get(i) or image_size(good[i][1]) for i in prepared.ok]
             failed += [(good[i][0], reason) for i, reason in sorted(prepared.errors.items())]
             yield PreparedBatch([good[i][0] for i in prepared.ok], prepared.pixels, sizes, failed)
-
-
-def gpu_decode_default(encoder: Encoder) -> bool:
-    """Whether ingest decodes on the GPU when not told: on CUDA, if the measured agreement allows it."""
-    agreed = MEASURED_MIN_COSINE is not None and MEASURED_MIN_COSINE >= 0.999
-    return agreed and encoder.device.type == "cuda" and encoder.preprocessing.gpu_reproducible()

@@ -19,7 +19,6 @@ from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
-from mmrag_lab.ingestion.gpu_mapper import gpu_decode_default
 from mmrag_lab.ingestion.plan import Plan, plan_ingest
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.roots import moved_rule
@@ -82,8 +81,8 @@ def ingest(
         dtype: Encoder precision when ``encoder`` is None: ``auto`` (fp16 on a GPU, fp32 on a CPU),
             ``fp32``, ``fp16`` or ``bf16``. bf16 on a CPU with AVX512-BF16 is about twice as fast as fp32;
             its vectors differ slightly from fp32 ones.
-        gpu_decode: Decode and preprocess JPEGs on the GPU (:mod:`.gpu_mapper`); None = the default for the
-            encoder's device (:func:`~mmrag_lab.ingestion.gpu_mapper.gpu_decode_default`).
+        gpu_decode: Decode and preprocess JPEGs on the GPU (:mod:`.gpu_mapper`). Opt-in: None, like False,
+            decodes on CPU workers (see :mod:`.gpu_mapper` for why).
         cpu_share: With GPU decoding, the fraction of the files decoded by CPU workers instead.
         shard: ``"I/N"`` or ``(I, N)``: ingest only the deterministic I-th of N parts of the folder, so that
             N processes or machines can share one folder and one collection (see the README).
@@ -158,10 +157,9 @@ def ingest(
         twins = None if plan.hashed else Twins()
         if plan.tasks:
             with _phase(report, "encode"):
-                on_gpu = gpu_decode_default(encoder) if gpu_decode is None else gpu_decode
                 choice = cfg.compile_choice() if compile is None else compile
                 options = RunOptions(
-                    cfg.batch_size, workers, progress, fast_decode, on_gpu, cpu_share, choice
+                    cfg.batch_size, workers, progress, fast_decode, bool(gpu_decode), cpu_share, choice
                 )
                 already |= run_ingest(plan.tasks, encoder, cfg, sidecar, report, options, twins)
         if twins is not None and twins.copies:  # identical bytes met while reading: the first is stored
