@@ -1,9 +1,10 @@
 """The reader of the ingest runner: files → bytes, each checked against the content hash it was planned under.
 
-A file rewritten between the plan and the read fails with a reason instead of being stored under the old
-key. The plan hashed every file once and took a :class:`~mmrag_lab.ingestion.scan.FileStamp` as it did;
-a read whose file still has that stamp (and was last changed well before the hash) trusts the plan's hash,
-any other read hashes its bytes again (see :meth:`FileStamp.vouches_for`).
+A file rewritten between the plan and the read fails with a reason instead of being stored with the hash of
+bytes it no longer holds. The plan hashed every file once and took a
+:class:`~mmrag_lab.ingestion.scan.FileStamp` as it did; a read whose file still has that stamp (and was last
+changed well before the hash) trusts the plan's hash, any other read hashes its bytes again (see
+:meth:`FileStamp.vouches_for`).
 
 A first ingest into an empty collection has nothing to compare, so its plan hashes nothing: its tasks have
 no hash yet (``Task.id is None``), and the bytes are hashed as they are read (:func:`settle`), once.

@@ -1,4 +1,9 @@
-"""Finding the images under a folder and naming each by the hash of its bytes.
+"""Finding the images under a folder, and hashing their bytes.
+
+A file is known by its path, not its bytes: its row is keyed by the folder's root name and the file's path
+relative to that folder (:func:`~mmrag_lab.store.schema.row_id`). The sha256 of its bytes
+(:func:`content_id`) is kept as the row's ``content_hash``: it decides whether a file must be encoded
+again, and finds identical files, which are encoded once.
 
 Paths are handled as bytes, so file names that are not valid UTF-8 work. Each file also gets a
 *display* path: UTF-8 with undecodable bytes written as ``\\xNN``. That is what the store and the report
@@ -136,7 +141,7 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 
 
 def content_id(data: bytes) -> str:
-    """The primary key of an image: the sha256 hex digest of its bytes."""
+    """The content hash of an image: the sha256 hex digest of its bytes (a row's ``content_hash``)."""
     return hashlib.sha256(data).hexdigest()
 
 
