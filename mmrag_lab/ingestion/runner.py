@@ -38,16 +38,12 @@ from mmrag_lab.ingestion.twins import Twins
 from mmrag_lab.ingestion.writer import RowWriter, make_rows, report_failures
 
 QUEUE_DEPTH = 3  # batches waiting between a mapper and the model: enough to ride out jitter, bounded
-# Images to encode from which ingest on CUDA compiles the model when not told: the break-even of compile
-# time against the model's speed-up. Measured once, model alone (visualized-bge-base, untrained weights,
-# fp16, batch 256, one H200, torch 2.11, 2026-12-02): 3,546 images/s eager, 4,980 compiled, min cosine
-# 0.999996; the first compile took 28.1 s, a second process's 5.1 s from the on-disk cache. Break-even:
-# 28.1 s / (1/3,546 - 1/4,980) s = 346,000 images cold, 63,000 warm. Measured again (nvidia-h200, another
-# machine): 24.8 s cold, 3.2 s warm, 3,495 eager, 4,956 compiled: 296,000 cold, 38,000 warm (BENCHMARKS.md).
+# Images to encode from which ingest on CUDA compiles the model when not told: where the model's speed-up
+# has paid back the time a first compile takes (no on-disk cache), rounded up. The measurements and the
+# arithmetic are in BENCHMARKS.md (COMPILE_MIN_IMAGES).
 COMPILE_MIN_IMAGES = 350_000
-# GPU mappers side by side, each on a thread and a CUDA stream of its own. Measured on one H200 (runner's encode
-# loop, 6,000 JPEGs, compiled fp16): two were slower than one, 2,428 against 2,851 images/s for
-# visualized-bge-base and 4,106 against 4,413 for bge-vl-base (BENCHMARKS.md), so one it is.
+# GPU mappers side by side, each on a thread and a CUDA stream of its own: two measured slower than one for
+# both base presets (BENCHMARKS.md, "Where the GPU's time goes"), so one it is.
 GPU_MAPPERS = 1
 _DONE = object()
 
