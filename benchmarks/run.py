@@ -108,6 +108,8 @@ def render() -> str:
             parts += [f"## {section['title']}", "", section["markdown"], ""]
     for path in sorted(RESULTS.glob("h200_*.md")):  # sections written by hand from GPU runs, in name order
         parts += [path.read_text().rstrip(), ""]
+    for path in sorted(RESULTS.glob("note_*.md")):  # figures that code comments once quoted, kept by hand
+        parts += [path.read_text().rstrip(), ""]
     return "\n".join(parts)
 
 

@@ -51,9 +51,9 @@ def row_id(root: str, rel_path: str) -> str:
 # HNSW build parameters when HNSW is asked for by name; AUTOINDEX lets the backend choose (HNSW on
 # both Lite 3.2.2 and server 2.3.5), FLAT is exact.
 HNSW_PARAMS = {"M": 16, "efConstruction": 200}
-# Search-time ef, always sent (a server's AUTOINDEX searched without it gave recall@10 0.85 at 100k). Lite
-# spends its time in a per-row Python loop whatever ef is, so 256 (recall@10 0.998) costs it nothing; on a
-# server ef=128 gave 0.991 at 3.4 ms. See BENCHMARKS.md.
+# Search-time ef, always sent: a server's AUTOINDEX searched without it lost recall. Lite spends its time in a
+# per-row Python loop whatever ef is, so a wide ef costs it nothing; on a server 128 kept recall near 1 at a
+# few ms. The figures are in BENCHMARKS.md ("Figures once quoted in code comments").
 LITE_SEARCH_EF = 256
 SERVER_SEARCH_EF = 128
 SEARCH_EF = LITE_SEARCH_EF

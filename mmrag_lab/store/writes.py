@@ -209,9 +209,9 @@ class StoreWrites:
     def flush_and_load(self, index_timeout: float = 1800.0) -> None:
         """Seal new rows, build their index, and load the collection. Every ingest ends here.
 
-        Searches before this are slow: Milvus Lite brute-forces unflushed rows in Python (1.85 s instead
-        of 50 ms at 100k rows), and a flush of a loaded Lite collection builds the new segments' HNSW on a
-        background thread while searches brute-force them. Flushing a released Lite collection and then
+        Searches before this are slow: Milvus Lite brute-forces unflushed rows in Python (many times slower
+        at 100k rows; BENCHMARKS.md), and a flush of a loaded Lite collection builds the new segments' HNSW
+        on a background thread while searches brute-force them. Flushing a released Lite collection and then
         loading it builds each index once, now. A server reports its progress, so we wait for it (up to
         ``index_timeout`` seconds, then go on with a warning).
         """
