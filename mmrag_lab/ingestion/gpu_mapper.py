@@ -8,7 +8,7 @@ same reasons as the CPU mapper.
 
 GPU decoding is opt-in (``--gpu-decode``): nvJPEG's pixels differ slightly from libjpeg-turbo's, and the
 embeddings agree with the CPU path's less closely than the 0.999 minimum cosine a default would need
-(BENCHMARKS.md, "GPU ingest on one H200").
+(BENCHMARKS.md, "GPU ingest on an H200", agreement).
 """
 
 from __future__ import annotations
