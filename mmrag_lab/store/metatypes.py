@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from typing import Any
 
 SCALARS = ("int", "float", "bool", "text")
-TYPES = (*SCALARS, *(f"list[{name}]" for name in SCALARS))
 # A leading zero (``007``, a code or a zip) is text: reading it as a number would lose the zeros.
 _INT = re.compile(r"[+-]?(0|[1-9]\d{0,17})")
 _ZERO_LED = re.compile(r"[+-]?0\d")
