@@ -19,6 +19,8 @@ _LAZY = {
     "rerank": "mmrag_lab.reranking",
     "rerank_many": "mmrag_lab.reranking",
     "evaluate": "mmrag_lab.evaluation",
+    "compare": "mmrag_lab.evaluation",
+    "collection_summary": "mmrag_lab.inspection",
     "sample_dir": "mmrag_lab.workbench.sample",
 }
 

@@ -50,6 +50,11 @@ class StoreError(MmragError):
     """The vector store could not be reached or used."""
 
 
+class StoreFailedError(StoreError):
+    """The store refused or failed a call in the middle of the work: the job could not finish (the CLI exits
+    1, not 2); the message names the call and Milvus' reason, and re-running resumes."""
+
+
 class CollectionMismatchError(StoreError):
     """A collection was made by another encoder, dimension or metric."""
 
@@ -96,6 +101,11 @@ class EvaluationError(MmragError):
 
 class QueryError(MmragError):
     """A search query or filter is malformed."""
+
+
+class FilterRefusedError(QueryError, StoreError):
+    """Milvus refused a search with the caller's raw filter expression: the message quotes it (a usage
+    error, exit 2). A :class:`StoreError` too, as the refusal was before this class."""
 
 
 def _preview(items: list[str], limit: int = 8) -> str:

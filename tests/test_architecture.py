@@ -16,6 +16,7 @@ LAYERS = {
     "images": 0,
     "checks": 0,
     "argtypes": 0,
+    "deprecation": 0,
     "guard": 0,
     "redaction": 0,
     "terminal": 0,

@@ -10,7 +10,14 @@ import warnings
 from collections.abc import Sequence
 
 from mmrag_lab.config import Config
-from mmrag_lab.errors import AuthenticationError, MmragError, RerankError, StoreGoneError, StoreStalledError
+from mmrag_lab.errors import (
+    AuthenticationError,
+    MmragError,
+    RerankError,
+    StoreFailedError,
+    StoreGoneError,
+    StoreStalledError,
+)
 from mmrag_lab.guard import log_unexpected
 from mmrag_lab.terminal import printable
 
@@ -68,9 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _usage_error(exc: MmragError) -> bool:
     """Whether ``exc`` says the user asked for something that cannot work (exit 2: arguments, files, URIs,
-    settings, query sets, collections, credentials) rather than a job that could not finish (exit 1: an
-    endpoint that kept failing, a store that stopped answering, a database deleted while in use)."""
-    if isinstance(exc, (StoreStalledError, StoreGoneError)):
+    settings, query sets, collections, credentials, a store that cannot be opened at the address given)
+    rather than a job that could not finish (exit 1: an endpoint that kept failing, a store that refused a
+    call or stopped answering during the work, a database deleted while in use)."""
+    if isinstance(exc, (StoreFailedError, StoreStalledError, StoreGoneError)):
         return False
     return not isinstance(exc, RerankError) or isinstance(exc, AuthenticationError)
 
@@ -84,22 +92,15 @@ def _shown(message: object) -> str:
     return "\n".join(printable(line) for line in str(message).splitlines())
 
 
-# Config field -> the option that sets it, so that a message names what the user typed.
-OPTION_NAMES = {"milvus_uri": "--uri", "collection": "--collection", "encoder": "--encoder",
-                "weights": "--weights", "device": "--device", "batch_size": "--batch-size",
-                "llm_model": "--llm-model", "llm_base_url": "--llm-base-url", "llm_timeout": "--llm-timeout",
-                "llm_max_retries": "--llm-retries", "milvus_connect_timeout": "--connect-timeout"}  # fmt: skip
-
-
 def config_from_args(
     args: argparse.Namespace, *, spelled: dict[str, str] | None = None, **extra: object
 ) -> Config:
-    """Settings given on the command line (``--uri``, ``--collection``, ``--encoder``, ``--weights``,
-    ``--device``, ``--connect-timeout``, where a subcommand has them) over the environment and the defaults."""
-    named = {"milvus_uri": "uri", "collection": "collection", "encoder": "encoder", "weights": "weights",
-             "device": "device", "milvus_connect_timeout": "connect_timeout"}  # fmt: skip
-    given = {field: getattr(args, option, None) for field, option in named.items()}
-    return Config.load(spelled={**OPTION_NAMES, **(spelled or {})}, **given, **extra)
+    """Settings given on the command line (the shared options of :mod:`.options` that a subcommand has, and
+    ``extra`` Config fields) over the environment and the defaults; messages name the options as typed."""
+    from mmrag_lab.cli.options import SPELLED, config_fields
+
+    named = {**SPELLED, **(getattr(args, "spelled_as", None) or {}), **(spelled or {})}
+    return Config.load(spelled=named, **{**config_fields(args), **extra})
 
 
 def _load(module_name: str):

@@ -11,11 +11,12 @@ from pathlib import Path
 
 from mmrag_lab import checks
 from mmrag_lab.cli import config_from_args
+from mmrag_lab.cli.options import add_encoder, add_store
 from mmrag_lab.config import ENV_VARS, Config, is_lite_uri
 from mmrag_lab.errors import ConfigError
 
 PASSED = ("milvus_uri", "collection", "encoder", "weights", "device", "app_max_upload_mb", "app_idle_timeout",
-          "app_max_kernels")  # fmt: skip
+          "app_max_kernels", "milvus_connect_timeout")  # fmt: skip
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -33,12 +34,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=None, metavar="N", help="port, 1 to 65535 (default 8866)")
     parser.add_argument("--host", default="127.0.0.1", metavar="H",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 opens it to the network)")  # fmt: skip
-    for option, meta, text in (("--uri", "URI", "Milvus Lite file or server (MMRAG_MILVUS_URI)"),
-                               ("--collection", "NAME", "collection (MMRAG_COLLECTION)"),
-                               ("--encoder", "PRESET", "encoder preset (MMRAG_ENCODER)"),
-                               ("--weights", "PATH", "checkpoint or 'untrained' (MMRAG_WEIGHTS)"),
-                               ("--device", "DEVICE", "auto, cpu, cuda (MMRAG_DEVICE)")):  # fmt: skip
-        parser.add_argument(option, metavar=meta, help=text)
+    add_store(parser)
+    add_encoder(parser, only=("--encoder", "--weights", "--device"))
     parser.add_argument("--max-upload-mb", type=float, metavar="MB",
                         help="largest query image accepted (MMRAG_APP_MAX_UPLOAD_MB, default 10)")  # fmt: skip
     parser.add_argument("--idle-timeout", type=float, metavar="S",

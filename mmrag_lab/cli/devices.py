@@ -15,10 +15,8 @@ from mmrag_lab import checks
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.scan import parse_shard
 
-# options passed on unchanged to every process: attribute -> flag
-_VALUED = {"uri": "--uri", "collection": "--collection", "metadata": "--metadata", "batch_size": "--batch-size",
-           "encoder": "--encoder", "weights": "--weights", "dtype": "--dtype", "workers": "--workers",
-           "cpu_share": "--cpu-share"}  # fmt: skip
+# what each process is given on its own; every other option given is passed on as it was given
+OWN = {"help", "images_dir", "devices", "device", "shard", "no_progress", "report"}
 
 
 def parse_devices(text: str) -> list[str]:
@@ -49,25 +47,57 @@ def child_commands(args: argparse.Namespace, devices: list[str]) -> list[list[st
     if args.prune:
         raise ConfigError("--prune needs the whole folder; run it once without --devices afterwards.")
     total = outer_count * len(devices)
+    given = passed_on(ingest_parser(), args)
     commands = []
     for j, device in enumerate(devices):
         command = [sys.executable, "-m", "mmrag_lab.cli", "ingest", args.images_dir, "--device", device]
-        command += ["--shard", f"{outer + outer_count * j}/{total}", "--no-progress"]
-        for attribute, flag in _VALUED.items():
-            if getattr(args, attribute, None) is not None:
-                command += [flag, str(getattr(args, attribute))]
-        if args.fast_decode:
-            command.append("--fast-decode")
-        if getattr(args, "replace_metadata", False):
-            command.append("--replace-metadata")
-        if args.gpu_decode is not None:
-            command.append("--gpu-decode" if args.gpu_decode else "--cpu-decode")
-        if getattr(args, "compile", None) is not None:
-            command.append("--compile" if args.compile else "--no-compile")
+        command += ["--shard", f"{outer + outer_count * j}/{total}", "--no-progress", *given]
         if args.report:
             command += ["--report", f"{args.report}.{device.replace(':', '')}.json"]
         commands.append(command)
     return commands
+
+
+def ingest_parser() -> argparse.ArgumentParser:
+    """The parser of ``mmrag ingest``, whose options the child processes take."""
+    from mmrag_lab.cli import ingest
+
+    return ingest.add_parser(argparse.ArgumentParser(prog="mmrag").add_subparsers())
+
+
+def passed_on(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """Every option of ``parser`` that ``args`` holds a value other than its default for (but those in
+    :data:`OWN`), spelled so that ``parser`` reads the same value back: built from the parser's own actions,
+    so an option added to ``mmrag ingest`` reaches the child processes without a list to keep up."""
+    actions: dict[str, list[argparse.Action]] = {}
+    for action in parser._actions:
+        if action.option_strings and action.dest not in OWN:
+            actions.setdefault(action.dest, []).append(action)
+    flags: list[str] = []
+    for dest, candidates in actions.items():
+        default = candidates[0].default  # what argparse stores when none of them is given
+        value = getattr(args, dest, default)
+        if value != default:
+            flags += _spelled(candidates, value)
+    return flags
+
+
+def _spelled(actions: list[argparse.Action], value: object) -> list[str]:
+    """The flags that make one of ``actions`` (options of one destination) store ``value``."""
+    for action in (a for a in actions if a.help != argparse.SUPPRESS):  # not an old spelling
+        first = action.option_strings[0]
+        if isinstance(action, argparse.BooleanOptionalAction):
+            return [first if value else action.option_strings[1]]
+        if action.nargs == 0:  # store_true, store_false, store_const: the one whose constant it is
+            if action.const == value:
+                return [first]
+        elif isinstance(action, argparse._AppendAction):
+            return [part for item in value for part in (first, str(item))]
+        elif isinstance(value, (list, tuple)):
+            return [first, *map(str, value)]
+        else:
+            return [first, str(value)]
+    raise AssertionError(f"no option of {[a.option_strings for a in actions]} stores {value!r}")
 
 
 def run_on_devices(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mmrag_lab import checks
-from mmrag_lab.cli.options import add_connect_timeout, add_llm_bounds, check_out, llm_bounds
+from mmrag_lab.cli.options import add_encoder, add_reranker, add_store, check_out
 from mmrag_lab.errors import ConfigError
 
 
@@ -30,17 +30,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-k", "--k", dest="ks", type=int, nargs="+", metavar="K", help="Recall@K (1 5 10 50)")
     parser.add_argument("--map-k", type=int, nargs="+", metavar="K", help="mAP@K (5 10 25 50)")
     parser.add_argument("--subset-k", type=int, nargs="+", metavar="K", help="Recall_subset@K (1 2 3)")
-    parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
-    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
-    parser.add_argument("--encoder", help="encoder preset (MMRAG_ENCODER)")
     parser.add_argument(
         "--query-template",
         help="how an annotation becomes the query text: instruction | circo-shared-concept "
         "(default: the encoder authors' choice, recorded in the run)",
     )
-    parser.add_argument("--weights", help="checkpoint path or 'untrained' (MMRAG_WEIGHTS)")
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
-    parser.add_argument("--batch-size", type=int, metavar="N", help="queries per encoder batch")
     ref = parser.add_mutually_exclusive_group()
     ref.add_argument(
         "--exclude-reference",
@@ -78,13 +72,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     rerank.add_argument("--rerank", action="store_true", help="also rerank the top-N of every query")
     rerank.add_argument("--top-n", type=int, default=9, help="candidates shown to the reranker (9)")
     rerank.add_argument("--concurrency", type=int, default=4, help="requests in flight (4)")
-    rerank.add_argument("--llm-model", help="chat model (MMRAG_LLM_MODEL, default gpt-4o)")
-    rerank.add_argument("--llm-base-url", help="OpenAI-compatible endpoint (OPENAI_BASE_URL)")
     rerank.add_argument("--price-in", type=float, metavar="USD", help="price per 1M input tokens")
     rerank.add_argument("--price-out", type=float, metavar="USD", help="price per 1M output tokens")
-    add_llm_bounds(rerank)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    add_connect_timeout(parser)
+    add_store(parser)
+    add_encoder(parser)
+    add_reranker(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -93,10 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
     from mmrag_lab.evaluation import evaluate
 
-    config = config_from_args(
-        args, batch_size=args.batch_size, llm_model=args.llm_model, llm_base_url=args.llm_base_url,
-        **llm_bounds(args),
-    )  # fmt: skip
+    config = config_from_args(args)
     _check_numbers(args)
     out = check_out("--out", args.out, str(Path("runs") / datetime.now().strftime("eval-%Y-%m-%d_%H%M%S")))
     if (args.price_in is None) != (args.price_out is None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mmrag_lab.cli.options import add_connect_timeout
+from mmrag_lab.cli.options import add_encoder, add_store
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -18,11 +18,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "the types that --where values are read as."
         ),
     )
-    parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
-    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION; default follows --encoder)")
-    parser.add_argument("--encoder", help="encoder preset whose default collection to show (MMRAG_ENCODER)")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    add_connect_timeout(parser)
+    add_store(parser)
+    add_encoder(parser, only=("--encoder",))
     parser.set_defaults(func=run)
     return parser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmrag_lab import checks
-from mmrag_lab.cli.options import add_connect_timeout
+from mmrag_lab.cli.options import add_encoder, add_store
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -22,8 +22,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("images_dir", metavar="IMAGES_DIR", help="folder searched recursively for images")
-    parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
-    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
     parser.add_argument(
         "--metadata",
         metavar="FILE",
@@ -35,7 +33,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="with --metadata: files the sidecar does not list lose their metadata (the sidecar is all of it)",
     )
-    parser.add_argument("--batch-size", type=int, metavar="N", help="images per encoder batch")
     pruning = parser.add_mutually_exclusive_group()
     pruning.add_argument(
         "--prune", action="store_true", help="delete this folder's rows whose files are gone (at most half)"
@@ -48,9 +45,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="like --prune, even when more than half of the folder's rows would go (an emptied folder)",
     )
     parser.add_argument("--report", metavar="PATH", help="write the ingest report as JSON")
-    parser.add_argument("--encoder", help="encoder preset (MMRAG_ENCODER)")
-    parser.add_argument("--weights", help="checkpoint path or 'untrained' (MMRAG_WEIGHTS)")
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
     parser.add_argument("--dtype", default="auto", help="auto (fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16")
     parser.add_argument("--workers", type=int, metavar="N", help="decode processes (0 = decode inline)")
     parser.add_argument("--fast-decode", action="store_true", help="reduced-scale JPEG decoding (faster)")
@@ -69,7 +63,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--shard", metavar="I/N", help="ingest only the I-th of N deterministic parts")
     parser.add_argument("--devices", metavar="LIST", help="cuda:0,cuda:1 or all: one process per GPU")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    add_connect_timeout(parser)
+    add_store(parser)
+    add_encoder(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -77,7 +72,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
 
-    config = config_from_args(args, batch_size=args.batch_size)
+    config = config_from_args(args)
     if args.workers is not None:
         checks.whole_number("--workers", args.workers, low=0, high=256)
     checks.fraction("--cpu-share", args.cpu_share)

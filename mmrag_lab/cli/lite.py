@@ -1,4 +1,4 @@
-"""``mmrag lite status|stop [URI]``: what serves a Milvus Lite file, and stopping it."""
+"""``mmrag lite status|stop [--uri URI]``: what serves a Milvus Lite file, and stopping it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import os
 import time
 
+from mmrag_lab.cli.options import add_store
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.store.backends import backend_for
@@ -23,13 +24,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("action", choices=("status", "stop"))
-    parser.add_argument("uri", nargs="?", metavar="URI", help="the Lite file (default MMRAG_MILVUS_URI)")
+    parser.add_argument(
+        "database",
+        nargs="?",
+        metavar="URI",
+        help="the Lite file, as --uri gives it (default MMRAG_MILVUS_URI)",
+    )
+    add_store(parser, only=("--uri",))
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    config = Config.load(milvus_uri=args.uri)
+    if args.database is not None and args.uri is not None and args.database != args.uri:
+        raise ConfigError(
+            f"Two databases given: {args.database!r} and --uri {args.uri!r}; give one (--uri is the spelling "
+            "every command takes)."
+        )
+    config = Config.load(milvus_uri=args.uri or args.database, spelled={"milvus_uri": "--uri"})
     backend = backend_for(config.milvus_uri)
     served = backend.served_file()
     if served is None:

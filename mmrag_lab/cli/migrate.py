@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from mmrag_lab.cli.options import add_store
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -16,11 +18,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "unless --root names the ingested folder(s). Safe to re-run if interrupted."
         ),
     )
-    parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
-    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION)")
     parser.add_argument(
         "--root", action="append", default=[], metavar="DIR", help="a folder that was ingested (repeatable)"
     )
+    add_store(parser)
     parser.set_defaults(func=run)
     return parser
 

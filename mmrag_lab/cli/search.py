@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mmrag_lab import checks
-from mmrag_lab.cli.options import add_connect_timeout, add_llm_bounds, check_out, llm_bounds
+from mmrag_lab.cli.options import add_encoder, add_reranker, add_store, check_out
 from mmrag_lab.errors import CollectionMismatchError, ConfigError, ImageLoadError
 from mmrag_lab.images import load_image
 from mmrag_lab.store.where import WHERE_RULES, parse_where
@@ -43,20 +43,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--keep-query", action="store_true", help="let the query image (same bytes or path) be a hit"
     )
     parser.add_argument("--rerank", action="store_true", help="let the LLM reorder the hits and explain")
-    parser.add_argument("--model", help="chat model for --rerank (MMRAG_LLM_MODEL, default gpt-4o)")
-    parser.add_argument("--base-url", help="OpenAI-compatible endpoint for --rerank (OPENAI_BASE_URL)")
     parser.add_argument(
         "--json", action="store_true", help="print JSON instead of a table; write results.json"
     )
     parser.add_argument("--out", metavar="DIR", help="folder for the PNGs (default runs/search-<time>)")
-    parser.add_argument("--uri", help="Milvus Lite file (*.db) or http(s)://host:port (MMRAG_MILVUS_URI)")
-    parser.add_argument("--collection", help="collection name (MMRAG_COLLECTION; default follows --encoder)")
-    parser.add_argument(
-        "--encoder", help="the preset that made the collection (MMRAG_ENCODER); names the default collection"
-    )
-    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (MMRAG_DEVICE)")
-    add_connect_timeout(parser)
-    add_llm_bounds(parser)
+    add_store(parser)
+    add_encoder(parser, only=("--encoder", "--weights", "--device"))
+    add_reranker(parser, renamed=("--model", "--base-url"))
     parser.set_defaults(func=run)
     return parser
 
@@ -65,10 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
     from mmrag_lab.retrieval.query import MAX_K, search
 
-    config = config_from_args(
-        args, llm_base_url=args.base_url, llm_model=args.model, **llm_bounds(args),
-        spelled={"llm_base_url": "--base-url", "llm_model": "--model"},
-    )  # fmt: skip
+    config = config_from_args(args)
     out = Path(check_out("--out", args.out, f"runs/search-{time.strftime('%Y%m%d-%H%M%S')}"))
     checks.whole_number("-k", args.k, high=MAX_K)
     if args.image is not None:

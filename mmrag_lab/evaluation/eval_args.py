@@ -40,7 +40,7 @@ def check_call(queries: Any, given: Mapping[str, Any]) -> None:
     for name in FLAGS:
         argtypes.flag(name, given[name])
     argtypes.flag("exclude_reference", given["exclude_reference"], optional=True)
-    for name in ("kind", "missing", "ties", "query_template"):
+    for name in ("kind", "missing", "ties", "query_template", "collection"):
         argtypes.text(name, given[name])
     argtypes.local_path("out_dir", given["out_dir"], optional=True, output=True)
     for name in SETS_OF_K:

@@ -26,6 +26,7 @@ from mmrag_lab.evaluation.rundir import EvalRun, corpus_identity, query_record, 
 from mmrag_lab.evaluation.runparts import QueryCounts, RunConfig, RunEncoder, RunMetrics
 from mmrag_lab.evaluation.submission import short_rankings, write_submission
 from mmrag_lab.evaluation.templates import apply_template, default_template
+from mmrag_lab.store.target import target_config
 
 
 def evaluate(
@@ -51,8 +52,9 @@ def evaluate(
     ties: str = "stable",
     out_dir: str | os.PathLike | None = None,
     rerank_options: Mapping[str, Any] | None = None,
-    progress: bool = False,
+    progress: bool = True,
     query_template: str | None = None,
+    collection: str | None = None,
 ) -> EvalRun:
     """Evaluate retrieval (and reranking) quality of a collection on a query set.
 
@@ -82,9 +84,10 @@ def evaluate(
         ties: ``stable``, ``optimistic`` or ``pessimistic`` ordering of equal scores.
         out_dir: Write the run folder here (config, encoder, metrics, rankings, tables, plots).
         rerank_options: Extra arguments for :func:`mmrag_lab.reranking.reranker.rerank` (model, base_url, cache_dir...).
-        progress: Show progress bars.
+        progress: Show progress bars (on by default, as in ``ingest``; a set of one batch shows none).
         query_template: How an annotation becomes the query text, a name in
             :data:`~mmrag_lab.evaluation.templates.QUERY_TEMPLATES`; default: the encoder's authors' choice.
+        collection: Collection name; default ``config.collection`` (a ``store`` given must be open on it).
 
     Raises:
         EvaluationError: The query set cannot be read or no query can be evaluated.
@@ -92,7 +95,7 @@ def evaluate(
     """
     started = time.perf_counter()
     check_call(queries, locals())
-    cfg = config or Config.load()
+    cfg = target_config(config, collection, store)
     check_prices(prices)
     if submission and not out_dir:
         raise EvaluationError("A submission needs a run folder to write into; pass out_dir (--out).")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mmrag_lab.config import Config
-from mmrag_lab.errors import MmragError, StoreError
+from mmrag_lab.errors import MmragError, StoreFailedError
 from mmrag_lab.ingestion.plan import partial_row
 from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.report import IngestReport
@@ -85,7 +85,7 @@ class RowWriter:
             except MmragError as exc:
                 self._error = exc
             except Exception as exc:  # surfaced to the caller, never lost on this thread
-                self._error = StoreError(f"Writing rows failed: {type(exc).__name__}: {exc}")
+                self._error = StoreFailedError(f"Writing rows failed: {type(exc).__name__}: {exc}")
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from mmrag_lab.config import Config
 from mmrag_lab.store.collection import Store
+from mmrag_lab.store.target import target_config
 from mmrag_lab.terminal import printable
 
 
@@ -76,8 +78,16 @@ def require_collection(store: Store) -> None:
     store.open_collection("inspect")
 
 
-def collection_summary(store: Store) -> CollectionSummary:
-    """Row count, backend, encoder, dimension, metric, weights, ingested folders and typed metadata fields."""
+def collection_summary(
+    store: Store | None = None, *, config: Config | None = None, collection: str | None = None
+) -> CollectionSummary:
+    """Row count, backend, encoder, dimension, metric, weights, ingested folders and typed metadata fields
+    of ``store``'s collection, or of ``collection`` (default ``config.collection``) in a store opened (read
+    only) from ``config`` and closed again."""
+    if store is None:
+        with Store.open(target_config(config, collection), read_only=True) as opened:
+            return collection_summary(opened)
+    target_config(store.config, collection, store)  # a collection= other than the store's is refused
     require_collection(store)
     described = store.describe()
     known = {name for name in CollectionSummary.__dataclass_fields__}

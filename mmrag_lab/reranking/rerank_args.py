@@ -28,9 +28,9 @@ def check_rerank(given: Mapping[str, Any]) -> Any:
         raise ConfigError(
             f"results must be SearchResults, or a list of hits or image paths; got {argtypes.given(results)}."
         )
-    image = argtypes.image("query_image", given["query_image"])
+    image = argtypes.image("image", given["image"])
     if image is None:
-        raise ConfigError(f"query_image is required: {argtypes.IMAGE_KINDS}.")
+        raise ConfigError(f"image (the query picture) is required: {argtypes.IMAGE_KINDS}.")
     argtypes.text("instruction", given["instruction"], optional=False)
     for name in TEXTS:
         argtypes.text(name, given[name])
@@ -53,13 +53,13 @@ def check_rerank(given: Mapping[str, Any]) -> Any:
 
 
 def check_many(queries: Any, concurrency: Any) -> int:
-    """``rerank_many``'s queries are a list of ``(results, query_image, instruction)`` or such mappings;
+    """``rerank_many``'s queries are a list of ``(results, image, instruction)`` or such mappings;
     returns ``concurrency`` as an int."""
     threads = checks.whole_number("concurrency", concurrency, high=64)
     shaped = lambda q: (isinstance(q, (tuple, list)) and len(q) == 3) or isinstance(q, Mapping)  # noqa: E731
     if not isinstance(queries, (list, tuple)) or not all(shaped(q) for q in queries):
         raise ConfigError(
-            "queries must be a list of (results, query_image, instruction) tuples or of mappings with those "
+            "queries must be a list of (results, image, instruction) tuples or of mappings with those "
             f"keys; got {argtypes.given(queries)}."
         )
     return threads

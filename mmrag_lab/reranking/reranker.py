@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mmrag_lab.config import Config
+from mmrag_lab.deprecation import renamed, renamed_key
 from mmrag_lab.errors import MmragError
 from mmrag_lab.images import ImageSource, file_identity, is_same_file
 from mmrag_lab.reranking.cache import ReplyCache, cache_key
@@ -29,9 +30,10 @@ __all__ = ["RerankResult", "RetryPolicy", "Sampling", "rerank", "rerank_many"]
 log = logging.getLogger(__name__)
 
 
+@renamed(query_image="image")
 def rerank(
     results: Iterable[Any],
-    query_image: ImageSource,
+    image: ImageSource,
     instruction: str,
     *,
     model: str | None = None,
@@ -58,7 +60,8 @@ def rerank(
     Args:
         results: A ``SearchResults``, a list of hits (objects with ``path`` and ``meta``), or a list of
             image paths / PIL images.
-        query_image: The query picture.
+        image: The query picture (as in :func:`~mmrag_lab.retrieval.query.search`; ``query_image=`` is its
+            old name, accepted with a ``DeprecationWarning`` until the next release).
         instruction: What the user wants changed or kept.
         model: Chat model; default ``Config.llm_model`` (``gpt-4o``).
         base_url: OpenAI-compatible endpoint; default ``OPENAI_BASE_URL`` / ``Config.llm_base_url``.
@@ -83,10 +86,10 @@ def rerank(
     Raises:
         ImageLoadError: The query image cannot be read (unreadable candidates become grey tiles).
     """
-    query_image = check_rerank(locals())
+    image = check_rerank(locals())
     cfg = config or Config.load()
     if exclude_query:
-        own = file_identity(query_image)
+        own = file_identity(image)
         results = [item for item in results if not is_same_file(item, own)]
     items, sources, metas = split_candidates(results)
     cells = min(len(items), grid[0] * grid[1])
@@ -94,7 +97,7 @@ def rerank(
         return fallback(items, "there are no candidates to rerank")
     model = model or cfg.llm_model
     panorama = build_panorama(
-        query_image, sources[:cells], grid=grid, tile=tile, max_bytes=max_bytes, skip_unreadable=True,
+        image, sources[:cells], grid=grid, tile=tile, max_bytes=max_bytes, skip_unreadable=True,
         start_index=FIRST_NUMBER,
     )  # fmt: skip
     text = prompt_text(instruction, cells, metas[:cells] if include_metadata else None)
@@ -134,7 +137,8 @@ def rerank_many(
     """Rerank several queries with at most ``concurrency`` requests in flight; results keep input order.
 
     Args:
-        queries: Each a ``(results, query_image, instruction)`` tuple or a mapping with those keys.
+        queries: Each a ``(results, image, instruction)`` tuple or a mapping with those keys (the old key
+            ``query_image`` is read as ``image``, with a ``DeprecationWarning``).
         concurrency: Threads (and so simultaneous requests) at most.
         **kwargs: Passed on to :func:`rerank` for every query.
 
@@ -151,8 +155,9 @@ def rerank_many(
             pass  # each rerank() records the same configuration problem as its fallback reason
 
     def one(query: Mapping[str, Any] | tuple) -> RerankResult:
-        names = ("results", "query_image", "instruction")
+        names = ("results", "image", "instruction")
         args = query if isinstance(query, Mapping) else dict(zip(names, query))
+        args = renamed_key("rerank_many(queries)", args, "query_image", "image")
         try:
             return rerank(*(args[name] for name in names), config=cfg, **kwargs)
         except MmragError as exc:

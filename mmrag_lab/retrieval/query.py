@@ -22,12 +22,13 @@ from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
 from mmrag_lab.encoders import pick_device
 from mmrag_lab.encoders.base import Encoder
-from mmrag_lab.errors import QueryError
+from mmrag_lab.errors import FilterRefusedError, QueryError, StoreFailedError
 from mmrag_lab.images import ImageSource, file_identity, is_content, is_same_file, load_image
 from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
 from mmrag_lab.store.collection import Store
 from mmrag_lab.store.filters import build_filter, combine
 from mmrag_lab.store.schema import CollectionRecord
+from mmrag_lab.store.target import target_config
 
 __all__ = ["Hit", "SearchQuery", "SearchResults", "search"]
 MAX_K = 16384  # Milvus' top-k limit
@@ -45,6 +46,7 @@ def search(
     encoder: Encoder | None = None,
     store: Store | None = None,
     exclude_query: bool = True,
+    collection: str | None = None,
 ) -> SearchResults:
     """Find the ``k`` images closest to a query.
 
@@ -63,6 +65,7 @@ def search(
         exclude_query: Leave the query image out of the hits: every stored row with the same bytes (its
             content hash) or the same path. Nobody asking for "the same garment in red" wants the photo
             they gave back. ``False`` keeps it. A text-only query is unaffected.
+        collection: Collection name; default ``config.collection`` (a ``store`` given must be open on it).
 
     Raises:
         QueryError: No query, conflicting query parts, a bad ``k`` or a bad ``where`` filter.
@@ -72,9 +75,13 @@ def search(
         CollectionNotFoundError: The collection does not exist (ingest first).
         CollectionMismatchError: ``encoder`` does not match the encoder that made the collection, or the
             collection was not made by mmrag_lab, or must be migrated.
-        StoreError: Milvus refuses the search (e.g. a bad raw filter; it is sent once).
+        FilterRefusedError: Milvus refuses the search with the raw ``filter`` (it is sent once); a
+            :class:`QueryError` and a :class:`StoreError`.
+        StoreError: Milvus refuses the search for another reason.
     """
-    cfg = argtypes.instance("config", config, Config, "e.g. Config.load(milvus_uri=...)") or Config.load()
+    argtypes.instance("config", config, Config, "e.g. Config.load(milvus_uri=...)")
+    argtypes.instance("store", store, Store, "from Store.open(config)")
+    cfg = target_config(config, argtypes.text("collection", collection), store)
     image = argtypes.image("image", image)
     image = (
         os.fsdecode(image) if isinstance(image, bytes) and not is_content(image) else image
@@ -85,7 +92,6 @@ def search(
     argtypes.instance(
         "encoder", encoder, Encoder, "from mmrag_lab.load_encoder(...); a preset's name goes in Config"
     )
-    argtypes.instance("store", store, Store, "from Store.open(config)")
     argtypes.flag("exclude_query", exclude_query)
     mode, words = _mode(image, instruction, text)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -115,7 +121,15 @@ def search(
         vector = _embed(enc, mode, image, words)
         encoded = time.perf_counter()
         own = file_identity(image) if exclude_query and mode != "text" else None
-        rows = _search_without(store, vector, k, expression or None, own)
+        try:
+            rows = _search_without(store, vector, k, expression or None, own)
+        except StoreFailedError as exc:
+            if not filter:
+                raise
+            raise FilterRefusedError(
+                f"{exc} Check the raw filter {filter!r} (a Milvus boolean expression, e.g. "
+                'meta["category"] == "dress"), or use where= (--where KEY=VALUE), which is built safely.'
+            ) from None
         searched = time.perf_counter()
     finally:
         if own_store:

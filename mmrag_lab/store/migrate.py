@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mmrag_lab.errors import StoreError
+from mmrag_lab.errors import StoreError, StoreFailedError
 from mmrag_lab.store.collection import Store
 from mmrag_lab.store.metatypes import infer_types
 from mmrag_lab.store.record import RECORD_FORMAT
@@ -94,7 +94,7 @@ def migrate(store: Store, roots: list[str] | tuple[str, ...] = ()) -> MigrationR
     written += temp.insert(batch) if batch else 0
     temp.flush()
     if temp.count() != len(paths):
-        raise StoreError(
+        raise StoreFailedError(
             f"Migration of {store.collection!r} copied {temp.count()} of {len(paths)} rows; the old "
             "collection is untouched. Run mmrag migrate again."
         )

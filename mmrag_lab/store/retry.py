@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mmrag_lab.errors import StoreError, StoreStalledError
+from mmrag_lab.errors import StoreError, StoreFailedError, StoreStalledError
 from mmrag_lab.store.backends.base import (
     RECONNECT,
     RELOAD,
@@ -40,7 +40,7 @@ def call(store: Any, name: str, *args: Any, **kwargs: Any) -> Any:
 
     Raises:
         StoreStalledError: Milvus did not answer in time (the message says what to do).
-        StoreError: Milvus refused the call (the message names the call, the collection and the reason).
+        StoreFailedError: Milvus refused the call (the message names the call, the collection and the reason).
     """
     config = getattr(store, "config", None)
     attempts = getattr(config, "milvus_attempts", ATTEMPTS)
@@ -82,4 +82,4 @@ def _refused(store: Any, name: str, exc: Exception) -> StoreError:
             f"Milvus did not answer {name} on {store._where()} in time ({error_text(exc)}). "
             + (silent or store.backend.stalled_advice())
         )
-    return StoreError(f"Milvus refused {name} on {store._where()}: {error_text(exc)}")
+    return StoreFailedError(f"Milvus refused {name} on {store._where()}: {error_text(exc)}")

@@ -86,7 +86,11 @@ def _encoder_runs(session, queries, encoders, weights, kind, ks, out_root) -> tu
         session.record(f"ingest_{i + 1}", encoder=name, collection=collection, seen=report.seen,
                        ingested=report.ingested, skipped=report.seen - report.ingested)  # fmt: skip
         out = Path(out_root) / f"run-{i + 1}-{_slug(name)}" if out_root else None
-        runs.append(evaluate(queries, kind=kind, config=cfg, encoder=encoder, ks=list(ks), out_dir=out))
+        runs.append(
+            evaluate(
+                queries, kind=kind, config=cfg, encoder=encoder, ks=list(ks), out_dir=out, progress=False
+            )
+        )
         labels.append(name if encoders.count(name) == 1 else f"{name} ({collection})")
     return runs, labels
 
@@ -100,7 +104,7 @@ def _reranker_runs(session, queries, rerankers, kind, ks, top_n, prices, out_roo
         out = Path(out_root) / f"rerank-{i + 1}-{_slug(spec.get('model') or 'model')}" if out_root else None
         runs.append(
             evaluate(queries, kind=kind, config=session.config, ks=list(ks), rerank=True, rerank_top_n=top_n,
-                     prices=prices, rerank_options=spec, out_dir=out)
+                     prices=prices, rerank_options=spec, out_dir=out, progress=False)
         )  # fmt: skip
         labels.append(reranker_label(spec, specs))
     return runs, labels

@@ -161,9 +161,9 @@ def test_load_encoder_store_and_config_refuse_a_wrong_container(lite):
 RERANK = [
     ({"results": 5}, "results must be SearchResults, or a list of hits or image paths; got int 5"),
     ({"results": "a.jpg"}, "results must be SearchResults"),
-    ({"query_image": 5}, "query_image must be an image"),
-    ({"query_image": None}, "query_image is required"),
-    ({"query_image": URL}, "is a URL; mmrag_lab reads local files only"),
+    ({"image": 5}, "image must be an image"),
+    ({"image": None}, "image (the query picture) is required"),
+    ({"image": URL}, "is a URL; mmrag_lab reads local files only"),
     ({"instruction": 5}, "instruction must be a text (str), got int 5"),
     ({"instruction": "\ud800"}, "instruction holds a lone surrogate"),
     ({"base_url": 5}, "base_url must be a text"),
@@ -179,7 +179,7 @@ RERANK = [
 @pytest.mark.parametrize("given,message", RERANK, ids=[m[:40] for _, m in RERANK])
 def test_rerank_names_each_argument_of_the_wrong_type_even_when_not_strict(lite, given, message):
     config, images, query, _ = lite
-    arguments = {"results": sorted(images.glob("*.jpg")), "query_image": query, "instruction": "red", **given}
+    arguments = {"results": sorted(images.glob("*.jpg")), "image": query, "instruction": "red", **given}
     with pytest.raises(ConfigError) as caught:
         mmrag_lab.rerank(**arguments, config=config)
     assert message in str(caught.value)
@@ -209,7 +209,7 @@ def test_rerank_many_names_a_wrong_list_and_reports_a_bad_item(lite, monkeypatch
         mmrag_lab.rerank_many([], concurrency="four", config=config)
     candidates = sorted(images.glob("*.jpg"))
     good, bad = mmrag_lab.rerank_many([(candidates, query, "red"), (candidates, 5, "red")], config=config)
-    assert "OPENAI_API_KEY" in good.fallback_reason and "query_image must be an image" in bad.fallback_reason
+    assert "OPENAI_API_KEY" in good.fallback_reason and "image must be an image" in bad.fallback_reason
 
 
 EVALUATE = [

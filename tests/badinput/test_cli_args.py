@@ -79,8 +79,9 @@ def _cases() -> list[tuple[str, list[str], list[str]]]:
         (f"connect-timeout={v}", ["--connect-timeout", v], ["--connect-timeout"]) for v in bad_seconds()
     ]
     cases += [(f"llm-retries={v}", ["--llm-retries", v], ["--llm-retries"]) for v in out_of_range(0, 20)]
-    cases += [(f"base-url={v}", ["--base-url", v], ["--base-url", "http(s)://"])
+    cases += [(f"llm-base-url={v}", ["--llm-base-url", v], ["--llm-base-url", "http(s)://"])
               for v in ("localhost:8000", "ftp://x/v1", "http://", "not a url")]  # fmt: skip
+    cases += [("base-url (old spelling)", ["--base-url", "ftp://x/v1"], ["--base-url", "use --llm-base-url"])]
     for size in (10_001, 50_000, 1_000_000):
         cases.append((f"instruction={size}", ["--instruction", "x" * size], ["instruction", f"{size:,}"]))
         cases.append((f"text={size}", ["--text", "x" * size], ["text", f"{size:,}"]))

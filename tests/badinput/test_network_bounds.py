@@ -136,7 +136,7 @@ def test_search_rerank_on_a_silent_endpoint_falls_back_within_the_bound(photos, 
     uri = str(photos[0].parents[1] / "lite.db")
     started = time.monotonic()
     code = main(["search", "--uri", uri, "--collection", "badinput", "--device", "cpu", "--image", str(photos[0]),
-                 "--rerank", "--base-url", f"http://127.0.0.1:{silent.port}/v1", "--llm-timeout", "1",
+                 "--rerank", "--llm-base-url", f"http://127.0.0.1:{silent.port}/v1", "--llm-timeout", "1",
                  "--out", str(tmp_path / "o")])  # fmt: skip
     err = capsys.readouterr().err
     assert time.monotonic() - started < 20

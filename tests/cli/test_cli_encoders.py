@@ -72,7 +72,7 @@ def test_rerank_through_the_stub(ingested, capsys, tmp_path, monkeypatch):
     query = str(sorted(images.rglob("*.jpg"))[0])
     with OpenAIStub() as stub:
         code = main(["search", *common[:4], "--image", query, "--instruction", "in red", "--rerank",
-                     "--base-url", stub.base_url, "--out", str(tmp_path)])  # fmt: skip
+                     "--llm-base-url", stub.base_url, "--out", str(tmp_path)])  # fmt: skip
     assert code == 0 and stub.requests and "reranked by" in capsys.readouterr().out
 
 

@@ -84,7 +84,9 @@ def test_rerank_through_an_endpoint_and_no_key_in_any_file(cli, capsys, monkeypa
     run, query, out = cli
     with OpenAIStub() as stub:
         monkeypatch.setenv("OPENAI_API_KEY", CANARY)
-        assert run("--image", query, "--instruction", "in red", "--rerank", "--base-url", stub.base_url) == 0
+        assert (
+            run("--image", query, "--instruction", "in red", "--rerank", "--llm-base-url", stub.base_url) == 0
+        )
     printed = capsys.readouterr().out
     assert (
         "reranked by gpt-4o" in printed and "why #1: Candidate 9" in printed
@@ -94,6 +96,17 @@ def test_rerank_through_an_endpoint_and_no_key_in_any_file(cli, capsys, monkeypa
     assert any(path.parent.name == "rerank" for path in written)  # the reply cache
     for path in written:
         assert CANARY.encode() not in path.read_bytes(), path
+
+
+def test_the_old_reranker_spellings_still_rerank_and_name_the_new_ones(cli, capsys):
+    run, query, _ = cli
+    with OpenAIStub() as stub:
+        code = run("--image", query, "--rerank", "--model", "gpt-4o-mini", "--base-url", stub.base_url)
+        assert code == 0 and stub.requests
+    captured = capsys.readouterr()
+    assert "reranked by gpt-4o-mini" in captured.out
+    assert "--model is deprecated and goes in the next release; use --llm-model instead" in captured.err
+    assert "use --llm-base-url instead" in captured.err
 
 
 @pytest.mark.parametrize(

@@ -206,7 +206,7 @@ def test_no_candidates(env, photos):
 def test_rerank_many_keeps_input_order_and_isolates_bad_items(env, photos, tmp_path):
     queries = [(photos[1:10], photos[0], f"query {i}") for i in range(5)]
     queries.append((photos[1:10], photos[0], "odd one [[stub:non_json]]"))
-    queries.append({"results": photos[1:10], "query_image": tmp_path / "gone.jpg", "instruction": "x"})
+    queries.append({"results": photos[1:10], "image": tmp_path / "gone.jpg", "instruction": "x"})
     results = rerank_many(queries, concurrency=3, retry=FAST)
     assert [r.ok for r in results] == [True] * 5 + [False, False]
     assert all(r.order == REVERSED for r in results[:5])
