@@ -90,6 +90,14 @@ def stop_lite_servers(folder: Path) -> int:
     return stopped
 
 
+def pytest_collection_modifyitems(items):
+    """A test that asks for the real Milvus server is a ``server`` test, marked or not (``make check`` leaves
+    the server tests out; ``store_uri``'s server case is marked where it asks for it)."""
+    for item in items:
+        if "milvus_server" in item.fixturenames:
+            item.add_marker(pytest.mark.server)
+
+
 @pytest.fixture(autouse=True)
 def _lite_servers_end_with_the_test(tmp_path):
     """Each test's Lite files get their own servers; they go when the test ends (memory stays flat)."""
