@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import tomllib
@@ -60,3 +61,17 @@ def test_no_test_module_imports_a_conftest_by_name():
         or (isinstance(node, ast.Import) and any(a.name.split(".")[-1] == "conftest" for a in node.names))
     ]
     assert not found, f"import the helper from its own module (e.g. tests/ports.py), not a conftest: {found}"
+
+
+def test_the_fast_tier_names_registered_markers():
+    """``make check``'s marker expression leaves out only markers the suite declares (pytest would take a
+    misspelt one as a marker no test has, and run everything)."""
+    fast = re.search(r"^FAST := (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    declared = {
+        line.split(":")[0]
+        for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"][
+            "markers"
+        ]
+    }
+    named = set(re.findall(r"\b(?!not\b|and\b|or\b)(\w+)", fast))
+    assert named == {"slow", "server", "browser"} and named <= declared, fast
