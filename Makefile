@@ -19,7 +19,7 @@ KERNEL := mmrag-lab
 OPENAI ?= 1.55.3 1.109.1 2.54.0 3.0.0 3.63.0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock lock-check upgrade openai-compat demo test lint bench lab app notebooks strip wheel clean
+.PHONY: help setup lock lock-check upgrade openai-compat demo check test lint bench lab app notebooks strip wheel clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,12 @@ openai-compat: setup ## Run the reranker's tests on other openai releases (OPENA
 
 demo: setup ## Run the main job end to end: ingest the bundled sample into Milvus Lite, search, rerank, inspect
 	$(PY) -m mmrag_lab.workbench.demo
+
+# The fast tier: what the tests marked slow, server (the real Milvus) or browser (Chromium) leave out.
+FAST := not slow and not server and not browser
+
+check: setup lint ## Lint, then the fast tier of the tests (no slow, server or browser tests): the inner loop
+	$(PY) -m pytest -q -p no:cacheprovider -m "$(FAST)"
 
 test: setup lint ## Lint, then run the whole test suite (Milvus Lite + a real Milvus server, notebooks via papermill and in Chromium)
 	@VENV=$(VENV) bash tests/browser/setup_browser.sh || echo "!!! no browser could be installed: the browser tests will be SKIPPED !!!"

@@ -97,7 +97,8 @@ def scaling(folder: Path, uri: str, devices: str, args, workdir: Path) -> dict:
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The benchmark's options (the module docstring says what each part measures)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -122,7 +123,11 @@ def main() -> None:
     parser.add_argument(
         "--runs", default="", help="comma-separated end-to-end runs to keep (default: all), e.g. cpu_decode"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     out: dict = {"params": {k: str(v) for k, v in vars(args).items()}, "env": S.environment()}
 
     def save(key: str, value) -> None:

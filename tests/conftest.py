@@ -15,7 +15,6 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 # Lite servers that subprocesses (CLI, notebook kernels) start stop soon after the tests stop using them.
 os.environ.setdefault("MMRAG_LITE_IDLE_TIMEOUT", "120")
 
-import socket  # noqa: E402
 import uuid  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -24,6 +23,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from mmrag_lab.config import Config  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 MILVUS_PORT_KEYS = (
     "etcd_port",
@@ -88,6 +88,14 @@ def stop_lite_servers(folder: Path) -> int:
             stopped += 1
         record_path.unlink(missing_ok=True)
     return stopped
+
+
+def pytest_collection_modifyitems(items):
+    """A test that asks for the real Milvus server is a ``server`` test, marked or not (``make check`` leaves
+    the server tests out; ``store_uri``'s server case is marked where it asks for it)."""
+    for item in items:
+        if "milvus_server" in item.fixturenames:
+            item.add_marker(pytest.mark.server)
 
 
 @pytest.fixture(autouse=True)
@@ -174,13 +182,6 @@ def start_milvus_server(base_dir: Path) -> MilvusServerHandle:
         else:
             os.environ["ETCD_CONFIG_PATH"] = previous
     return MilvusServerHandle(f"http://127.0.0.1:{ports['proxy_port']}", base_dir, server)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(params=["lite", pytest.param("server", marks=pytest.mark.server)])

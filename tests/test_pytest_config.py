@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
 import tomllib
@@ -45,3 +47,31 @@ def test_a_planted_failure_is_reported_and_the_run_reaches_its_summary(tmp_path)
     assert "TypeError: Invalid timeout" in out
     assert "INTERNALERROR" not in out
     assert out.rstrip().splitlines()[-1].startswith("1 failed, 1 passed"), out
+
+
+def test_no_test_module_imports_a_conftest_by_name():
+    """``conftest`` names whichever conftest.py pytest imported last (tests/ has several), so a test module
+    that imports from it breaks its whole run at collection; shared helpers live in modules of their own."""
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in (ROOT / "tests").rglob("*.py")
+        if "fixtures" not in path.parts
+        for node in ast.walk(ast.parse(path.read_text()))
+        if (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == "conftest")
+        or (isinstance(node, ast.Import) and any(a.name.split(".")[-1] == "conftest" for a in node.names))
+    ]
+    assert not found, f"import the helper from its own module (e.g. tests/ports.py), not a conftest: {found}"
+
+
+def test_the_fast_tier_names_registered_markers():
+    """``make check``'s marker expression leaves out only markers the suite declares (pytest would take a
+    misspelt one as a marker no test has, and run everything)."""
+    fast = re.search(r"^FAST := (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    declared = {
+        line.split(":")[0]
+        for line in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"][
+            "markers"
+        ]
+    }
+    named = set(re.findall(r"\b(?!not\b|and\b|or\b)(\w+)", fast))
+    assert named == {"slow", "server", "browser"} and named <= declared, fast

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from cli_inputs import TRACEBACK, assert_refused, bad_collection_names, small_collection, snapshot
-from conftest import free_port
 
 from mmrag_lab.checks import collection_name
 from mmrag_lab.cli import main
 from mmrag_lab.errors import ConfigError
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="module")

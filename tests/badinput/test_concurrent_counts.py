@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from badimages import photo
 
 from mmrag_lab.config import Config
@@ -25,6 +26,7 @@ def _start(folder: Path, uri: str, collection: str, report: Path) -> subprocess.
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow
 def test_two_concurrent_ingests_add_each_row_once_between_them(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -65,6 +65,7 @@ def test_an_unknown_preset_in_the_environment_is_named_as_the_variable(tmp_path)
     assert_refused(code, text, ["MMRAG_ENCODER: 'nope' is not an encoder preset", "tiny-clip"])
 
 
+@pytest.mark.slow
 def test_a_preset_spelled_in_capitals_finds_its_own_collection(tmp_path, sample_dir):
     images = tmp_path / "images"
     images.mkdir()

@@ -130,6 +130,7 @@ def test_prune_of_an_emptied_folder_is_refused_with_the_count_and_prune_all_does
     assert list(rows_by_path(store_uri)) == [str(folder / "0.jpg")]
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_a_prune_of_everything_and_prune_all_confirms_it(store_uri, tmp_path, tiny_encoder):
     folder = tmp_path / "photos"
     write_photos(folder, {"a.jpg": 1, "b.jpg": 2})

@@ -12,10 +12,10 @@ import time
 
 import pytest
 from cli_inputs import TRACEBACK, small_collection
-from conftest import free_port
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import RerankError
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 

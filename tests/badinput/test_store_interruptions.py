@@ -73,6 +73,7 @@ def stopped_server(tmp_path):
             os.kill(pid, sig)
 
 
+@pytest.mark.slow
 def test_a_stopped_lite_server_is_ours_left_alone_and_named_with_what_to_do(stopped_server):
     uri, _store, pid = stopped_server
     db = lite_discovery.side_files(uri)["db"]
@@ -98,6 +99,7 @@ def test_a_stopped_lite_server_is_ours_left_alone_and_named_with_what_to_do(stop
 
 
 @pytest.mark.parametrize("call", ["count", "exists", "search", "iterate", "insert", "collections"])
+@pytest.mark.slow
 def test_every_store_call_to_a_stalled_server_is_a_store_error_and_logs_nothing(stopped_server, call, capfd):
     uri, store, pid = stopped_server
     capfd.readouterr()
@@ -197,6 +199,7 @@ def test_a_migrate_killed_between_its_steps_is_finished_by_the_next_run(store_ur
 # --- the database folder deleted during an ingest -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_db_deleted_during_an_ingest_is_named_and_the_next_ingest_starts_afresh(tmp_path, sample_dir):
     uri, collection = str(tmp_path / "vanishing.db"), "photos"
     command = [*CLI, "ingest", str(sample_dir), "--uri", uri, "--collection", collection, "--workers", "0",
@@ -223,6 +226,7 @@ def test_a_db_deleted_during_an_ingest_is_named_and_the_next_ingest_starts_afres
     assert "40 ingested" in again.stdout
 
 
+@pytest.mark.slow
 def test_the_remains_of_a_deleted_db_are_cleared_and_the_ingest_goes_on(tmp_path, sample_dir):
     uri, collection = str(tmp_path / "remains.db"), "photos"
     command = [

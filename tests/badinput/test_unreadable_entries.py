@@ -60,6 +60,7 @@ def ingest_unprivileged(folder, target, tmp_path) -> tuple[subprocess.CompletedP
     return done, json.loads(report.read_text())
 
 
+@pytest.mark.slow
 def test_unreadable_links_and_folders_are_reported_and_the_rest_is_ingested(store_uri, tmp_path, stranger):
     folder = tmp_path / "photos"
     (folder / "locked").mkdir(parents=True)
@@ -93,6 +94,7 @@ def test_unreadable_links_and_folders_are_reported_and_the_rest_is_ingested(stor
     assert "6 failed" in done.stdout and "denied.jpg: symlink cannot be followed" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_system_folder_full_of_denied_links_is_scanned_to_the_end(store_uri, tmp_path, stranger):
     done, report = ingest_unprivileged(f"/proc/{stranger}", store_uri, tmp_path)
     reasons = {item["path"].rsplit("/", 1)[-1]: item["reason"] for item in report["failed"]}

@@ -90,6 +90,7 @@ def test_compiled_and_eager_ingest_store_the_same_vectors(tmp_path, monkeypatch,
 
 
 @pytest.mark.parametrize("where", ["at compile", "at the first call"])
+@pytest.mark.slow
 def test_a_failing_compile_runs_eager_and_says_so_once(tmp_path, monkeypatch, caplog, where):
     def refuse(*args, **kwargs):
         raise RuntimeError("no C compiler\nsecond line")

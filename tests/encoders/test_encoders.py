@@ -40,6 +40,8 @@ def fixture_checkpoint(tmp_path_factory) -> Path:
     return out
 
 
+# visualized-bge-base at full size: building it and each test on it take seconds to tens of seconds on a
+# CPU, so the tests that use it are marked slow (make check leaves them out).
 @pytest.fixture(scope="module")
 def base_encoder(fixture_checkpoint):
     return load_encoder(
@@ -67,12 +69,14 @@ def test_rotary_tables_have_the_checkpoint_buffer_shape():
     assert torch.equal(cos[:, 0::2], cos[:, 1::2])
 
 
+@pytest.mark.slow
 def test_preprocessing_matches_reference(base_encoder, reference):
     pixels = torch.stack([base_encoder.preprocess(p) for p in IMAGES]).numpy()
     assert np.abs(pixels - reference["pixels"]).max() <= TOL
 
 
 @pytest.mark.parametrize("kind", ["image", "composed", "text"])
+@pytest.mark.slow
 def test_embeddings_match_reference(base_encoder, reference, kind):
     if kind == "image":
         out = base_encoder.encode_images(IMAGES)
@@ -85,6 +89,7 @@ def test_embeddings_match_reference(base_encoder, reference, kind):
     assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_batching_and_padding_do_not_change_vectors(base_encoder):
     together = base_encoder.encode_queries(IMAGES, INPUTS["texts"], batch_size=3)
     one_by_one = np.concatenate(
@@ -93,11 +98,13 @@ def test_batching_and_padding_do_not_change_vectors(base_encoder):
     assert np.abs(together - one_by_one).max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_pil_images_and_paths_agree(base_encoder):
     pil = [Image.open(p) for p in IMAGES]
     assert np.abs(base_encoder.encode_images(pil) - base_encoder.encode_images(IMAGES)).max() <= 1e-6
 
 
+@pytest.mark.slow
 def test_untrained_weights_are_the_fixture_recipe(base_encoder, reference, monkeypatch):
     from mmrag_lab import encoders
 
@@ -109,6 +116,7 @@ def test_untrained_weights_are_the_fixture_recipe(base_encoder, reference, monke
     assert np.abs(untrained.encode_texts(INPUTS["texts"]) - reference["text"]).max() <= TOL
 
 
+@pytest.mark.slow
 def test_other_weights_give_other_vectors_and_fingerprints(tmp_path, base_encoder):
     """Reproducing the reference is not an accident of one weight set: a salted set loads and differs."""
     out = tmp_path / "salted.pth"
@@ -123,6 +131,7 @@ def test_other_weights_give_other_vectors_and_fingerprints(tmp_path, base_encode
     )
 
 
+@pytest.mark.slow
 def test_long_instructions_are_truncated_to_fit_positions(base_encoder):
     long_text = "very " * 2000 + "long"
     out = base_encoder.encode_queries(IMAGES[:1], [long_text])
@@ -131,6 +140,7 @@ def test_long_instructions_are_truncated_to_fit_positions(base_encoder):
     assert base_encoder.encode_texts([long_text]).shape == (1, 768)
 
 
+@pytest.mark.slow
 def test_checkpoint_with_wrong_keys_names_them(tmp_path, fixture_checkpoint):
     state = torch.load(fixture_checkpoint, weights_only=True)
     state.pop("visual_proj.bias")
@@ -142,6 +152,7 @@ def test_checkpoint_with_wrong_keys_names_them(tmp_path, fixture_checkpoint):
     assert "visual_proj.bias" in str(err.value) and "extra.weight" in str(err.value)
 
 
+@pytest.mark.slow
 def test_checkpoint_with_rope_buffers_loads(tmp_path, fixture_checkpoint):
     """The official file also carries rope tables; they are recomputed, not loaded."""
     state = torch.load(fixture_checkpoint, weights_only=True)
@@ -269,6 +280,7 @@ def test_roberta_style_positions_start_after_padding():
     assert cfg.max_text_tokens == 18 and cfg.max_instruction_tokens(16) == 4
 
 
+@pytest.mark.slow
 def test_m3_preset_architecture_builds():
     from mmrag_lab.encoders.bert import TextConfig
 

@@ -62,6 +62,7 @@ def _rescore(records: list[dict], field: str, ks, map_ks) -> dict[str, float]:
     return out
 
 
+@pytest.mark.slow
 def test_mmrag_eval_subprocess_writes_a_run_whose_rankings_reproduce_its_metrics(
     collection, sample_dir, tiny_encoder, tmp_path
 ):

@@ -63,6 +63,7 @@ def server_pid(uri: str) -> int:
     return status["pid"]
 
 
+@pytest.mark.slow
 def test_processes_write_one_file_at_once_and_see_every_row(tmp_path):
     uri = str(tmp_path / "shared.db")
     with Store.open(config(uri)) as store:  # this process keeps its store open throughout
@@ -80,6 +81,7 @@ def test_processes_write_one_file_at_once_and_see_every_row(tmp_path):
         assert len({r["id"] for r in store.iterate(("path",))}) == 1000
 
 
+@pytest.mark.slow
 def test_racing_processes_end_with_one_server(tmp_path):
     uri = str(tmp_path / "race.db")
     script = "import sys; from mmrag_lab.store import backend; backend.connect(sys.argv[1]); print('ok')"
@@ -105,6 +107,7 @@ def test_a_killed_server_is_replaced_and_flushed_rows_survive(tmp_path):
     assert server_pid(uri) != first
 
 
+@pytest.mark.slow
 def test_stale_records_are_replaced(tmp_path):
     uri = str(tmp_path / "stale.db")
     files = lite_discovery.side_files(uri)

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mmrag_lab.config import Config
 from mmrag_lab.reranking.llm import reranker_configured
 from mmrag_lab.workbench import demo_report
@@ -23,6 +25,7 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_demo_runs_offline_and_says_what_the_user_got(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "MMRAG_", "HF_"))}
     env.update(MMRAG_ENCODER="tiny", MMRAG_DEVICE="cpu", MMRAG_CACHE_DIR=str(tmp_path / "cache"),

@@ -87,6 +87,7 @@ def folders(tmp_path, sample_dir):
     return first, later, cli
 
 
+@pytest.mark.slow
 def test_two_kernels_and_the_cli_share_one_lite_file(tmp_path, folders):
     first, later, cli_folder = folders
     uri = str(tmp_path / "lab.db")

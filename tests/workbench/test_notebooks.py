@@ -35,6 +35,8 @@ class Runs:
     requests: list
 
 
+# The module-wide run takes about 40 s on 2 CPU cores: the tests that read it are marked slow (make check
+# leaves them out); the checks of the committed notebooks are fast.
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Runs:
     root = tmp_path_factory.mktemp("notebooks")
@@ -69,6 +71,7 @@ def _figure(record: dict, name: str, run_dir: Path) -> dict:
     return entry
 
 
+@pytest.mark.slow
 def test_ingest_notebook(runs):
     record = load_record(runs.main, "01_ingest")
     assert record["setup"]["prefix"] == sys.prefix  # the kernel is this environment's Python
@@ -81,6 +84,7 @@ def test_ingest_notebook(runs):
     assert json.loads((runs.main / "01_ingest-report.json").read_text())["ingested"] == 40
 
 
+@pytest.mark.slow
 def test_search_notebook(runs):
     record = load_record(runs.main, "02_search")
     hits = record["search"]["hits"]
@@ -95,6 +99,7 @@ def test_search_notebook(runs):
     assert not [out for out in outputs if out["output_type"] == "error"]
 
 
+@pytest.mark.slow
 def test_rerank_notebook_with_an_endpoint(runs):
     record = load_record(runs.main, "03_rerank")
     rerank = record["rerank"]
@@ -108,6 +113,7 @@ def test_rerank_notebook_with_an_endpoint(runs):
     assert (runs.main / "figures" / "03_rerank-panorama.jpg").stat().st_size > 5_000
 
 
+@pytest.mark.slow
 def test_rerank_notebook_without_an_endpoint_falls_back_and_says_how(runs):
     rerank = load_record(runs.fallback, "03_rerank")["rerank"]
     assert rerank["order"] == list(range(K))
@@ -117,6 +123,7 @@ def test_rerank_notebook_without_an_endpoint_falls_back_and_says_how(runs):
     assert (runs.fallback / "figures" / "03_rerank-panorama.jpg").is_file()
 
 
+@pytest.mark.slow
 def test_inspect_notebook(runs, tiny_encoder):
     record = load_record(runs.main, "04_inspect")
     summary = record["summary"]
@@ -130,6 +137,7 @@ def test_inspect_notebook(runs, tiny_encoder):
     _figure(record, "scores", runs.main)
 
 
+@pytest.mark.slow
 def test_no_secret_reaches_any_written_file(runs):
     written = [path for path in runs.root.rglob("*") if path.is_file()]
     assert len(written) > 20
@@ -164,6 +172,7 @@ def test_secret_like_parameters_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("name", MINE)
+@pytest.mark.slow
 def test_notebook_runs_print_no_grpc_noise_or_traceback(runs, name):
     noise = ("too_many_pings", "GOAWAY", "Traceback", "StatusCode.", "Connection recovery failed", "grpc")
     for run_dir in (runs.main, runs.fallback) if name == "03_rerank" else (runs.main,):
