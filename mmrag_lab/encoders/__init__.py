@@ -122,7 +122,7 @@ def _warn_untrained(preset: Preset) -> None:
     _warned.add(preset.name)
     warnings.warn(
         f"Encoder '{preset.name}' runs on deterministic UNTRAINED weights: its vectors and scores carry no "
-        "meaning. Get the real checkpoint (see README, 'Weights') for meaningful retrieval.",
+        "meaning. Get the real checkpoint (see docs/configuration.md, 'Weights') for meaningful retrieval.",
         UntrainedWeightsWarning,
         stacklevel=3,
     )

@@ -51,7 +51,10 @@ def _not_a_checkpoint(preset: Preset, path: Path) -> str:
     """Why ``path`` is no checkpoint for ``preset``, and which file would be."""
     head = f"Weights for encoder preset '{preset.name}': {path}"
     if preset.checkpoint:
-        wanted, fix = preset.checkpoint, f"get it from {WEIGHTS_REPO} (README, 'Weights'), or use 'untrained'"
+        wanted, fix = (
+            preset.checkpoint,
+            f"get it from {WEIGHTS_REPO} (docs/configuration.md, 'Weights'), or use 'untrained'",
+        )
     else:
         wanted, fix = "a .pth file", f"'{preset.name}' has no published weights: use 'untrained'"
     if path.is_dir():

@@ -85,7 +85,7 @@ def ingest(
             decodes on CPU workers (see :mod:`.gpu_mapper` for why).
         cpu_share: With GPU decoding, the fraction of the files decoded by CPU workers instead.
         shard: ``"I/N"`` or ``(I, N)``: ingest only the deterministic I-th of N parts of the folder, so that
-            N processes or machines can share one folder and one collection (see the README).
+            N processes or machines can share one folder and one collection (see docs/features.md).
         compile: Run the model compiled by ``torch.compile`` (eager, said in one line, where that fails);
             None = ``config.compile`` (``MMRAG_COMPILE``), whose ``auto`` compiles on CUDA for jobs of at
             least :data:`~mmrag_lab.ingestion.runner.COMPILE_MIN_IMAGES` images.

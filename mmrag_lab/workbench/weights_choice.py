@@ -51,12 +51,12 @@ def how_to_get_weights(encoder: str) -> str:
     if preset.checkpoint is None:
         return (
             f"on a machine with internet run `huggingface-cli download {preset.hub_repo} --local-dir FOLDER`, "
-            "copy FOLDER here and set MMRAG_WEIGHTS=FOLDER (README, 'Weights')"
+            "copy FOLDER here and set MMRAG_WEIGHTS=FOLDER (docs/configuration.md, 'Weights')"
         )
     return (
         f"on a machine with internet run `huggingface-cli download {WEIGHTS_REPO} {preset.checkpoint}` "
         f"(or fetch https://huggingface.co/{WEIGHTS_REPO}/resolve/main/{preset.checkpoint}), copy the file "
-        f"here and set MMRAG_WEIGHTS=/path/to/{preset.checkpoint} (README, 'Weights')"
+        f"here and set MMRAG_WEIGHTS=/path/to/{preset.checkpoint} (docs/configuration.md, 'Weights')"
     )
 
 
