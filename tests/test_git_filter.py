@@ -23,6 +23,7 @@ def git(cwd: Path, *args: str) -> str:
 
 @pytest.mark.skipif(shutil.which("make") is None or shutil.which("git") is None, reason="needs make and git")
 @pytest.mark.skipif(not (VENV / "bin" / "nbstripout").exists(), reason="nbstripout missing: make setup")
+@pytest.mark.slow
 def test_make_setup_installs_a_filter_that_strips_outputs_on_commit(tmp_path):
     clone = tmp_path / "clone"
     clone.mkdir()

@@ -171,6 +171,7 @@ def write_format1(config: Config, n: int) -> None:
 
 
 @pytest.mark.parametrize("point", ["after-drop", "before-drop"])
+@pytest.mark.slow
 def test_a_migrate_killed_between_its_steps_is_finished_by_the_next_run(store_uri, point):
     config = store_uri.config()
     write_format1(config, 30)

@@ -50,11 +50,13 @@ def _assert_shown_not_obeyed(text: str) -> None:
         assert char not in text, f"{char!r} reached the terminal"
 
 
+@pytest.mark.slow
 def test_ingest_prints_the_names_escaped(crafted):
     _, _, _, printed = crafted
     _assert_shown_not_obeyed(printed)
 
 
+@pytest.mark.slow
 def test_search_prints_one_row_per_hit_with_names_and_values_escaped(crafted, tmp_path):
     _, images, common, _ = crafted
     code, text = _cli("search", *common, "--device", "cpu", "--text", "a photo", "-k", str(len(NAMES)),
@@ -69,6 +71,7 @@ def test_search_prints_one_row_per_hit_with_names_and_values_escaped(crafted, tm
         assert visible in shown, visible
 
 
+@pytest.mark.slow
 def test_info_prints_the_folder_and_keys_escaped(crafted):
     _, _, common, _ = crafted
     code, text = _cli("info", *common)

@@ -77,6 +77,7 @@ def test_a_file_given_for_a_model_folder_and_a_missing_folder(tmp_path):
     assert "does not exist (no such folder)" in refused("tiny-clip", tmp_path / "gone")
 
 
+@pytest.mark.slow
 def test_the_cli_names_the_weights_and_the_preset(tmp_path):
     (tmp_path / "images").mkdir()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("MMRAG_")}

@@ -1,12 +1,15 @@
 """One contract test for every encoder preset, on untrained weights: what ingestion, retrieval and
 evaluation rely on holds for each (shapes, norms, fusion, query kinds, text limits, preprocessing).
 
-Each preset is built once (the big ones take a while on a CPU) and freed before the next.
+Each preset is built once (the big ones take a while on a CPU) and freed before the next, and each distinct
+model configuration is built once: ``bge-vl-large`` and ``clip-vit-l14`` (and ``bge-vl-base`` and
+``clip-vit-b16``) are the same CLIP architecture, so on untrained weights they are the same model.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from pathlib import Path
 
@@ -15,22 +18,68 @@ import pytest
 import torch
 from PIL import Image
 
-from mmrag_lab.encoders import PRESETS, load_encoder
+from mmrag_lab.encoders import PRESETS, hub_weights, load_encoder
 from mmrag_lab.encoders.base import FUSIONS, QUERY_KINDS, Encoder
 from tests.badimages import exif_rotated_jpeg, palette_with_transparency
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "bge-vl-parity"
 IMAGES = sorted(str(p) for p in (FIXTURE / "images").iterdir())
 TEXTS = ["make it blue", "a dog on a sofa", "", "the same garment with long sleeves", "night"]
-# visualized-bge-m3 needs the bge-m3 tokenizer from the hub; its architecture is tested in test_encoders.py.
-OFFLINE = sorted(name for name in PRESETS if name != "visualized-bge-m3")
 BIG = {"bge-vl-large", "clip-vit-l14", "siglip2-base", "visualized-bge-base", "bge-vl-base", "clip-vit-b16"}
+
+
+def model_configuration(name: str) -> str:
+    """What a preset's untrained model is built from: its family and architecture (a hub preset's bundled
+    ``config.json``). Presets that differ only in name, tokenizer or preprocessing share it."""
+    preset = PRESETS[name]
+    config = hub_weights.config_folder(preset) / "config.json"
+    architecture = config.read_text() if config.is_file() else repr((preset.vision, preset.text))
+    return f"{preset.family}: {architecture}"
+
+
+def by_configuration(names: list[str]) -> list[str]:
+    """``names`` in order, each one followed at once by the others of its configuration."""
+    first: dict[str, int] = {}
+    for name in names:
+        first.setdefault(model_configuration(name), len(first))
+    return sorted(names, key=lambda name: first[model_configuration(name)])
+
+
+# visualized-bge-m3 needs the bge-m3 tokenizer from the hub; its architecture is tested in test_encoders.py.
+OFFLINE = by_configuration(sorted(name for name in PRESETS if name != "visualized-bge-m3"))
+
+
+@pytest.fixture(scope="module")
+def one_build_per_configuration():
+    """While this module runs, ``hub_weights.untrained`` keeps the last model it built: the next preset of
+    the same configuration gets that model (untrained values are a function of the parameter names and
+    shapes, so a second build would be equal), and a new configuration lets it go before building, so one
+    model is held at a time, as before."""
+    build, last, built = hub_weights.untrained, {}, []
+
+    def untrained(model_class, config):
+        key = (model_class, config.to_json_string())
+        if key not in last:
+            last.clear()
+            last[key] = build(model_class, config)
+            built.append(key)
+        return last[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hub_weights, "untrained", untrained)
+        yield
+    twice = [
+        f"{cls.__name__} of {json.loads(config).get('model_type')}"
+        for cls, config in built
+        if built.count((cls, config)) > 1
+    ]
+    assert not twice, f"built twice: {twice}; keep the presets of one configuration adjacent in OFFLINE"
 
 
 @pytest.fixture(
     scope="module", params=[pytest.param(n, marks=pytest.mark.slow) if n in BIG else n for n in OFFLINE]
 )
-def encoder(request) -> Encoder:
+def encoder(request, one_build_per_configuration) -> Encoder:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return load_encoder(request.param, weights="untrained", device="cpu")

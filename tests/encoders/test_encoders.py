@@ -162,6 +162,7 @@ def test_checkpoint_with_rope_buffers_loads(tmp_path, fixture_checkpoint):
     assert load_encoder("visualized-bge-base", weights=str(path), device="cpu").dim == 768
 
 
+@pytest.mark.slow
 def test_checkpoint_for_another_preset_is_refused(fixture_checkpoint):
     with pytest.raises(CheckpointMismatchError, match="wrong shape|missing"):
         load_encoder("tiny", weights=str(fixture_checkpoint), device="cpu")
@@ -205,6 +206,7 @@ def test_hub_cache_is_used_before_any_download(tmp_path, monkeypatch):
     assert found.endswith("abc123/Visualized_base_en_v1.5.pth")
 
 
+@pytest.mark.slow
 def test_environment_variable_picks_weights(monkeypatch, fixture_checkpoint):
     monkeypatch.setenv("MMRAG_WEIGHTS", str(fixture_checkpoint))
     monkeypatch.setenv("MMRAG_ENCODER", "visualized-bge-base")

@@ -271,6 +271,7 @@ def test_notebook_05_runs_headless_and_records_its_key_figures(tmp_path, monkeyp
     assert figures["worst"]["images"] >= 3 * 7
 
 
+@pytest.mark.slow
 def test_subset_scores_from_stored_vectors_on_lite_and_server(store_uri, sample_dir, tiny_encoder):
     cfg = store_uri.config()
     ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False)

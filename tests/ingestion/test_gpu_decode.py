@@ -222,6 +222,7 @@ def _rows(config) -> dict:
         return {r["id"]: r for r in store.iterate(("path", "width", "height", "file_size", "vector"))}
 
 
+@pytest.mark.slow
 def test_gpu_stage_stores_what_the_cpu_stage_stores(tmp_path, tiny_encoder):
     """Same rows, vectors and failure reasons; odd formats take the per-file CPU fallback without error."""
     corpus = build_corpus(tmp_path / "corpus", tmp_path / "outside")

@@ -126,6 +126,7 @@ def test_stale_records_are_replaced(tmp_path):
         lite_discovery.stop_server(uri)
 
 
+@pytest.mark.slow
 def test_an_idle_server_stops_by_itself_and_the_next_user_starts_one(tmp_path):
     uri = str(tmp_path / "idle.db")
     with Store.open(config(uri, lite_idle_timeout=1.5)) as store:
@@ -198,6 +199,7 @@ def _serves(pid: int, uri: str) -> bool:
     return lite_discovery.SERVER_MODULE in argv and lite_discovery.side_files(uri)["db"] in argv
 
 
+@pytest.mark.slow
 def test_a_server_whose_file_was_deleted_stops_and_a_new_one_serves_the_new_file(tmp_path):
     import shutil
 

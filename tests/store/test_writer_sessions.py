@@ -97,6 +97,7 @@ def test_a_writer_alone_skips_the_look_up_and_one_outside_a_session_never_does(s
     assert store.count() == 16
 
 
+@pytest.mark.slow
 def test_a_session_begun_elsewhere_brings_the_look_up_back_and_its_rows_are_counted_as_theirs(store):
     uri = store.uri
     with store.writing():
@@ -138,6 +139,7 @@ def test_a_killed_writer_leaves_no_session_behind(store):
     assert store.lookups == 0
 
 
+@pytest.mark.slow
 def test_a_write_outside_any_session_elsewhere_brings_the_look_up_back(store):
     with store.writing():
         store.insert_new(rows(0, 2))
