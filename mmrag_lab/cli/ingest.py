@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mmrag_lab import checks
+from mmrag_lab.cli.engine_options import add_engine, ray_options
 from mmrag_lab.cli.options import add_encoder, add_store
 
 
@@ -60,8 +61,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="run the model compiled by torch.compile (default MMRAG_COMPILE=auto: on CUDA for large jobs)",
     )
-    parser.add_argument("--shard", metavar="I/N", help="ingest only the I-th of N deterministic parts")
-    parser.add_argument("--devices", metavar="LIST", help="cuda:0,cuda:1 or all: one process per GPU")
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="ingest only the I-th of N deterministic parts: for a batch system's job array (a Slurm array) "
+        "without Ray; with Ray, use --engine ray --ray-address instead",
+    )
+    add_engine(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_store(parser)
     add_encoder(parser)
@@ -76,10 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None:
         checks.whole_number("--workers", args.workers, low=0, high=256)
     checks.fraction("--cpu-share", args.cpu_share)
-    if args.devices:
-        from mmrag_lab.cli.devices import run_on_devices
-
-        return run_on_devices(args)
+    engine, options = ray_options(args)
     from mmrag_lab.ingestion.pipeline import ingest
 
     report = ingest(
@@ -98,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         shard=args.shard,
         compile=args.compile,
         replace_metadata=args.replace_metadata,
+        engine=engine,
+        ray_options=options,
     )
     print(report.summary())
     if args.report:

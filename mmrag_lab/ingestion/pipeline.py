@@ -20,6 +20,7 @@ from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.plan import Plan, plan_ingest
+from mmrag_lab.ingestion.ray_session import RayOptions, check_ray_options
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.roots import moved_rule
 from mmrag_lab.ingestion.runner import RunOptions, run_ingest
@@ -55,6 +56,9 @@ def ingest(
     shard: str | tuple[int, int] | None = None,
     compile: bool | None = None,
     replace_metadata: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
+    ray_options: RayOptions | None = None,
 ) -> IngestReport:
     """Bring the collection in line with the images under ``images_dir``; safe to re-run at any time.
 
@@ -90,6 +94,12 @@ def ingest(
             None = ``config.compile`` (``MMRAG_COMPILE``), whose ``auto`` compiles on CUDA for jobs of at
             least :data:`~mmrag_lab.ingestion.runner.COMPILE_MIN_IMAGES` images.
         replace_metadata: The sidecar is the whole truth: files it does not name lose their metadata.
+        engine: ``local`` (this process: the default, best for small jobs) or ``ray`` (Ray Data: decoding,
+            GPU actors and writers in processes of their own, on this machine or a cluster; see
+            :mod:`.ray_engine` and docs/scale-out.md). Both write the same rows.
+        ray_address: With ``engine="ray"``: None starts a local Ray for the job; ``auto`` or
+            ``ray://host:port`` joins a running cluster.
+        ray_options: With ``engine="ray"``: actors, writers, CPUs and GPUs (:class:`.ray_session.RayOptions`).
 
     Returns:
         The :class:`IngestReport`. Bad files are listed in ``failed``; they never stop the run.
@@ -113,6 +123,7 @@ def ingest(
     root = _check_folder(images_dir)
     part = _check_shard(shard, prune)
     _check_options(workers, cpu_share, dtype, report_path, prune)
+    ray_options = _check_engine(engine, ray_address, ray_options)
     if replace_metadata and metadata is None:
         raise ConfigError("--replace-metadata needs --metadata FILE: the sidecar that replaces the metadata.")
     sidecar = load_sidecar(metadata)
@@ -161,7 +172,13 @@ def ingest(
                 options = RunOptions(
                     cfg.batch_size, workers, progress, fast_decode, bool(gpu_decode), cpu_share, choice
                 )
-                already |= run_ingest(plan.tasks, encoder, cfg, sidecar, report, options, twins)
+                if ray_options is not None:
+                    from mmrag_lab.ingestion.ray_engine import run_ingest_ray
+
+                    args = (plan.tasks, encoder, cfg, sidecar, report, options, ray_options, twins, dtype)
+                    already |= run_ingest_ray(*args)
+                else:
+                    already |= run_ingest(plan.tasks, encoder, cfg, sidecar, report, options, twins)
         if twins is not None and twins.copies:  # identical bytes met while reading: the first is stored
             plan.copies = twins.copies
             with Store.open(cfg) as store, _phase(report, "copy"):
@@ -225,6 +242,18 @@ def _check_options(
         raise ConfigError(f"dtype (--dtype) must be one of {', '.join(DTYPES)}, got {dtype!r}.")
     if report_path is not None:
         checks.output_file("report_path (--report)", report_path)
+
+
+def _check_engine(engine: str, address: str | None, options: RayOptions | None) -> RayOptions | None:
+    """The Ray engine's options, or None for the in-process engine; bad ones refused before any work."""
+    if not isinstance(engine, str):
+        raise ConfigError(f"engine (--engine) must be 'local' or 'ray', got {engine!r}.")
+    if address is not None:
+        if options is not None and options.address not in (None, address):
+            raise ConfigError("ray_address and ray_options.address disagree; give one of them.")
+        options = RayOptions(**{**(options or RayOptions()).__dict__, "address": address})
+    check_ray_options(engine, options)
+    return (options or RayOptions()) if engine == "ray" else None
 
 
 def _check_shard(shard: str | tuple[int, int] | None, prune: bool) -> tuple[int, int] | None:

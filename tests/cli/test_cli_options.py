@@ -1,6 +1,7 @@
 """One spelling per option: the store, encoder and reranker options are declared once (``cli/options.py``)
 and read the same way by every subcommand; ``mmrag lite`` takes ``--uri``; the old reranker spellings of
-``mmrag search`` still work for one release; ``--devices`` passes every option given on to its processes."""
+``mmrag search`` still work for one release; ``--devices`` is the Ray engine over those GPUs; bad engine
+options are refused before any work."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import sys
 import pytest
 
 from mmrag_lab.cli import build_parser
-from mmrag_lab.cli.devices import OWN, child_commands, ingest_parser
 from mmrag_lab.cli.options import RENAMED, SHARED
+from mmrag_lab.errors import ConfigError
 
 CLI = [sys.executable, "-m", "mmrag_lab.cli"]
 
@@ -97,52 +98,40 @@ def test_lite_status_uri_reports_a_running_server(tmp_path, sample_dir):
     assert stop.returncode == 0 and "stopped the server" in stop.stdout
 
 
-# One value for every option of `mmrag ingest`, none of them its default. A new option fails the test
-# below until it gets a value here, so every option is known to reach the device processes.
-EVERY_OPTION = ["--uri", "http://h:19530", "--collection", "photos", "--connect-timeout", "3.5",
-                "--metadata", "meta.csv", "--replace-metadata", "--batch-size", "7", "--prune-all",
-                "--report", "r.json", "--encoder", "tiny", "--weights", "untrained", "--device", "cpu",
-                "--dtype", "bf16", "--workers", "3", "--fast-decode", "--cpu-decode", "--cpu-share", "0.25",
-                "--no-compile", "--shard", "1/2", "--devices", "cuda:0,cuda:1", "--no-progress"]  # fmt: skip
+def test_devices_is_the_ray_engine_over_those_gpus():
+    from mmrag_lab.cli.engine_options import ray_options
 
-
-def test_every_option_given_to_a_devices_ingest_reaches_each_process_command_line():
-    parser = ingest_parser()
-    covered = {a.dest for a in parser._actions if set(a.option_strings) & set(EVERY_OPTION)}
-    options = {a.dest for a in parser._actions if a.option_strings and a.dest != "help"}
-    assert covered == options, f"give these a value in EVERY_OPTION: {sorted(options - covered)}"
-    args = parser.parse_args(["/data", *EVERY_OPTION])
-    args.prune = False  # --prune needs the whole folder: refused with --devices (below)
-    commands = child_commands(args, ["cuda:0", "cuda:1"])
-    assert len(commands) == 2
-    for j, command in enumerate(commands):
-        assert command[:5] == [sys.executable, "-m", "mmrag_lab.cli", "ingest", "/data"]
-        child = parser.parse_args(command[4:])
-        for dest in options - OWN - {"prune"}:
-            assert getattr(child, dest) == getattr(args, dest), dest
-        assert (child.device, child.shard, child.report) == (
-            f"cuda:{j}",
-            f"{1 + 2 * j}/4",
-            f"r.json.cuda{j}.json",
-        )
-        assert child.no_progress and child.devices is None
-    assert commands[0][commands[0].index("--connect-timeout") + 1] == "3.5"
+    parser = build_parser()
+    engine, options = ray_options(parser.parse_args(["ingest", "/data", "--devices", " cuda:0, cuda:1 "]))
+    assert engine == "ray" and options.gpus == (0, 1) and options.address is None
+    engine, options = ray_options(parser.parse_args(["ingest", "/data"]))
+    assert (engine, options) == ("local", None)
+    for argv, message in [
+        (["--devices", "cuda:0,cuda:0"], "distinct"),
+        (["--devices", "cpu"], "CUDA devices"),
+        (["--ray-address", "auto"], "--ray-address needs --engine ray"),
+        (["--engine", "ray", "--devices", "cuda:0", "--ray-address", "auto"], "cluster's GPUs"),
+        (["--engine", "ray", "--ray-actors", "0"], "--ray-actors"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            ray_options(parser.parse_args(["ingest", "/data", *argv]))
 
 
 @pytest.mark.parametrize(
-    "flags, expected",
-    [([], []), (["--gpu-decode"], ["--gpu-decode"]), (["--compile"], ["--compile"]),
-     (["--batch-size", "16"], ["--batch-size", "16"])],
+    "argv, message",
+    [(["--ray-address", "auto"], "--ray-address needs --engine ray"),
+     (["--engine", "ray", "--ray-address", "localhost:6379"], "auto or ray://host:port")],
 )  # fmt: skip
-def test_only_the_options_given_are_passed_on(flags, expected):
-    args = ingest_parser().parse_args(["/data", *flags])
-    [command] = child_commands(args, ["cuda:0"])
-    assert command[command.index("--no-progress") + 1 :] == expected
+def test_bad_engine_options_are_refused_before_any_work(tmp_path, argv, message):
+    done = mmrag("ingest", str(tmp_path), "--uri", str(tmp_path / "x.db"), *argv)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert not (tmp_path / "x.db").exists()
 
 
-def test_a_devices_ingest_refuses_prune_before_starting_a_process():
-    from mmrag_lab.errors import ConfigError
-
-    for flag in ("--prune", "--prune-all"):
-        with pytest.raises(ConfigError, match="--prune needs the whole folder"):
-            child_commands(ingest_parser().parse_args(["/data", flag]), ["cuda:0"])
+def test_the_ray_engine_without_ray_installed_says_what_to_install(tmp_path):
+    code = "import sys; sys.modules['ray'] = None; from mmrag_lab.cli import main; sys.exit(main())"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "ingest", str(tmp_path), "--uri", str(tmp_path / "x.db"), "--engine", "ray"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and "pip install 'mmrag-lab[ray]'" in done.stderr, done.stderr

@@ -1,5 +1,5 @@
-"""Sharded ingest: ``--shard I/N`` splits a folder deterministically, ``--devices`` runs one process per
-device over disjoint shards, and three shard processes into one Milvus 2.3.5 server equal a single run."""
+"""Sharded ingest: ``--shard I/N`` splits a folder deterministically (for a job array without Ray), and three
+shard processes into one Milvus 2.3.5 server equal a single run."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 from test_ingest_resume import ingest_command, make_photos
 
-from mmrag_lab.cli.devices import child_commands, parse_devices
 from mmrag_lab.config import Config
-from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.scan import in_shard, parse_shard
 from mmrag_lab.store.collection import Store
 
@@ -41,25 +39,6 @@ def test_a_shard_of_a_shard_is_a_shard_of_the_product():
 def test_bad_shards_are_refused(bad):
     with pytest.raises(ValueError, match="I/N"):
         parse_shard(bad)
-
-
-def _args(**overrides) -> Namespace:
-    base = dict(images_dir="/data", shard=None, prune=False, uri="http://h:19530", collection=None,
-                metadata=None, batch_size=256, encoder=None, weights=None, dtype="fp16", workers=None,
-                cpu_share=0.0, fast_decode=False, gpu_decode=True, report=None)  # fmt: skip
-    return Namespace(**(base | overrides))
-
-
-def test_devices_get_disjoint_shards_within_the_machines_shard():
-    commands = child_commands(_args(shard="1/2"), ["cuda:0", "cuda:1"])
-    assert [c[c.index("--device") + 1] for c in commands] == ["cuda:0", "cuda:1"]
-    assert [c[c.index("--shard") + 1] for c in commands] == ["1/4", "3/4"]
-    assert all("--gpu-decode" in c and c[c.index("--uri") + 1] == "http://h:19530" for c in commands)
-    assert parse_devices(" cuda:0, cuda:1 ") == ["cuda:0", "cuda:1"]
-    with pytest.raises(ConfigError, match="distinct"):
-        parse_devices("cuda:0,cuda:0")
-    with pytest.raises(ConfigError, match="prune"):
-        child_commands(_args(prune=True), ["cuda:0"])
 
 
 @pytest.mark.server

@@ -1,0 +1,154 @@
+"""The Ray engine: the read/decode/encode/write phase of an ingest as a Ray Data pipeline, on one machine or many.
+
+::
+
+    plan's tasks ─▶ read_decode (CPU tasks) ─▶ EncodeActor (GPU actors, fractional GPUs) ─▶ WriteActor
+        (writers, each with its own store client) ─▶ one summary per batch ─▶ the driver: report, progress
+
+Everything else of an ingest (scan, plan, copies, updates, prune, flush, report) is the in-process
+pipeline's own (:mod:`.pipeline`): :func:`run_ingest_ray` takes the place of
+:func:`~mmrag_lab.ingestion.runner.run_ingest` and keeps its contract, so the ids, the counts and the
+promises (idempotence, mirroring, resuming, bad files reported) are the same. Decoding and the model run in
+different processes, so they never share one interpreter lock. Ray Data streams the batches with
+back-pressure, restarts an actor that dies and runs its batch again (the upserts are keyed, so the rows come
+out exact). See docs/scale-out.md.
+"""
+
+from __future__ import annotations
+
+import pickle
+from functools import partial
+
+from tqdm.auto import tqdm
+
+from mmrag_lab.config import Config
+from mmrag_lab.encoders.base import Encoder
+from mmrag_lab.errors import ConfigError, MmragError, StoreFailedError
+from mmrag_lab.ingestion.ray_session import RayOptions, ray_for_job
+from mmrag_lab.ingestion.ray_stages import EncodeActor, RunLedger, WriteActor, read_decode
+from mmrag_lab.ingestion.reader import Task
+from mmrag_lab.ingestion.report import IngestReport
+from mmrag_lab.ingestion.runner import RunOptions, should_compile
+from mmrag_lab.ingestion.sidecar import Sidecar
+from mmrag_lab.ingestion.twins import Twins
+from mmrag_lab.ingestion.writer import report_failures
+
+READ_BATCH = 64  # files per read task: large enough to amortise a task, small enough to spread the work
+
+
+def run_ingest_ray(
+    tasks: list[Task],
+    encoder: Encoder,
+    config: Config,
+    sidecar: Sidecar,
+    report: IngestReport,
+    options: RunOptions,
+    ray_options: RayOptions,
+    twins: Twins | None = None,
+    dtype: str = "auto",
+) -> set[str]:
+    """:func:`~mmrag_lab.ingestion.runner.run_ingest`'s work and contract, run by Ray Data.
+
+    Returns:
+        The ids of rows that another process had already stored with the same bytes.
+
+    Raises:
+        ConfigError: GPU decoding was asked for with a preprocessing it does not reproduce, or a worker
+            built other weights than the job's.
+        StoreError: A write failed for good (Ray retried it first).
+    """
+    if not tasks:
+        return set()
+    if options.gpu_decode and not encoder.preprocessing.gpu_reproducible():
+        raise ConfigError(f"GPU decoding cannot reproduce {encoder.name}'s preprocessing. Ingest without it.")
+    bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not options.progress, dynamic_ncols=True)
+    already: set[str] = set()
+    try:
+        with ray_for_job(ray_options):
+            for summary in _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dtype):
+                report.encoded += summary["encoded"]
+                report.ingested += summary["written"]
+                already.update(summary["already"])
+                report_failures(report, summary["failed"], sidecar)
+                for task, first, path in summary["twins"]:
+                    for row in task.rows:
+                        twins.copies.append((row, first))
+                        report.duplicates.append({"path": row["path"], "same_as": path})
+                bar.update(summary["done"])
+                bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
+    finally:
+        bar.set_postfix(stored=report.ingested, failed=len(report.failed))
+        bar.close()
+    return already
+
+
+def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dtype):
+    """The pipeline's per-batch summaries, as the writers finish them; a stage's failure is raised here."""
+    import ray
+    import ray.data
+
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    actors = ray_options.actors or (max(1, gpus) * ray_options.actors_per_gpu if gpus else 1)
+    share = min(1.0, gpus / actors) if gpus else 0.0
+    compiled = should_compile(encoder, len(tasks), options.compile)
+    ledger = ray.remote(RunLedger).options(num_cpus=0).remote()
+    draft = encoder.image_size if options.fast_decode and not options.gpu_decode else None
+    items = [{"task": pickle.dumps(task)} for task in tasks]
+    blocks = max(1, len(tasks) // READ_BATCH)
+    size = config.batch_size
+    dataset = (
+        ray.data.from_items(items, override_num_blocks=blocks)
+        .map_batches(
+            partial(
+                read_decode, preprocessing=encoder.preprocessing, draft=draft, gpu_decode=options.gpu_decode
+            ),
+            batch_size=READ_BATCH,
+            batch_format="numpy",
+            num_cpus=1,
+        )
+        .map_batches(
+            EncodeActor,
+            fn_constructor_kwargs=dict(
+                config=config,
+                dtype=dtype,
+                compiled=compiled,
+                fingerprint=encoder.info.fingerprint,
+                ledger=ledger if twins is not None else None,
+            ),
+            batch_size=size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_gpus=share,
+            num_cpus=1 if share else 0.5,
+        )
+        .map_batches(
+            WriteActor,
+            fn_constructor_kwargs=dict(config=config, sidecar=sidecar, ledger=ledger),
+            batch_size=size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=ray_options.writers),
+            num_cpus=0,
+        )
+    )
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+            for blob in batch["summary"]:
+                yield pickle.loads(blob)
+    except MmragError:
+        raise
+    except Exception as exc:  # a stage's error, wrapped by Ray
+        raise _unwrapped(exc) from None
+
+
+def _unwrapped(exc: BaseException) -> MmragError:
+    """The project's error inside a Ray error (a stage raised it), else a store failure naming Ray's."""
+    seen = exc
+    for _ in range(8):
+        cause = getattr(seen, "cause", None) or seen.__cause__
+        if isinstance(cause, MmragError):
+            return cause
+        if cause is None:
+            break
+        seen = cause
+    first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return StoreFailedError(f"The Ray pipeline failed: {first[:300]}")
