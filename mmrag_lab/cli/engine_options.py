@@ -34,7 +34,7 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
         "--ray-actors", type=int, metavar="N", help="with --engine ray: encoder actors (default 2 per GPU)"
     )
     group.add_argument(
-        "--ray-writers", type=int, metavar="N", help="with --engine ray: writer actors (default 2)"
+        "--ray-writers", type=int, metavar="N", help="with --engine ray: writer actors (default 4)"
     )
     group.add_argument(
         "--devices",

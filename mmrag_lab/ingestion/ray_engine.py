@@ -17,6 +17,7 @@ out exact). See docs/scale-out.md.
 from __future__ import annotations
 
 import pickle
+import time
 from functools import partial
 
 from tqdm.auto import tqdm
@@ -34,6 +35,9 @@ from mmrag_lab.ingestion.twins import Twins
 from mmrag_lab.ingestion.writer import report_failures
 
 READ_BATCH = 64  # files per read task: large enough to amortise a task, small enough to spread the work
+# The last run's shape and timings in this process, for benchmarks: Ray's start, the first batch written,
+# the actors and GPUs used, and Ray Data's per-stage statistics (where the time went).
+last_run: dict = {}
 
 
 def run_ingest_ray(
@@ -63,9 +67,13 @@ def run_ingest_ray(
         raise ConfigError(f"GPU decoding cannot reproduce {encoder.name}'s preprocessing. Ingest without it.")
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not options.progress, dynamic_ncols=True)
     already: set[str] = set()
+    last_run.clear()
+    started = time.perf_counter()
     try:
         with ray_for_job(ray_options):
+            last_run["ray_start_s"] = round(time.perf_counter() - started, 2)
             for summary in _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dtype):
+                last_run.setdefault("first_write_s", round(time.perf_counter() - started, 2))
                 report.encoded += summary["encoded"]
                 report.ingested += summary["written"]
                 already.update(summary["already"])
@@ -89,7 +97,11 @@ def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dty
 
     gpus = int(ray.cluster_resources().get("GPU", 0))
     actors = ray_options.actors or (max(1, gpus) * ray_options.actors_per_gpu if gpus else 1)
+    batches = -(-len(tasks) // config.batch_size)
+    actors = min(actors, batches)  # a small job starts no process it cannot keep busy
+    writers = min(ray_options.writers, batches)
     share = min(1.0, gpus / actors) if gpus else 0.0
+    last_run.update(actors=actors, gpus=gpus, gpu_share=share, writers=writers)
     compiled = should_compile(encoder, len(tasks), options.compile)
     ledger = ray.remote(RunLedger).options(num_cpus=0).remote()
     draft = encoder.image_size if options.fast_decode and not options.gpu_decode else None
@@ -126,7 +138,7 @@ def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dty
             fn_constructor_kwargs=dict(config=config, sidecar=sidecar, ledger=ledger),
             batch_size=size,
             batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=ray_options.writers),
+            compute=ray.data.ActorPoolStrategy(size=writers),
             num_cpus=0,
         )
     )
@@ -134,6 +146,7 @@ def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dty
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
             for blob in batch["summary"]:
                 yield pickle.loads(blob)
+        last_run["stats"] = dataset.stats()[:6000]
     except MmragError:
         raise
     except Exception as exc:  # a stage's error, wrapped by Ray

@@ -32,7 +32,7 @@ class RayOptions:
         gpus: The GPUs the local Ray may use (CUDA indices); None = every visible one.
         actors: Encoder actors; None = :data:`actors_per_gpu` per GPU of the cluster, or 1 without GPUs.
         actors_per_gpu: Encoder actors sharing one GPU (each takes ``1/actors_per_gpu`` of it).
-        writers: Writer actors, each with its own store client.
+        writers: Writer actors, each with its own store client (they wait on the store, so take no CPU).
     """
 
     address: str | None = None
@@ -40,7 +40,7 @@ class RayOptions:
     gpus: tuple[int, ...] | None = None
     actors: int | None = None
     actors_per_gpu: int = 2
-    writers: int = 2
+    writers: int = 4
 
 
 def check_ray_options(engine: str, options: RayOptions | None) -> None:
@@ -95,6 +95,9 @@ def ray_for_job(options: RayOptions) -> Iterator[None]:
     context = DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    # Ray Data's per-stage reservations split a small machine's CPUs so that the read stage may get less than
+    # the one CPU a task needs, and then waits on a timeout; the stages share the machine freely instead.
+    context.op_resource_reservation_enabled = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():  # a small job cannot keep every actor busy: Ray warns of that
