@@ -40,6 +40,16 @@ def _flag(name: str, value: Any) -> None:
         raise ConfigError(f"{name} must be True or False, got {value!r}.")
 
 
+def _engine(name: str, value: Any) -> None:
+    if value not in ("local", "ray"):
+        raise ConfigError(f"{name} must be 'local' or 'ray', got {value!r}.")
+
+
+def _ray_address(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not (value == "auto" or value.startswith("ray://")):
+        raise ConfigError(f"{name} takes None, 'auto' or 'ray://host:port', got {value!r}.")
+
+
 def _price(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ConfigError(f"{name} is a price in USD per 1M tokens, 0 or more, got {value!r}.")
@@ -70,6 +80,8 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "PAIRS": _count(0, 1_000),
     "WORST": _count(0, 1_000),
     "PRUNE": _flag,
+    "ENGINE": _engine,
+    "RAY_ADDRESS": _ray_address,
     "INGEST": _flag,
     "ANN": _flag,
     "RERANK": _flag,

@@ -81,6 +81,8 @@ NOTEBOOK_CASES = [
     ("02_search", {"INSTRUCTION": 7}, "INSTRUCTION"),
     ("01_ingest", {"PRUNE": "yes"}, "PRUNE"),
     ("01_ingest", {"THUMBNAILS": -1}, "THUMBNAILS"),
+    ("01_ingest", {"ENGINE": "spark"}, "ENGINE"),
+    ("01_ingest", {"RAY_ADDRESS": "localhost:6379"}, "RAY_ADDRESS"),
     ("03_rerank", {"BASE_URL": "localhost:8000"}, "BASE_URL"),
     ("04_inspect", {"MAX_VECTORS": 0}, "MAX_VECTORS"),
     ("05_evaluate", {"K": [1, 0, 5]}, "K"),
