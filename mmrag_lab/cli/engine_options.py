@@ -31,7 +31,7 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--ray-cpus", type=int, metavar="N", help="with --engine ray: CPUs of the local Ray")
     group.add_argument(
-        "--ray-actors", type=int, metavar="N", help="with --engine ray: encoder actors (default 2 per GPU)"
+        "--ray-actors", type=int, metavar="N", help="with --engine ray: encoder actors (default 4 per GPU)"
     )
     group.add_argument(
         "--ray-writers", type=int, metavar="N", help="with --engine ray: writer actors (default 4)"

@@ -26,7 +26,7 @@ from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError, MmragError, StoreFailedError
 from mmrag_lab.ingestion.ray_session import RayOptions, ray_for_job
-from mmrag_lab.ingestion.ray_stages import EncodeActor, RunLedger, WriteActor, read_decode
+from mmrag_lab.ingestion.ray_stages import EncodeActor, RunLedger, WriteActor, model_state, read_decode
 from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.runner import RunOptions, should_compile
@@ -104,6 +104,8 @@ def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dty
     last_run.update(actors=actors, gpus=gpus, gpu_share=share, writers=writers)
     compiled = should_compile(encoder, len(tasks), options.compile)
     ledger = ray.remote(RunLedger).options(num_cpus=0).remote()
+    state = model_state(encoder)
+    state = ray.put(state) if state is not None else None  # the job's exact weights, once per node
     draft = encoder.image_size if options.fast_decode and not options.gpu_decode else None
     items = [{"task": pickle.dumps(task)} for task in tasks]
     blocks = max(1, len(tasks) // READ_BATCH)
@@ -126,6 +128,7 @@ def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dty
                 compiled=compiled,
                 fingerprint=encoder.info.fingerprint,
                 ledger=ledger if twins is not None else None,
+                state=state,
             ),
             batch_size=size,
             batch_format="numpy",

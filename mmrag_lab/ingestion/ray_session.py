@@ -39,7 +39,7 @@ class RayOptions:
     cpus: int | None = None
     gpus: tuple[int, ...] | None = None
     actors: int | None = None
-    actors_per_gpu: int = 2
+    actors_per_gpu: int = 4
     writers: int = 4
 
 

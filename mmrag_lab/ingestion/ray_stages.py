@@ -98,15 +98,30 @@ class RunLedger:
         return seen
 
 
-class EncodeActor:
-    """The model, once per actor, on the GPU Ray gave it (or the CPU); embeds a batch of good images."""
+def model_state(encoder) -> dict[str, torch.Tensor] | None:
+    """The encoder's parameters and buffers on the CPU, for the actors to load; None if it has no model."""
+    model = getattr(encoder, "model", None)
+    if not isinstance(model, torch.nn.Module):
+        return None
+    return {key: value.detach().cpu() for key, value in model.state_dict().items()}
 
-    def __init__(self, config: Config, dtype: str, compiled: bool, fingerprint: str, ledger=None):
+
+class EncodeActor:
+    """The model, once per actor, on the GPU Ray gave it (or the CPU); embeds a batch of good images.
+
+    With ``state`` (the driver's model state, through the object store), the actor loads exactly the job's
+    weights, wherever it runs. Without it, it builds them from the config and checks their fingerprint.
+    """
+
+    def __init__(self, config: Config, dtype: str, compiled: bool, fingerprint: str, ledger=None, state=None):
         from mmrag_lab.encoders import load_encoder
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.encoder = load_encoder(config=config.with_overrides(device=device), dtype=dtype)
-        if self.encoder.info.fingerprint != fingerprint:
+        overrides = {"device": device, **({"weights": "untrained"} if state is not None else {})}
+        self.encoder = load_encoder(config=config.with_overrides(**overrides), dtype=dtype)
+        if state is not None:
+            self.encoder.model.load_state_dict(state)
+        elif self.encoder.info.fingerprint != fingerprint:
             raise ConfigError(
                 f"A Ray worker built {config.encoder} with other weights (fingerprint "
                 f"{self.encoder.info.fingerprint}, the job's is {fingerprint}): every node needs the same "
