@@ -120,7 +120,9 @@ class EncodeActor:
         overrides = {"device": device, **({"weights": "untrained"} if state is not None else {})}
         self.encoder = load_encoder(config=config.with_overrides(**overrides), dtype=dtype)
         if state is not None:
-            self.encoder.model.load_state_dict(state)
+            import ray
+
+            self.encoder.model.load_state_dict(ray.get(state) if isinstance(state, ray.ObjectRef) else state)
         elif self.encoder.info.fingerprint != fingerprint:
             raise ConfigError(
                 f"A Ray worker built {config.encoder} with other weights (fingerprint "
