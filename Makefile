@@ -46,7 +46,7 @@ openai-compat: setup ## Run the reranker's tests on other openai releases (OPENA
 	@VENV=$(VENV) OPENAI="$(OPENAI)" bash tools/openai_compat.sh
 
 demo: setup ## Run the main job end to end: ingest the bundled sample into Milvus Lite, search, rerank, inspect
-	$(PY) -m mmrag_lab.workbench.demo
+	$(PY) -m mmrag_lab.workbench.runtime.demo
 
 # The fast tier: what the tests marked slow, server (the real Milvus) or browser (Chromium) leave out.
 FAST := not slow and not server and not browser
@@ -74,7 +74,7 @@ app: setup ## Serve the search-and-rerank app as a web page (Voila) on http://12
 	$(VENV)/bin/mmrag app $(ARGS)
 
 notebooks: setup ## Run all notebooks headless with papermill into runs/<timestamp>/
-	$(PY) -m mmrag_lab.workbench.runs
+	$(PY) -m mmrag_lab.workbench.runtime.notebook_runs
 
 strip: setup ## Remove outputs from the notebooks
 	$(VENV)/bin/nbstripout $(NOTEBOOKS)

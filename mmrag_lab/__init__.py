@@ -21,7 +21,7 @@ _LAZY = {
     "evaluate": "mmrag_lab.evaluation",
     "compare": "mmrag_lab.evaluation",
     "collection_summary": "mmrag_lab.inspection",
-    "sample_dir": "mmrag_lab.workbench.sample",
+    "sample_dir": "mmrag_lab.workbench.runtime.sample",
 }
 
 __all__ = ["Config", "MmragError", "__version__", *_LAZY]

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     options = {k: v for k, v in given.items() if v}
     queries, kind = args.queries, args.kind
     if kind == "folders":
-        from mmrag_lab.evaluation.folders import folder_queries
+        from mmrag_lab.evaluation.inputs.folders import folder_queries
 
         queries, kind = folder_queries(args.queries), None
     extra = {k: v for k, v in {"ks": args.ks, "map_ks": args.map_k, "subset_ks": args.subset_k}.items() if v}

@@ -28,8 +28,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
-    from mmrag_lab.store.collection import Store
     from mmrag_lab.store.migrate import migrate
+    from mmrag_lab.store.vector_store import Store
 
     with Store.open(config_from_args(args)) as store:
         result = migrate(store, roots=args.root)

@@ -25,10 +25,10 @@ from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import FilterRefusedError, QueryError, StoreFailedError
 from mmrag_lab.images import ImageSource, file_identity, is_content, is_same_file, load_image
 from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.filters import build_filter, combine
 from mmrag_lab.store.schema import CollectionRecord
 from mmrag_lab.store.target import target_config
+from mmrag_lab.store.vector_store import Store
 
 __all__ = ["Hit", "SearchQuery", "SearchResults", "search"]
 MAX_K = 16384  # Milvus' top-k limit

@@ -25,8 +25,8 @@ from mmrag_lab.evaluation import (
     recall_at_k,
     write_jsonl,
 )
-from mmrag_lab.evaluation.folders import folder_queries
-from mmrag_lab.evaluation.querysets import Query
+from mmrag_lab.evaluation.inputs.folders import folder_queries
+from mmrag_lab.evaluation.inputs.querysets import Query
 from mmrag_lab.ingestion.pipeline import ingest
 
 SECRET = "milvus-token-canary-3b9f"
@@ -245,7 +245,7 @@ def test_notebook_is_committed_without_outputs():
 def test_notebook_05_runs_headless_and_records_its_key_figures(tmp_path, monkeypatch):
     import papermill
 
-    from mmrag_lab.workbench.recorder import load_record
+    from mmrag_lab.workbench.runtime.recorder import load_record
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("MMRAG_CACHE_DIR", str(tmp_path / "cache"))

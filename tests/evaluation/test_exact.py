@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import mmrag_lab
-from mmrag_lab.evaluation.exact import VectorTable, index_recall
-from mmrag_lab.evaluation.folders import folder_queries
+from mmrag_lab.evaluation.inputs.folders import folder_queries
+from mmrag_lab.evaluation.running.exact import VectorTable, index_recall
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.schema import CORE_FIELDS
+from mmrag_lab.store.vector_store import Store
 
 
 def _filler(store: Store, centres: np.ndarray, per_centre: int = 400, seed: int = 0) -> None:

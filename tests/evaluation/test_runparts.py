@@ -8,11 +8,11 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.evaluation import evaluate, load_run
-from mmrag_lab.evaluation.folders import folder_queries
-from mmrag_lab.evaluation.protocol import describe
-from mmrag_lab.evaluation.retrieval_stage import RetrievalResult, retrieval_stage
-from mmrag_lab.evaluation.rundir import FILES, write_run
-from mmrag_lab.evaluation.runparts import QueryCounts, RunMetrics, Timings
+from mmrag_lab.evaluation.inputs.folders import folder_queries
+from mmrag_lab.evaluation.inputs.protocol import describe
+from mmrag_lab.evaluation.records.rundir import FILES, write_run
+from mmrag_lab.evaluation.records.runparts import QueryCounts, RunMetrics, Timings
+from mmrag_lab.evaluation.running.retrieval_stage import RetrievalResult, retrieval_stage
 from mmrag_lab.ingestion.pipeline import ingest
 
 

@@ -15,9 +15,9 @@ from PIL import Image
 
 from mmrag_lab.cli import main as cli_main
 from mmrag_lab.evaluation import evaluate
-from mmrag_lab.evaluation.querysets import Query
+from mmrag_lab.evaluation.inputs.querysets import Query
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 
 def cli_target(target) -> list[str]:
