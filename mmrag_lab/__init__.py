@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_encoder": "mmrag_lab.encoders",
     "ingest": "mmrag_lab.ingestion",
+    "IngestOptions": "mmrag_lab.ingestion",
     "Store": "mmrag_lab.store",
     "search": "mmrag_lab.retrieval",
     "rerank": "mmrag_lab.reranking",

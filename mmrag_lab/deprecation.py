@@ -1,7 +1,9 @@
 """Keyword arguments renamed in the public API keep working for one release, with a ``DeprecationWarning``.
 
 ``@renamed(query_image="image")`` on a function makes ``f(query_image=x)`` call ``f(image=x)`` after a
-warning that names the new keyword; giving both is a :class:`~mmrag_lab.errors.ConfigError`. The table of
+warning that names the new keyword; giving both is a :class:`~mmrag_lab.errors.ConfigError`.
+``@moved_into("options", IngestOptions, "workers", ...)`` does the same for keywords that became fields of an
+options dataclass: ``f(workers=0)`` calls ``f(options=IngestOptions(workers=0))``. The table of
 names the API and the CLI share is in ARCHITECTURE.md ("One name per parameter").
 """
 
@@ -44,6 +46,36 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
             return function(*args, **kwargs)
 
         wrapper.renamed_keywords = dict(old_to_new)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def moved_into(parameter: str, kind: type, *names: str) -> Callable[[F], F]:
+    """Accept each of ``names``, once a keyword of the function, as a field of the dataclass ``kind`` that
+    its keyword ``parameter`` now takes, with a ``DeprecationWarning``; giving both is a ConfigError."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            moved = {name: kwargs.pop(name) for name in names if name in kwargs}
+            if moved:
+                old = ", ".join(f"{name}=" for name in moved)
+                if kwargs.get(parameter) is not None:
+                    raise ConfigError(
+                        f"{function.__name__}() got {old} and {parameter}=: give them as fields of "
+                        f"{parameter}={kind.__name__}(...) only."
+                    )
+                warnings.warn(
+                    f"{function.__name__}({old}...) is deprecated and goes in the next release; use "
+                    f"{parameter}={kind.__name__}({old}...) instead.",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                kwargs[parameter] = kind(**moved)
+            return function(*args, **kwargs)
+
+        wrapper.moved_keywords = {name: parameter for name in names}  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

@@ -420,3 +420,97 @@ def test_nothing_above_the_store_imports_a_backend_implementation():
     }
     found = {path: names for path, names in found.items() if names}
     assert not found, f"ask the Store (store.backend, store.dialect()), not an implementation: {found}"
+
+
+# --- ingest's data flows one way: phases return values, and the report is made from them in report.py ---
+
+REPORT_MODULE = PACKAGE / "ingestion" / "report.py"
+REPORT_WRITES_ALLOWED = 4  # the cap: fewer than 5 places outside ingestion/report.py write to a report
+MUTATORS = {"append", "extend", "update", "insert", "pop", "clear", "setdefault", "remove"}
+READERS = {"to_dict", "to_json", "write", "summary"}  # the report's methods that change nothing
+
+
+def _report_names(tree: ast.AST, in_ingestion: bool) -> set[str]:
+    """Names in a module that hold an ingest report: parameters annotated ``IngestReport``, names bound to
+    ``IngestReport(...)``, ``IngestReport.assemble(...)`` or ``ingest(...)``, and ``report`` in ingestion/."""
+    names = {"report"} if in_ingestion else set()
+    makers = ("IngestReport", "IngestReport.assemble", "ingest")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            if "IngestReport" in ast.unparse(node.annotation):
+                names.add(node.arg)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
+            called = ast.unparse(node.value.func)
+            if any(called == maker or called.endswith("." + maker) for maker in makers):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names |= {target.id for target in targets if isinstance(target, ast.Name)}
+    return names
+
+
+def _on_report(node: ast.AST, names: set[str]) -> bool:
+    """``report.field`` or ``report.field[...]`` (a write to the field or into it)."""
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in names
+
+
+def report_writes(source: str, in_ingestion: bool = True) -> list[int]:
+    """Lines of ``source`` that write to an ingest report: assignments (plain, augmented, annotated) to its
+        fields, ``setattr`` on it, calls that change a field in place (``report.failed.append(...)``) and calls of
+    its methods but those that only read it."""
+    tree = ast.parse(source)
+    names = _report_names(tree, in_ingestion)
+    lines = []
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Name) and first.id in names:
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            on = node.func.value
+            if node.func.attr in MUTATORS and _on_report(on, names):
+                lines.append(node.lineno)
+            elif isinstance(on, ast.Name) and on.id in names and node.func.attr not in READERS:
+                lines.append(node.lineno)  # a method of the report that sets its fields
+        flat = [t for target in targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+        lines += [node.lineno for target in flat if _on_report(target, names)]
+    return sorted(lines)
+
+
+def test_the_report_write_check_finds_planted_writes():
+    planted = (
+        "def run(report, rows):\n"
+        "    report.ingested += len(rows)\n"
+        "    report.seen = 3\n"
+        "    report.failed.append({})\n"
+        "    report.phases_s['scan'] = 1.0\n"
+        "    setattr(report, 'encoded', 1)\n"
+        "    report.added, report.renamed = 1, 2\n"
+        "    report.add_failure('x', 'y')\n"
+        "    tally.written += 1\n"
+        "    report.write('r.json'), print(report.summary())\n"
+    )
+    assert report_writes(planted) == [2, 3, 4, 5, 6, 7, 7, 8]
+    outside = (
+        "def f(r: IngestReport):\n    r.pruned = 1\n\ndef g():\n    out = ingest('x')\n    out.seen = 2\n"
+    )
+    assert report_writes(outside, in_ingestion=False) == [2, 6]
+
+
+def test_the_ingest_report_is_assembled_in_one_place():
+    """Phases return values; only ingestion/report.py writes to an IngestReport (:meth:`assemble`)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == REPORT_MODULE:
+            continue
+        in_ingestion = path.parent == PACKAGE / "ingestion"
+        source = path.read_text(encoding="utf-8")
+        found += [f"{path.relative_to(ROOT)}:{line}" for line in report_writes(source, in_ingestion)]
+    assert len(found) <= REPORT_WRITES_ALLOWED, (
+        "return a value from the phase and let IngestReport.assemble count it:\n" + "\n".join(found)
+    )

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from mmrag_lab import checks
 from mmrag_lab.cli.options import add_encoder, add_store
+
+if TYPE_CHECKING:
+    from mmrag_lab.ingestion.options import IngestOptions
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -89,17 +93,26 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         prune=args.prune,
         report_path=args.report,
-        workers=args.workers,
         progress=not args.no_progress,
-        fast_decode=args.fast_decode,
-        dtype=args.dtype,
-        gpu_decode=args.gpu_decode,
-        cpu_share=args.cpu_share,
-        shard=args.shard,
-        compile=args.compile,
         replace_metadata=args.replace_metadata,
+        options=ingest_options(args),
     )
     print(report.summary())
     if args.report:
         print(f"report written to {args.report}")
     return 0
+
+
+def ingest_options(args: argparse.Namespace) -> IngestOptions:
+    """The decode and compute options of ``mmrag ingest``'s parsed arguments."""
+    from mmrag_lab.ingestion.options import IngestOptions
+
+    return IngestOptions(
+        workers=args.workers,
+        fast_decode=args.fast_decode,
+        gpu_decode=args.gpu_decode,
+        cpu_share=args.cpu_share,
+        dtype=args.dtype,
+        compile=args.compile,
+        shard=args.shard,
+    )

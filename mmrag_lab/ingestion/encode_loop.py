@@ -17,25 +17,25 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from types import GeneratorType
 
 from tqdm.auto import tqdm
 
-from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.ingestion.cpu_mapper import CpuMapper, default_workers
 from mmrag_lab.ingestion.gpu_mapper import GpuMapper
 from mmrag_lab.ingestion.landing import InFlight, Landing
 from mmrag_lab.ingestion.mapper import PreparedBatch
+from mmrag_lab.ingestion.phases import Encoded
 from mmrag_lab.ingestion.reader import Task
-from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.sidecar import Sidecar
 from mmrag_lab.ingestion.staging import Staging
 from mmrag_lab.ingestion.twins import Twins
-from mmrag_lab.ingestion.writer import RowWriter, make_rows, report_failures
+from mmrag_lab.ingestion.writer import RowWriter, failures, make_rows
+from mmrag_lab.store.vector_store import Store
 
 QUEUE_DEPTH = 3  # batches waiting between a mapper and the model: enough to ride out jitter, bounded
 # Images to encode from which ingest on CUDA compiles the model when not told: where the model's speed-up
@@ -61,6 +61,8 @@ class RunOptions:
         cpu_share: With ``gpu_decode``, the fraction of the files decoded by CPU workers instead.
         compile: Run the model compiled; None = on CUDA from :data:`COMPILE_MIN_IMAGES` images.
         gpu_mappers: With ``gpu_decode``, GPU mappers working side by side, each on a part of the files.
+        compile_mode: ``torch.compile``'s mode when the model is compiled (``Config.compile_mode``).
+        cache_dir: Where a compiled model's caches go (``Config.cache_dir``); None = torch's own.
     """
 
     batch_size: int = 16
@@ -71,6 +73,8 @@ class RunOptions:
     cpu_share: float = 0.0
     compile: bool | None = None
     gpu_mappers: int = GPU_MAPPERS
+    compile_mode: str = "reduce-overhead"
+    cache_dir: str | None = None
 
 
 def should_compile(encoder: Encoder, images: int, choice: bool | None) -> bool:
@@ -80,57 +84,67 @@ def should_compile(encoder: Encoder, images: int, choice: bool | None) -> bool:
     return encoder.device.type == "cuda" and images >= COMPILE_MIN_IMAGES
 
 
+class _Tally:
+    """The encode phase's own counts while it runs (the progress bar reads them)."""
+
+    def __init__(self) -> None:
+        self.encoded = 0
+        self.written = 0
+        self.failed: list[dict[str, str]] = []
+
+    def wrote(self, rows: int) -> None:  # on the writer's thread
+        self.written += rows
+
+
 def run_ingest(
-    tasks: list[Task],
+    tasks: Sequence[Task],
     encoder: Encoder,
-    config: Config,
+    store: Store,
     sidecar: Sidecar,
-    report: IngestReport,
     options: RunOptions,
     twins: Twins | None = None,
-) -> set[str]:
-    """Map ``tasks`` to pixels, embed them in full batches and upsert complete rows.
+) -> Encoded:
+    """Map ``tasks`` to pixels, embed them in full batches and upsert complete rows into ``store``.
 
-    The rows go to the collection named by ``config`` through a :class:`RowWriter` thread. Each task fills
-    one row per name its bytes have. Bad files go to ``report.failed`` (every name of them);
-    ``report.encoded`` counts images encoded, ``report.ingested`` rows the store acknowledged. With
-    ``twins`` (tasks that the plan did not hash), an image whose bytes an earlier one had is not encoded:
-    it is left in ``twins.copies`` for the caller to write.
-
-    Returns:
-        The ids of rows that another process had already stored with the same bytes.
+    The rows go to the store through a :class:`RowWriter` thread. Each task fills one row per name its bytes
+    have. Bad files are listed in the result's ``failed`` (every name of them); ``encoded`` counts images
+    encoded, ``written`` rows the store acknowledged. With ``twins`` (tasks that the plan did not hash), an
+    image whose bytes an earlier one had is not encoded: its rows come back in ``copies``, for the caller
+    to write, and the file in ``duplicates``.
 
     Raises:
         ConfigError: GPU decoding was asked for with a preprocessing it does not reproduce.
     """
     if not tasks:
-        return set()
+        return Encoded()
+    tasks = list(tasks)
     sources = open_mappers(tasks, encoder, options)  # CPU workers fork here, before any thread of ours
     compiled = should_compile(encoder, len(tasks), options.compile)
     staging = Staging(options.batch_size, encoder.image_size, encoder.device, pad=compiled)
-    writer = RowWriter(config, on_written=lambda n: setattr(report, "ingested", report.ingested + n))
+    tally = _Tally()
+    writer = RowWriter(store, on_written=tally.wrote)
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not options.progress, dynamic_ncols=True)
     merged, landing = _Merge(sources), Landing()
     in_flight: InFlight | None = None
 
     def land(flight: InFlight) -> None:
         vectors = landing.land(flight)
-        report.encoded += flight.count
+        tally.encoded += flight.count
         writer.put(make_rows(flight.batch.tasks, vectors, flight.batch.sizes, sidecar))
 
     try:
-        with encoder.compiled(config.cache_dir, config.compile_mode) if compiled else nullcontext():
+        with encoder.compiled(options.cache_dir, options.compile_mode) if compiled else nullcontext():
             for batch in merged:
-                report_failures(report, batch.failed, sidecar)
+                tally.failed += failures(batch.failed, sidecar)
                 done = len(batch.tasks) + len(batch.failed)
-                batch = twins.keep_first(batch, report) if twins is not None else batch
+                batch = twins.keep_first(batch) if twins is not None else batch
                 if batch.pixels is not None and batch.tasks:
                     launched = _launch(encoder, staging, landing, batch)
                     if in_flight is not None:  # the device already has the next batch queued
                         land(in_flight)
                     in_flight = launched
                 bar.update(done)
-                bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
+                bar.set_postfix(stored=tally.written, failed=len(tally.failed), refresh=False)
             if in_flight is not None:
                 land(in_flight)
     finally:
@@ -138,9 +152,17 @@ def run_ingest(
         try:
             writer.close()  # rows still queued are acknowledged here: the bar's last count must include them
         finally:
-            bar.set_postfix(stored=report.ingested, failed=len(report.failed))
+            bar.set_postfix(stored=tally.written, failed=len(tally.failed))
             bar.close()
-    return writer.already
+    found = twins if twins is not None else Twins()
+    return Encoded(
+        tally.encoded,
+        tally.written,
+        tuple(tally.failed),
+        tuple(found.duplicates),
+        tuple(found.copies),
+        frozenset(writer.already),
+    )
 
 
 def open_mappers(tasks: list[Task], encoder: Encoder, options: RunOptions) -> list[Iterator[PreparedBatch]]:

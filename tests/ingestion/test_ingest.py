@@ -241,7 +241,7 @@ def test_writer_reports_bad_rows_and_counts_only_acknowledged_ones(tmp_path):
     with Store.open(config) as store:
         store.ensure_collection(EncoderInfo("tiny", 4, True, "untrained", "x"))
     written = []
-    writer = RowWriter(config, on_written=written.append)
+    writer = RowWriter(Store.open(config), on_written=written.append)
     good = {"path": "/x.jpg", "root": "r", "rel_path": "x.jpg", "content_hash": "b" * 64, "width": 1,
             "height": 1, "file_size": 1, "meta": {}}  # fmt: skip
     writer.put([{"id": "b" * 64, "vector": [0.0, 1.0, 0.0, 0.0], **good}])
