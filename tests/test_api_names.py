@@ -4,6 +4,7 @@ the CLI's parsers, and the shared names work on a real Milvus Lite collection.""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import re
 from pathlib import Path
@@ -67,14 +68,29 @@ def test_the_shared_names_have_the_same_defaults():
         assert signature[name]["exclude_query"].default is True and "image" in signature[name]
 
 
+def test_ingest_takes_its_decode_and_compute_knobs_in_one_exported_options_value():
+    options = inspect.signature(mmrag_lab.ingest).parameters["options"]
+    assert options.default is None and "IngestOptions" in str(options.annotation)
+    assert (
+        mmrag_lab.IngestOptions is mmrag_lab.ingestion.IngestOptions and "IngestOptions" in mmrag_lab.__all__
+    )
+    moved = set(mmrag_lab.ingest.moved_keywords)
+    assert not moved & set(inspect.signature(mmrag_lab.ingest).parameters)
+    assert moved == {field.name for field in dataclasses.fields(mmrag_lab.IngestOptions)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mmrag_lab.IngestOptions().workers = 2  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="workers .--workers. must be a whole number"):
+        mmrag_lab.IngestOptions(workers=-1)
+
+
 @pytest.fixture(scope="module")
 def two_collections(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
     uri = str(tmp_path_factory.mktemp("names") / "names.db")
     config = Config.load(env={}, milvus_uri=uri, collection="first", encoder="tiny", weights="untrained",
                          device="cpu")  # fmt: skip
     for name, folder in (("first", sample_dir / "dress"), ("second", sample_dir)):
-        mmrag_lab.ingest(folder, config=config, collection=name, encoder=tiny_encoder, workers=0,
-                         progress=False)  # fmt: skip
+        mmrag_lab.ingest(folder, config=config, collection=name, encoder=tiny_encoder, progress=False,
+                         options=mmrag_lab.IngestOptions(workers=0))  # fmt: skip
     return config
 
 

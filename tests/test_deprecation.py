@@ -1,14 +1,17 @@
 """Renamed keywords keep working for one release: the old name gives the same result as the new one, with
-a DeprecationWarning that names the new one; both at once is refused (``mmrag_lab/deprecation.py``)."""
+a DeprecationWarning that names the new one; both at once is refused (``mmrag_lab/deprecation.py``). So do
+keywords moved into an options dataclass (``ingest(workers=0)`` is ``ingest(options=IngestOptions(workers=0))``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import pytest
 
 import mmrag_lab
-from mmrag_lab.deprecation import renamed, renamed_key
+import mmrag_lab.ingestion.pipeline as ingest_module
+from mmrag_lab.deprecation import moved_into, renamed, renamed_key
 from mmrag_lab.errors import ConfigError
 
 
@@ -61,3 +64,45 @@ def test_rerank_many_reads_the_old_query_image_key(photos):
         [old] = mmrag_lab.rerank_many([{"results": photos[1:], "query_image": photos[0], "instruction": "x"}])
     [new] = mmrag_lab.rerank_many([{"results": photos[1:], "image": photos[0], "instruction": "x"}])
     assert old.order == new.order and "query_image" not in (old.fallback_reason or "")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Knobs:
+    fast: bool = False
+    width: int = 1
+
+
+@moved_into("knobs", _Knobs, "fast", "width")
+def _run(first, *, knobs=None):
+    return first, knobs
+
+
+def test_keywords_moved_into_an_options_dataclass_still_work_with_a_warning():
+    with pytest.warns(DeprecationWarning, match=r"_run\(fast=, width=\.\.\.\) is deprecated .* use knobs="):
+        assert _run(1, fast=True, width=3) == (1, _Knobs(True, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new way warns nothing
+        assert _run(1, knobs=_Knobs(width=2)) == (1, _Knobs(False, 2))
+    assert _run.moved_keywords == {"fast": "knobs", "width": "knobs"}
+    with pytest.raises(ConfigError, match=r"got width= and knobs=: give them as fields of knobs=_Knobs"):
+        _run(1, knobs=_Knobs(), width=2)
+
+
+@pytest.mark.parametrize("name", ingest_module.MOVED)
+def test_every_moved_ingest_keyword_is_a_field_of_ingest_options(name):
+    assert name in {field.name for field in dataclasses.fields(mmrag_lab.IngestOptions)}
+    assert mmrag_lab.ingest.moved_keywords[name] == "options"
+
+
+def test_ingest_takes_its_old_decode_keywords_for_one_more_release(sample_dir, tiny_encoder, tmp_path):
+    config = mmrag_lab.Config.load(env={}, milvus_uri=str(tmp_path / "old.db"), collection="old")
+    folder = sample_dir / "dress"
+    with pytest.warns(DeprecationWarning, match=r"ingest\(workers=, fast_decode=\.\.\.\) is deprecated"):
+        old = mmrag_lab.ingest(folder, config=config, encoder=tiny_encoder, progress=False, workers=0,
+                               fast_decode=True)  # fmt: skip
+    new = mmrag_lab.ingest(folder, config=config.with_overrides(collection="new"), encoder=tiny_encoder,
+                           progress=False, options=mmrag_lab.IngestOptions(workers=0, fast_decode=True))  # fmt: skip
+    assert old.added == new.added == old.seen > 0 and not old.failed and not new.failed
+    with pytest.raises(ConfigError, match="got workers= and options="):
+        mmrag_lab.ingest(folder, config=config, encoder=tiny_encoder, workers=0,
+                         options=mmrag_lab.IngestOptions())  # fmt: skip
