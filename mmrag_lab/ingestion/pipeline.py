@@ -96,8 +96,9 @@ def ingest(
     cfg = (config or Config.load()).with_overrides(collection=collection, batch_size=batch_size)
     root = _check_folder(images_dir)
     sidecar = load_sidecar(metadata)
-    # The one store of this run. It is opened before the model loads, so that a wrong URI or an unreachable
-    # backend is said at once; the decode workers forked later never use it (see cpu_mapper).
+    # The one store of this run, passed to every phase (the row writer's thread included). It is opened
+    # before the model loads, so that a wrong URI or an unreachable backend is said at once. The decode worker
+    # processes forked later only decode; they never use it.
     with Store.open(cfg) as store:
         if encoder is None:
             encoder = _load_encoder(cfg, options.dtype)
