@@ -20,6 +20,7 @@ _LAZY = {
     "rerank_many": "mmrag_lab.reranking",
     "evaluate": "mmrag_lab.evaluation",
     "compare": "mmrag_lab.evaluation",
+    "EvalProtocol": "mmrag_lab.evaluation",
     "collection_summary": "mmrag_lab.inspection",
     "sample_dir": "mmrag_lab.workbench.runtime.sample",
 }
