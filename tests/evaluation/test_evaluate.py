@@ -305,5 +305,8 @@ def test_evaluate_takes_its_protocol_keywords_for_one_more_release(collection, s
             queries, config=collection, encoder=tiny_encoder, ks=(1, 3), ties="pessimistic", progress=False
         )
     assert old.metrics["retrieval"]["overall"] == new.metrics["retrieval"]["overall"]
-    assert old.metrics["settings"] == new.metrics["settings"] and new.metrics["settings"]["ties"] == "pessimistic"
+    assert (
+        old.metrics["settings"] == new.metrics["settings"]
+        and new.metrics["settings"]["ties"] == "pessimistic"
+    )
     assert "recall@3" in new.metrics["retrieval"]["overall"]
