@@ -18,6 +18,7 @@ _LAZY = {
     "search": "mmrag_lab.retrieval",
     "rerank": "mmrag_lab.reranking",
     "rerank_many": "mmrag_lab.reranking",
+    "PanoramaOptions": "mmrag_lab.reranking",
     "evaluate": "mmrag_lab.evaluation",
     "compare": "mmrag_lab.evaluation",
     "EvalProtocol": "mmrag_lab.evaluation",

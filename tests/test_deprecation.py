@@ -90,3 +90,10 @@ def test_keywords_grouped_into_an_options_dataclass_are_folded_into_it_with_a_wa
         pytest.warns(DeprecationWarning),
     ):
         _tune(1, knobs={"size": 2}, mode="b")
+
+
+def test_rerank_takes_its_panorama_keywords_for_one_more_release(photos):
+    new = mmrag_lab.rerank(photos[1:], photos[0], "in red", panorama=mmrag_lab.PanoramaOptions(grid=(1, 2)))
+    with pytest.warns(DeprecationWarning, match=r"rerank\(grid=\.\.\.\) .* use panorama=PanoramaOptions"):
+        old = mmrag_lab.rerank(photos[1:], photos[0], "in red", grid=(1, 2))
+    assert old.panorama.layout.grid == new.panorama.layout.grid == (1, 2) and old.order == new.order
