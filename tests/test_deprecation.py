@@ -1,6 +1,5 @@
 """Renamed keywords keep working for one release: the old name gives the same result as the new one, with
-a DeprecationWarning that names the new one; both at once is refused (``mmrag_lab/deprecation.py``). So do
-keywords moved into an options dataclass (``ingest(workers=0)`` is ``ingest(options=IngestOptions(workers=0))``)."""
+a DeprecationWarning that names the new one; both at once is refused (``mmrag_lab/deprecation.py``)."""
 
 from __future__ import annotations
 
@@ -10,8 +9,7 @@ import warnings
 import pytest
 
 import mmrag_lab
-import mmrag_lab.ingestion.pipeline as ingest_module
-from mmrag_lab.deprecation import moved_into, renamed, renamed_key
+from mmrag_lab.deprecation import folded, renamed, renamed_key
 from mmrag_lab.errors import ConfigError
 
 
@@ -68,41 +66,51 @@ def test_rerank_many_reads_the_old_query_image_key(photos):
 
 @dataclasses.dataclass(frozen=True)
 class _Knobs:
-    fast: bool = False
-    width: int = 1
+    size: int = 1
+    mode: str = "a"
 
 
-@moved_into("knobs", _Knobs, "fast", "width")
-def _run(first, *, knobs=None):
+@folded("knobs", _Knobs)
+def _tune(first, *, knobs=None):
     return first, knobs
 
 
-def test_keywords_moved_into_an_options_dataclass_still_work_with_a_warning():
-    with pytest.warns(DeprecationWarning, match=r"_run\(fast=, width=\.\.\.\) is deprecated .* use knobs="):
-        assert _run(1, fast=True, width=3) == (1, _Knobs(True, 3))
+def test_keywords_grouped_into_an_options_dataclass_are_folded_into_it_with_a_warning():
+    with pytest.warns(
+        DeprecationWarning, match=r"_tune\(size=\.\.\.\) is deprecated .* use knobs=_Knobs\(size"
+    ):
+        assert _tune(1, size=5) == (1, _Knobs(size=5))
+    with pytest.warns(DeprecationWarning):  # a field given the old way lands on the options given
+        assert _tune(1, knobs=_Knobs(mode="b"), size=5) == (1, _Knobs(size=5, mode="b"))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the new way warns nothing
-        assert _run(1, knobs=_Knobs(width=2)) == (1, _Knobs(False, 2))
-    assert _run.moved_keywords == {"fast": "knobs", "width": "knobs"}
-    with pytest.raises(ConfigError, match=r"got width= and knobs=: give them as fields of knobs=_Knobs"):
-        _run(1, knobs=_Knobs(), width=2)
+        warnings.simplefilter("error")
+        assert _tune(1, knobs=_Knobs(size=2)) == (1, _Knobs(size=2)) and _tune(1) == (1, None)
+    with (
+        pytest.raises(ConfigError, match="knobs must be a _Knobs, got dict"),
+        pytest.warns(DeprecationWarning),
+    ):
+        _tune(1, knobs={"size": 2}, mode="b")
 
 
-@pytest.mark.parametrize("name", ingest_module.MOVED)
-def test_every_moved_ingest_keyword_is_a_field_of_ingest_options(name):
-    assert name in {field.name for field in dataclasses.fields(mmrag_lab.IngestOptions)}
-    assert mmrag_lab.ingest.moved_keywords[name] == "options"
+def test_rerank_takes_its_panorama_keywords_for_one_more_release(photos):
+    new = mmrag_lab.rerank(photos[1:], photos[0], "in red", panorama=mmrag_lab.PanoramaOptions(grid=(1, 2)))
+    with pytest.warns(DeprecationWarning, match=r"rerank\(grid=\.\.\.\) .* use panorama=PanoramaOptions"):
+        old = mmrag_lab.rerank(photos[1:], photos[0], "in red", grid=(1, 2))
+    assert old.panorama.layout.grid == new.panorama.layout.grid == (1, 2) and old.order == new.order
 
 
-def test_ingest_takes_its_old_decode_keywords_for_one_more_release(sample_dir, tiny_encoder, tmp_path):
+def test_ingest_takes_its_decode_keywords_for_one_more_release(sample_dir, tiny_encoder, tmp_path):
+    assert mmrag_lab.ingest.folded_keywords == ("options", mmrag_lab.IngestOptions)
     config = mmrag_lab.Config.load(env={}, milvus_uri=str(tmp_path / "old.db"), collection="old")
     folder = sample_dir / "dress"
-    with pytest.warns(DeprecationWarning, match=r"ingest\(workers=, fast_decode=\.\.\.\) is deprecated"):
+    with pytest.warns(
+        DeprecationWarning, match=r"ingest\(fast_decode=\.\.\., workers=\.\.\.\) is deprecated"
+    ):
         old = mmrag_lab.ingest(folder, config=config, encoder=tiny_encoder, progress=False, workers=0,
                                fast_decode=True)  # fmt: skip
     new = mmrag_lab.ingest(folder, config=config.with_overrides(collection="new"), encoder=tiny_encoder,
                            progress=False, options=mmrag_lab.IngestOptions(workers=0, fast_decode=True))  # fmt: skip
     assert old.added == new.added == old.seen > 0 and not old.failed and not new.failed
-    with pytest.raises(ConfigError, match="got workers= and options="):
-        mmrag_lab.ingest(folder, config=config, encoder=tiny_encoder, workers=0,
+    with pytest.warns(DeprecationWarning), pytest.raises(ConfigError, match="workers .--workers. must be"):
+        mmrag_lab.ingest(folder, config=config, encoder=tiny_encoder, workers=-1,
                          options=mmrag_lab.IngestOptions())  # fmt: skip

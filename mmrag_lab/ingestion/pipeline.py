@@ -20,7 +20,7 @@ import os
 
 from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
-from mmrag_lab.deprecation import moved_into
+from mmrag_lab.deprecation import folded
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.encode_loop import RunOptions, run_ingest
@@ -38,10 +38,9 @@ from mmrag_lab.store.clients import display_uri
 from mmrag_lab.store.vector_store import Store
 
 __all__ = ["IngestOptions", "IngestReport", "encode", "ingest"]
-MOVED = ("workers", "fast_decode", "gpu_decode", "cpu_share", "dtype", "compile", "shard")  # to options=
 
 
-@moved_into("options", IngestOptions, *MOVED)
+@folded("options", IngestOptions)  # its fields were keywords of ingest: they still are, with a warning
 def ingest(
     images_dir: str | os.PathLike,
     *,
