@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack, contextmanager
 
 from mmrag_lab import argtypes, checks
@@ -30,6 +31,7 @@ from mmrag_lab.ingestion.sync import prune as prune_rows
 from mmrag_lab.ingestion.twins import Twins
 from mmrag_lab.store.backend import display_uri
 from mmrag_lab.store.collection import Store
+from mmrag_lab.store.text_fields import parse_columns
 
 __all__ = ["IngestReport", "ingest"]
 MAX_WORKERS = 256
@@ -55,6 +57,7 @@ def ingest(
     shard: str | tuple[int, int] | None = None,
     compile: bool | None = None,
     replace_metadata: bool = False,
+    text_fields: str | Sequence[str] | None = None,
 ) -> IngestReport:
     """Bring the collection in line with the images under ``images_dir``; safe to re-run at any time.
 
@@ -90,12 +93,16 @@ def ingest(
             None = ``config.compile`` (``MMRAG_COMPILE``), whose ``auto`` compiles on CUDA for jobs of at
             least :data:`~mmrag_lab.ingestion.runner.COMPILE_MIN_IMAGES` images.
         replace_metadata: The sidecar is the whole truth: files it does not name lose their metadata.
+        text_fields: Sidecar columns (``"title,caption"``) joined into an analysed text field with a BM25
+            function, for ``search(keywords=...)``; kept up to date with the sidecar. Milvus Lite or a
+            server >= 2.5 only (see :mod:`mmrag_lab.store.text_fields`).
 
     Returns:
         The :class:`IngestReport`. Bad files are listed in ``failed``; they never stop the run.
 
     Raises:
         ConfigError: The folder or the metadata file does not exist, or a setting is wrong.
+        TextSearchUnsupportedError: ``text_fields`` on a backend without BM25 (the Milvus 2.3 server).
         SchemaOutdatedError: The collection has the older content-hash keyed schema (run ``mmrag migrate``).
         CollectionMismatchError: The collection holds vectors of another encoder, dimension or metric.
         StoreLockedError: Another process holds the Milvus Lite file.
@@ -115,8 +122,12 @@ def ingest(
     _check_options(workers, cpu_share, dtype, report_path, prune)
     if replace_metadata and metadata is None:
         raise ConfigError("--replace-metadata needs --metadata FILE: the sidecar that replaces the metadata.")
+    columns = parse_columns("text_fields (--text-fields)", text_fields)
     sidecar = load_sidecar(metadata)
-    Store.open(cfg).close()  # the URI and the backend are checked before the model loads
+    check_columns(columns, sidecar.types if sidecar.source else None)
+    with Store.open(cfg) as probe:  # the URI and the backend are checked before the model loads
+        if columns:
+            probe.require_text_search("--text-fields")
     if encoder is None:
         from mmrag_lab.encoders import load_encoder, pick_device
 
@@ -132,7 +143,7 @@ def ingest(
     )
     with ExitStack() as writing:
         with Store.open(cfg) as store:
-            store.ensure_collection(encoder.info, metadata_types=sidecar.types)
+            store.ensure_collection(encoder.info, metadata_types=sidecar.types, text_fields=columns)
             # From the plan to the last write, other writers of this collection can see this one (Store.writing)
             writing.enter_context(store.writing())
             with _phase(report, "scan"):
@@ -178,6 +189,16 @@ def ingest(
     if report_path is not None:
         report.write(report_path)
     return report
+
+
+def check_columns(columns: tuple[str, ...], known: dict[str, str] | None) -> None:
+    """Refuse text columns that the sidecar given does not have (none given: they may come later)."""
+    missing = [name for name in columns if known is not None and name not in known]
+    if missing:
+        raise ConfigError(
+            f"--text-fields names {', '.join(missing)}, which the sidecar does not have; its columns are "
+            f"{', '.join(sorted(known or {})) or '(none)'}."
+        )
 
 
 def _count(report: IngestReport, plan: Plan, already: set[str]) -> None:
