@@ -21,7 +21,7 @@ class JudgePanel:
     def __init__(self) -> None:
         self.hits: list[Any] = []
         self.toggles: list[widgets.ToggleButtons] = []
-        self.ui = widgets.VBox(layout={"max_height": "320px", "overflow_y": "auto"})
+        self.ui = widgets.VBox()
 
     def show(self, hits: list[Any]) -> None:
         """Offer a toggle for each of ``hits`` (in the order the grid shows them)."""
@@ -32,7 +32,8 @@ class JudgePanel:
                 value=NEUTRAL,
                 description=f"{position}. {Path(str(hit.path)).name}",
                 tooltips=["no judgement", "more like this", "less like this"],
-                style={"description_width": "initial", "button_width": "64px"},
+                style={"description_width": "340px", "button_width": "70px"},
+                layout={"width": "auto", "flex": "0 0 auto"},
             )
             for position, hit in enumerate(self.hits, start=1)
         ]
