@@ -17,15 +17,23 @@ from mmrag_lab.evaluation.aggregate import MAP_KS, MISSING_POLICIES, SUBSET_KS, 
 from mmrag_lab.evaluation.benchmarks import guess_kind, load_queries
 from mmrag_lab.evaluation.costs import check_prices
 from mmrag_lab.evaluation.eval_args import check_call
+from mmrag_lab.evaluation.feedback_eval import (
+    DEFAULT_FEEDBACK_K,
+    feedback_rounds,
+    hybrid_hits,
+    keyword_settings,
+)
 from mmrag_lab.evaluation.metrics import TIE_POLICIES
 from mmrag_lab.evaluation.protocol import describe
 from mmrag_lab.evaluation.querysets import Query
+from mmrag_lab.evaluation.ranking import pool_rows, rank_query, subset_scores
 from mmrag_lab.evaluation.rerank_ab import rerank_stage
 from mmrag_lab.evaluation.retrieval_stage import retrieval_stage
 from mmrag_lab.evaluation.rundir import EvalRun, corpus_identity, query_record, write_run
 from mmrag_lab.evaluation.runparts import QueryCounts, RunConfig, RunEncoder, RunMetrics
-from mmrag_lab.evaluation.submission import short_rankings, write_submission
+from mmrag_lab.evaluation.submission import SUBMISSION_DEPTH, short_rankings, write_submission
 from mmrag_lab.evaluation.templates import apply_template, default_template
+from mmrag_lab.store.collection import Store
 from mmrag_lab.store.target import target_config
 
 
@@ -55,6 +63,10 @@ def evaluate(
     progress: bool = True,
     query_template: str | None = None,
     collection: str | None = None,
+    keywords_from: str | None = None,
+    fusion: str | None = None,
+    feedback_rounds: int = 0,
+    feedback_k: int = DEFAULT_FEEDBACK_K,
 ) -> EvalRun:
     """Evaluate retrieval (and reranking) quality of a collection on a query set.
 
@@ -88,6 +100,14 @@ def evaluate(
         query_template: How an annotation becomes the query text, a name in
             :data:`~mmrag_lab.evaluation.templates.QUERY_TEMPLATES`; default: the encoder's authors' choice.
         collection: Collection name; default ``config.collection`` (a ``store`` given must be open on it).
+        keywords_from: A query-set field whose text is each query's keywords, fused with its vector by
+            Milvus's ``hybrid_search`` (the collection needs a text field; see :mod:`.feedback_eval`).
+        fusion: How keywords are fused: ``rrf`` (default), ``rrf:C`` or ``weighted:W``.
+        feedback_rounds: Simulate this many rounds of relevance feedback by an oracle user (the labelled
+            targets in the top ``feedback_k`` liked, the others unliked); each round is a run folder
+            ``round-N`` inside ``out_dir`` that :func:`compare` pairs with this one. Optimistic by design:
+            see :mod:`.feedback_eval`.
+        feedback_k: Hits judged per round (default 10).
 
     Raises:
         EvaluationError: The query set cannot be read or no query can be evaluated.
@@ -113,45 +133,126 @@ def evaluate(
     settings = _settings(ks, map_ks, subset_ks, protocol, missing, ties, rerank, rerank_top_n)
     template = query_template or default_template(encoder.name if encoder is not None else cfg.encoder)
     loaded, settings["query_template"] = apply_template(loaded, template)
+    settings.update(_extras(keywords_from, fusion, feedback_rounds, feedback_k, loaded, rerank, out_dir))
     stage = retrieval_stage(loaded, cfg, encoder, store, settings, progress)
     summary_args = {"ks": ks, "map_ks": map_ks, "subset_ks": subset_ks, "missing": missing}
-    before = [m.ranked(r.ranking, r.subset) for m, r in zip(stage.matched, stage.retrieved, strict=True)]
-    records = [
-        query_record(m, r, q, [stage.index.path_of(t) for t in m.target_ids])
-        for m, r, q in zip(stage.matched, stage.retrieved, before, strict=True)
-    ]
-    for rec, q in zip(records, before, strict=True):
-        rec["metrics"] = query_metrics(q, **summary_args) if q.scored_targets(missing) else None
-    reranked, rerank_s = {}, None
-    if rerank:
-        t0 = time.perf_counter()
-        reranked = rerank_stage(
-            stage.matched, stage.retrieved, records, stage.table, top_n=rerank_top_n, concurrency=concurrency,
-            prices=prices, summary_args=summary_args, config=cfg, **(rerank_options or {}),
-        )  # fmt: skip
-        rerank_s = time.perf_counter() - t0
-    timings = replace(stage.timings, rerank_s=rerank_s, total_s=time.perf_counter() - started)
-    untrained = bool(stage.encoder.info.untrained)
-    counts = QueryCounts(len(loaded), len(stage.matched), stage.failed, stage.match.as_dict())
-    run = EvalRun(
-        out_dir=Path(out_dir) if out_dir else None,
-        config=RunConfig(cfg.public_dict(), settings, _source(queries), untrained),
-        encoder=RunEncoder(stage.encoder.info, stage.metric),
-        metrics=RunMetrics(
-            untrained,
-            summarize(before, **summary_args),
-            settings,
-            counts,
-            timings,
-            index_recall=stage.index_recall if ann else None,
-            **reranked,
-            extra={"corpus": corpus_identity(stage.table.ids)},
-        ),
-        rankings=records,
-    )
+    scored = _Scored(stage, cfg, settings, summary_args, queries, started, len(loaded))
+    rerank_args = {"top_n": rerank_top_n, "concurrency": concurrency, "prices": prices,
+                   "options": rerank_options or {}} if rerank else None  # fmt: skip
+    run = scored.run(stage.retrieved, out_dir, ann=ann, rerank=rerank_args)
     if out_dir:
         write_run(run, first=_submission(kind, run, stage.index.path_of, loaded) if submission else None)
+    if feedback_rounds:
+        run.metrics.extra["feedback_rounds"] = _rounds(scored, stage, cfg, settings, feedback_rounds, out_dir)
+        if out_dir:
+            write_run(run)
     return run
+
+
+class _Scored:
+    """Rankings of the retrieval stage (round 0, or a feedback round) made into a scored run."""
+
+    def __init__(self, stage, cfg: Config, settings: dict, summary_args: dict, queries, started: float,
+                 n_loaded: int):  # fmt: skip
+        self.stage, self.cfg, self.settings, self.summary_args = stage, cfg, settings, summary_args
+        self.queries, self.started, self.n_loaded = queries, started, n_loaded
+
+    def run(
+        self, retrieved, out_dir, *, ann: bool = False, rerank: dict | None = None, extra=None
+    ) -> EvalRun:
+        stage, summary_args = self.stage, self.summary_args
+        before = [m.ranked(r.ranking, r.subset) for m, r in zip(stage.matched, retrieved, strict=True)]
+        records = [
+            query_record(m, r, q, [stage.index.path_of(t) for t in m.target_ids])
+            for m, r, q in zip(stage.matched, retrieved, before, strict=True)
+        ]
+        for rec, q in zip(records, before, strict=True):
+            rec["metrics"] = (
+                query_metrics(q, **summary_args) if q.scored_targets(summary_args["missing"]) else None
+            )
+        reranked, rerank_s = {}, None
+        if rerank:
+            t0 = time.perf_counter()
+            reranked = rerank_stage(
+                stage.matched, retrieved, records, stage.table, top_n=rerank["top_n"],
+                concurrency=rerank["concurrency"], prices=rerank["prices"], summary_args=summary_args,
+                config=self.cfg, **rerank["options"],
+            )  # fmt: skip
+            rerank_s = time.perf_counter() - t0
+        timings = replace(stage.timings, rerank_s=rerank_s, total_s=time.perf_counter() - self.started)
+        untrained = bool(stage.encoder.info.untrained)
+        counts = QueryCounts(self.n_loaded, len(stage.matched), stage.failed, stage.match.as_dict())
+        settings = {**self.settings, **(extra or {})}
+        return EvalRun(
+            out_dir=Path(out_dir) if out_dir else None,
+            config=RunConfig(self.cfg.public_dict(), settings, _source(self.queries), untrained),
+            encoder=RunEncoder(stage.encoder.info, stage.metric),
+            metrics=RunMetrics(
+                untrained,
+                summarize(before, **summary_args),
+                settings,
+                counts,
+                timings,
+                index_recall=stage.index_recall if ann else None,
+                **reranked,
+                extra={"corpus": corpus_identity(stage.table.ids)},
+            ),  # fmt: skip
+            rankings=records,
+        )
+
+
+def _rounds(scored: _Scored, stage, cfg: Config, settings: dict, rounds: int, out_dir) -> list[dict]:
+    """Feedback rounds 1..N, each written as its own run folder ``round-N`` inside ``out_dir``."""
+    exclude, depth = settings["protocol"]["exclude_reference"], _depth(settings)
+    pools = pool_rows(stage.matched, stage.index, stage.table)
+    k = settings["feedback"]["k"]
+
+    def rank(vectors):
+        if settings.get("keywords"):
+            with Store.open(cfg) as store:
+                hits = hybrid_hits(store, vectors, stage.matched, settings["keywords"], depth + exclude, pools,
+                                   stage.table)  # fmt: skip
+        else:
+            hits = stage.table.search(vectors, depth + exclude, pools, device=cfg.device)
+        subsets = subset_scores(stage.table, vectors, stage.matched)
+        return [rank_query(m, h, s, depth=depth, exclude_reference=exclude, ties=settings["ties"])
+                for m, h, s in zip(stage.matched, hits, subsets, strict=True)]  # fmt: skip
+
+    def score(number, retrieved, judged):
+        folder = Path(out_dir) / f"round-{number}" if out_dir else None
+        liked = sum(sum(judged_one.values()) for judged_one in judged)
+        extra = {"feedback": {**settings["feedback"], "round": number, "liked": liked,
+                              "unliked": sum(map(len, judged)) - liked}}  # fmt: skip
+        run = scored.run(retrieved, folder, extra=extra)
+        if folder is not None:
+            write_run(run)
+        return {"round": number, "run": str(folder) if folder else None, **extra["feedback"],
+                "retrieval": run.metrics["retrieval"]}  # fmt: skip
+
+    return feedback_rounds(stage.vectors, stage.table, stage.matched, rounds, k, rank, score, stage.retrieved)
+
+
+def _depth(settings: dict) -> int:
+    protocol = settings["protocol"]
+    return max(settings["ks"] + settings["map_ks"] + ([SUBMISSION_DEPTH] if protocol["submission"] else []))
+
+
+def _extras(keywords_from, fusion, rounds: int, k: int, loaded, rerank: bool, out_dir) -> dict:
+    """The settings ``--keywords-from`` and ``--feedback-rounds`` add to a run (recorded in it)."""
+    checks.whole_number("feedback_rounds (--feedback-rounds)", rounds, low=0, high=100)
+    checks.whole_number("feedback_k (--feedback-k)", k, high=1000)
+    if rounds and rerank:
+        raise EvaluationError(
+            "--feedback-rounds and --rerank are separate runs; evaluate them one at a time."
+        )
+    out: dict[str, Any] = {}
+    words = keyword_settings(keywords_from, fusion, loaded)
+    if words:
+        out["keywords"] = words
+    if rounds:
+        out["feedback"] = {"method": "Rocchio (alpha 1, beta 0.75, gamma 0.15)", "oracle": "labelled targets",
+                           "k": k, "round": 0, "rounds": rounds}  # fmt: skip
+    return out
 
 
 def _submission(kind: str | None, run: EvalRun, path_of, loaded: Sequence[Query]):
