@@ -60,7 +60,7 @@ def hybrid_hits(
     for vector, m, pool in zip(vectors, matched, pools, strict=True):
         words = _words(m.query, keywords["from"])
         found = (
-            store.hybrid_search(vector, words, depth, None, spec, output_fields=["path"])
+            store.hybrid_search(vector, words, depth, None, spec, output_fields=["path"], provenance=False)
             if words
             else store.search(vector, k=depth, output_fields=["path"])[0]
         )

@@ -72,15 +72,23 @@ ROCCHIO = Rocchio()
 def judged_rows(store: Store, refs: Sequence[Any], option: str) -> list[dict[str, Any]]:
     """The stored rows (``id``, ``path``, ``vector``) that ``refs`` name: row ids, stored paths or hits.
 
+    Ids are looked up in one query, paths in another, whatever the number of judgements.
+
     Raises:
         QueryError: A reference names no stored row (the message says what one looks like).
     """
+    texts = [_text(ref) for ref in refs]
+    ids = [text for text in texts if ROW_ID.match(text)]
+    by_id = {str(row["id"]): row for row in store.get(ids, output_fields=["path", "vector"])} if ids else {}
+    paths = {text: _spellings(text) for text in texts if text not in by_id}
+    wanted = {spelling for spellings in paths.values() for spelling in spellings}
+    stored = store.rows_at_paths(wanted, fields=("path", "vector")) if wanted else []
     found: dict[str, dict[str, Any]] = {}
-    for ref in refs:
-        rows = _lookup(store, ref)
+    for text in texts:
+        rows = [by_id[text]] if text in by_id else [row for row in stored if row["path"] in paths[text]]
         if not rows:
             raise QueryError(
-                f"{option} {str(ref)!r} is not in collection {store.collection!r}: give a stored path (as "
+                f"{option} {text!r} is not in collection {store.collection!r}: give a stored path (as "
                 "search prints it) or a row id."
             )
         found.update((str(row["id"]), row) for row in rows)
@@ -92,14 +100,12 @@ def vectors(rows: Sequence[dict[str, Any]], dim: int) -> np.ndarray:
     return np.asarray([row["vector"] for row in rows], dtype=np.float32).reshape(-1, dim)
 
 
-def _lookup(store: Store, ref: Any) -> list[dict[str, Any]]:
+def _text(ref: Any) -> str:
     ref = getattr(ref, "id", ref)  # a Hit
     if not isinstance(ref, (str, os.PathLike)):
         raise QueryError(f"A judged row is a stored path, a row id or a hit; got {ref!r}.")
-    text = os.fspath(ref)
-    if ROW_ID.match(text):
-        rows = store.get([text], output_fields=["path", "vector"])
-        if rows:
-            return rows
-    paths = {text, os.path.abspath(os.path.expanduser(text)), os.path.realpath(os.path.expanduser(text))}
-    return store.rows_at_paths(paths, fields=("path", "vector"))
+    return os.fspath(ref)
+
+
+def _spellings(text: str) -> set[str]:
+    return {text, os.path.abspath(os.path.expanduser(text)), os.path.realpath(os.path.expanduser(text))}

@@ -83,12 +83,17 @@ class StoreTextSearch:
         filter: str | None = None,
         fusion: tuple[str, float] = ("rrf", RRF_K),
         output_fields: Sequence[str] | None = None,
+        provenance: bool = True,
     ) -> list[dict[str, Any]]:
         """The ``k`` best rows for a query vector and keywords, fused by Milvus (see the module).
 
+        Args:
+            provenance: Also send the two requests alone, to say which found each hit (two more searches).
+
         Returns:
             Hits best first, each with ``score`` (the fused score) and ``found_by``: ``{"dense": {"rank",
-            "score"}, "keywords": {...}}`` for the requests whose top ``k`` held it.
+            "score"}, "keywords": {...}}`` for the requests whose top ``k`` held it (empty without
+            ``provenance``).
         """
         from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
@@ -107,6 +112,8 @@ class StoreTextSearch:
             output_fields=list(output_fields or CORE_FIELDS), consistency_level=SESSION,
         )  # fmt: skip
         fused = [store_rows.to_hit(hit, 1.0) for hit in answer[0]]
+        if not provenance:
+            return _provenance(fused, [])
         dense = _mark(self.search(vector, k=k, filter=filter, output_fields=["id"])[0], DENSE)
         words = self.keyword_search(keywords, k=k, filter=filter, output_fields=["id"])
         return _provenance(fused, dense + words)
