@@ -54,3 +54,12 @@ def test_migrate_adds_text_fields_to_an_old_collection_keeping_every_vector(
     assert hits.paths and all("sleeveless" in hit.meta["title"].lower() for hit in hits)
     with pytest.raises(ConfigError, match="mmrag migrate"):
         ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False, text_fields="title")
+
+
+def test_the_backend_says_whether_it_has_bm25_and_hybrid_search(store_uri):
+    with Store.open(store_uri.config()) as store:
+        reason = store.backend.text_search_refusal(store.client)
+        if store_uri.kind == "lite":
+            assert reason is None and store.backend.bm25_sign == -1.0
+        else:  # the project's Milvus 2.3.5 server
+            assert "Milvus Lite" in reason and ">= 2.5" in reason and "\n" not in reason
