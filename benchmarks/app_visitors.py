@@ -28,7 +28,7 @@ from appserver import AppServer, collection_args  # noqa: E402
 
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.ingestion.pipeline import ingest  # noqa: E402
-from mmrag_lab.workbench.sample import sample_dir, sample_metadata  # noqa: E402
+from mmrag_lab.workbench.runtime.sample import sample_dir, sample_metadata  # noqa: E402
 
 CROWD = 4
 _FCP = "() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null"

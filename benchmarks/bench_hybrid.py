@@ -33,7 +33,7 @@ from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
 from mmrag_lab.retrieval.fusion import Fusion, find_rows  # noqa: E402
 from mmrag_lab.retrieval.query import search  # noqa: E402
-from mmrag_lab.store.collection import Store  # noqa: E402
+from mmrag_lab.store.vector_store import Store  # noqa: E402
 
 DIM = 768
 K = 10

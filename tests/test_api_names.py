@@ -14,8 +14,8 @@ import mmrag_lab
 from mmrag_lab.cli import build_parser
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError
-from mmrag_lab.evaluation.folders import folder_queries
-from mmrag_lab.store.collection import Store
+from mmrag_lab.evaluation.inputs.folders import folder_queries
+from mmrag_lab.store.vector_store import Store
 
 TABLE = Path(__file__).resolve().parents[1] / "ARCHITECTURE.md"
 API = ("ingest", "search", "rerank", "evaluate", "compare", "collection_summary")

@@ -34,10 +34,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
-    from mmrag_lab.store.collection import Store
     from mmrag_lab.store.migrate import migrate
     from mmrag_lab.store.text_fields import parse_columns
     from mmrag_lab.store.text_migrate import add_text_fields
+    from mmrag_lab.store.vector_store import Store
 
     columns = parse_columns("--text-fields", args.text_fields)
     with Store.open(config_from_args(args)) as store:

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmrag_lab.encoders.base import Encoder, EncoderInfo, check_texts, progress
+from mmrag_lab.encoders.base import Encoder, EncoderInfo
+from mmrag_lab.encoders.batches import check_texts, progress
 from mmrag_lab.encoders.compiled import CompiledForward
 from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ConfigError

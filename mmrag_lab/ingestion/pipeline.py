@@ -20,18 +20,18 @@ from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.ingestion.encode_loop import RunOptions, run_ingest
 from mmrag_lab.ingestion.plan import Plan, plan_ingest
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.roots import moved_rule
-from mmrag_lab.ingestion.runner import RunOptions, run_ingest
 from mmrag_lab.ingestion.scan import display_path, parse_shard, scan_images, shard_scan
 from mmrag_lab.ingestion.sidecar import load_sidecar
 from mmrag_lab.ingestion.sync import check_prune, drop_superseded, write_copies, write_updates
 from mmrag_lab.ingestion.sync import prune as prune_rows
 from mmrag_lab.ingestion.twins import Twins
-from mmrag_lab.store.backend import display_uri
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.clients import display_uri
 from mmrag_lab.store.text_fields import parse_columns
+from mmrag_lab.store.vector_store import Store
 
 __all__ = ["IngestReport", "ingest"]
 MAX_WORKERS = 256
@@ -91,7 +91,7 @@ def ingest(
             N processes or machines can share one folder and one collection (see docs/features.md).
         compile: Run the model compiled by ``torch.compile`` (eager, said in one line, where that fails);
             None = ``config.compile`` (``MMRAG_COMPILE``), whose ``auto`` compiles on CUDA for jobs of at
-            least :data:`~mmrag_lab.ingestion.runner.COMPILE_MIN_IMAGES` images.
+            least :data:`~mmrag_lab.ingestion.encode_loop.COMPILE_MIN_IMAGES` images.
         replace_metadata: The sidecar is the whole truth: files it does not name lose their metadata.
         text_fields: Sidecar columns (``"title,caption"``) joined into an analysed text field with a BM25
             function, for ``search(keywords=...)``; kept up to date with the sidecar. Milvus Lite or a

@@ -42,8 +42,8 @@ from mmrag_lab.ingestion.scan import (
     in_shard,
 )
 from mmrag_lab.ingestion.sidecar import Sidecar
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.schema import row_id
+from mmrag_lab.store.vector_store import Store
 
 UPDATABLE = ("path", "file_size", "meta")
 STORED_FIELDS = ("content_hash", "path", "rel_path", "file_size", "meta")

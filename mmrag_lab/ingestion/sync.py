@@ -5,8 +5,8 @@ from __future__ import annotations
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.plan import Plan
 from mmrag_lab.ingestion.report import IngestReport
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.rows import ID_CHUNK, chunks
+from mmrag_lab.store.vector_store import Store
 
 PRUNE_SHARE = 0.5  # a prune may delete up to this share of a folder's rows; more needs prune="all"
 

@@ -23,7 +23,7 @@ from mmrag_lab.ingestion.plan import partial_row
 from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.sidecar import Sidecar
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 # Rows between flushes. Each upsert is durable once acknowledged (Milvus Lite appends it to its write-ahead
 # log, a server to its message log); a periodic flush only bounds how much log a restart must replay.

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from mmrag_lab.errors import QueryError
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 ROW_ID = re.compile(r"^[0-9a-f]{64}$")
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from mmrag_lab.errors import QueryError
 from mmrag_lab.images import is_same_file
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.keyword_search import RRF_K
+from mmrag_lab.store.vector_store import Store
 
 MAX_K = 16384  # Milvus' top-k limit
 FUSIONS = "rrf, rrf:C (C > 0, default 60) or weighted:W (W from 0 to 1, the keywords' weight)"

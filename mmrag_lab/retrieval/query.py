@@ -30,11 +30,11 @@ from mmrag_lab.images import ImageSource, file_identity, is_content, load_image
 from mmrag_lab.retrieval.feedback import ROCCHIO, judged_rows, vectors
 from mmrag_lab.retrieval.fusion import MAX_K, Fusion, find_rows
 from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.filters import build_filter, combine
 from mmrag_lab.store.rows import in_filter
 from mmrag_lab.store.schema import CollectionRecord
 from mmrag_lab.store.target import target_config
+from mmrag_lab.store.vector_store import Store
 
 __all__ = ["MAX_K", "Hit", "SearchQuery", "SearchResults", "search"]
 

@@ -37,7 +37,7 @@ class Hit:
 
     @classmethod
     def from_row(cls, rank: int, row: dict[str, Any]) -> Hit:
-        """A hit from one row as :meth:`mmrag_lab.store.collection.Store.search` returns it."""
+        """A hit from one row as :meth:`mmrag_lab.store.vector_store.Store.search` returns it."""
         return cls(
             rank=rank,
             id=str(row["id"]),

@@ -33,7 +33,7 @@ RRF_K = 60  # RRF's constant (Cormack et al. 2009; Milvus's default)
 
 
 class StoreTextSearch:
-    """The BM25 and hybrid half of :class:`~mmrag_lab.store.collection.Store`."""
+    """The BM25 and hybrid half of :class:`~mmrag_lab.store.vector_store.Store`."""
 
     def require_text_search(self, option: str) -> None:
         """Refuse ``option`` on a backend without BM25 and hybrid search, in one line, before any work.

@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mmrag_lab.errors import StoreError, StoreFailedError
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.metatypes import infer_types
 from mmrag_lab.store.record import RECORD_FORMAT
 from mmrag_lab.store.schema import FORMAT1_FIELDS, row_id
+from mmrag_lab.store.vector_store import Store
 
 SUFFIX = "__mmrag_migrating"
 BATCH = 2000

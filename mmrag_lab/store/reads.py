@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from mmrag_lab.store import backend as clients
-from mmrag_lab.store import retry
+from mmrag_lab.store import clients, retry
 from mmrag_lab.store import rows as store_rows
 from mmrag_lab.store.filters import string_literal
 from mmrag_lab.store.rows import ID_CHUNK, SESSION, STRONG
@@ -16,7 +15,7 @@ from mmrag_lab.store.schema import CORE_FIELDS, search_params
 
 
 class StoreReads:
-    """The read half of :class:`~mmrag_lab.store.collection.Store` (it supplies ``client`` and ``_call``)."""
+    """The read half of :class:`~mmrag_lab.store.vector_store.Store` (it supplies ``client`` and ``_call``)."""
 
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
         """The subset of ``ids`` already stored."""

@@ -17,15 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mmrag_lab.errors import StoreError, StoreFailedError, StoreStalledError
-from mmrag_lab.store.backends.base import (
-    RECONNECT,
-    RELOAD,
-    REPAIR,
-    error_text,
-    failures,
-    lost_connection,
-    timed_out,
-)
+from mmrag_lab.store.backends.base import RECONNECT, RELOAD, REPAIR
+from mmrag_lab.store.backends.connect import error_text, failures, lost_connection, timed_out
 
 ATTEMPTS = 3  # the default of Config.milvus_attempts
 # Calls that wait for the server's own work (sealing segments, building an index): no per-call deadline.

@@ -65,7 +65,7 @@ SEARCH_EF = LITE_SEARCH_EF
 def build_schema(dim: int, fields: tuple[str, ...] = CORE_FIELDS, text: bool = False):
     """The explicit collection schema for ``dim``-dimensional vectors (``fields``: which core fields;
     ``text``: with the analysed text field and its BM25 sparse field, see :mod:`.text_fields`)."""
-    from pymilvus import DataType, MilvusClient  # loaded with the client (see backends.base.quiet_grpc)
+    from pymilvus import DataType, MilvusClient  # loaded with the client (see backends.connect.quiet_grpc)
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH, is_primary=True)

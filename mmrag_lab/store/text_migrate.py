@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from mmrag_lab.errors import StoreFailedError
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.migrate import BATCH, COPIED, SUFFIX
 from mmrag_lab.store.schema import CORE_FIELDS
+from mmrag_lab.store.vector_store import Store
 
 
 @dataclass(frozen=True)

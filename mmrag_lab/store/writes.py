@@ -35,7 +35,7 @@ _SESSIONS_GUARD = threading.Lock()
 
 
 class StoreWrites:
-    """The write half of :class:`~mmrag_lab.store.collection.Store` (it supplies ``client`` and ``_call``)."""
+    """The write half of :class:`~mmrag_lab.store.vector_store.Store` (it supplies ``client`` and ``_call``)."""
 
     def insert(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write complete rows (``id``, ``vector`` and the :data:`CORE_FIELDS`), batched under the RPC cap.

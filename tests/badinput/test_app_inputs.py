@@ -17,8 +17,8 @@ from PIL import Image
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
-from mmrag_lab.workbench.app import SearchApp
+from mmrag_lab.store.vector_store import Store
+from mmrag_lab.workbench.widgets.search_app import SearchApp
 
 TRACEBACK = "Traceback (most recent call last)"
 MAX_UPLOAD_MB = 0.05  # 50 kB, so that an oversized upload is cheap to make

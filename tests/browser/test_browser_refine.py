@@ -11,7 +11,7 @@ from appserver import AppServer, collection_args
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.workbench.sample import sample_metadata
+from mmrag_lab.workbench.runtime.sample import sample_metadata
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 LOAD_MS = 120_000

@@ -87,7 +87,7 @@ def test_lite_status_takes_uri_like_every_command_and_the_positional_still_works
 def test_lite_status_uri_reports_a_running_server(tmp_path, sample_dir):
     db = str(tmp_path / "served.db")
     from mmrag_lab.config import Config
-    from mmrag_lab.store.collection import Store
+    from mmrag_lab.store.vector_store import Store
 
     with Store.open(Config.load(env={}, milvus_uri=db, collection="c")) as store:
         store.collections()  # the file's server starts

@@ -15,8 +15,8 @@ from PIL import Image
 
 from mmrag_lab.encoders import PRESETS, load_encoder, pick_dtype
 from mmrag_lab.encoders import weights as W
-from mmrag_lab.encoders.eva_vit import rotary_tables
-from mmrag_lab.encoders.visualized_bge import VisualizedBGEModel
+from mmrag_lab.encoders.visualized_bge.eva_vit import rotary_tables
+from mmrag_lab.encoders.visualized_bge.model import VisualizedBGEModel
 from mmrag_lab.errors import CheckpointMismatchError, ConfigError, UntrainedWeightsWarning, WeightsError
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "visualized-bge-parity"
@@ -263,7 +263,7 @@ def test_dtype_and_device_choices():
 
 def test_roberta_style_positions_start_after_padding():
     """bge-m3's text side (XLM-RoBERTa) numbers plain-text positions from pad_id + 1, like upstream."""
-    from mmrag_lab.encoders.bert import Embeddings, TextConfig
+    from mmrag_lab.encoders.visualized_bge.bert import Embeddings, TextConfig
 
     cfg = TextConfig(
         vocab_size=50,
@@ -284,7 +284,7 @@ def test_roberta_style_positions_start_after_padding():
 
 @pytest.mark.slow
 def test_m3_preset_architecture_builds():
-    from mmrag_lab.encoders.bert import TextConfig
+    from mmrag_lab.encoders.visualized_bge.bert import TextConfig
 
     preset = PRESETS["visualized-bge-m3"]
     assert preset.vision.num_patches == 256 and preset.vision.heads == 16

@@ -9,10 +9,10 @@ import pytest
 
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation import EvalRun, compare, load_run
-from mmrag_lab.evaluation.aggregate import RankedQuery, best_target_rank, query_metrics, summarize
-from mmrag_lab.evaluation.metrics import target_ranks
-from mmrag_lab.evaluation.rundir import corpus_identity, write_run
-from mmrag_lab.evaluation.runparts import RunConfig, RunEncoder, RunMetrics
+from mmrag_lab.evaluation.records.rundir import corpus_identity, write_run
+from mmrag_lab.evaluation.records.runparts import RunConfig, RunEncoder, RunMetrics
+from mmrag_lab.evaluation.running.aggregate import RankedQuery, best_target_rank, query_metrics, summarize
+from mmrag_lab.evaluation.running.metrics import target_ranks
 
 SAMPLE = sorted((Path(__file__).resolve().parents[2] / "mmrag_lab" / "sample" / "images").rglob("*.jpg"))
 CORPUS = [f"c{i}" for i in range(40)]

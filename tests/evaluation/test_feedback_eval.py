@@ -15,12 +15,12 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import EvaluationError
-from mmrag_lab.evaluation.compare import compare
-from mmrag_lab.evaluation.folders import folder_queries
-from mmrag_lab.evaluation.rundir import load_run
-from mmrag_lab.evaluation.runner import evaluate
+from mmrag_lab.evaluation.comparing.compare import compare
+from mmrag_lab.evaluation.inputs.folders import folder_queries
+from mmrag_lab.evaluation.records.rundir import load_run
+from mmrag_lab.evaluation.running.evaluate_run import evaluate
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.workbench.sample import sample_metadata
+from mmrag_lab.workbench.runtime.sample import sample_metadata
 
 K = 5
 

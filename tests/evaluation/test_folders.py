@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from mmrag_lab.errors import EvaluationError
-from mmrag_lab.evaluation.folders import folder_queries
+from mmrag_lab.evaluation.inputs.folders import folder_queries
 
 
 def _jpeg(path, color) -> None:

@@ -19,7 +19,7 @@ from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.evaluation import join_fashioniq_captions, load_run
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 
 @pytest.fixture(scope="module")

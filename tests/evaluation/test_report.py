@@ -9,9 +9,14 @@ from PIL import Image
 
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation import RankedQuery, summarize
-from mmrag_lab.evaluation.costs import RerankOutcome, check_prices, rerank_stats
-from mmrag_lab.evaluation.report import compare_runs, plot_recall_curve, plot_rerank, results_table
-from mmrag_lab.evaluation.rerank_ab import merge_subset, rank_move
+from mmrag_lab.evaluation.records.run_tables import (
+    compare_runs,
+    plot_recall_curve,
+    plot_rerank,
+    results_table,
+)
+from mmrag_lab.evaluation.running.costs import RerankOutcome, check_prices, rerank_stats
+from mmrag_lab.evaluation.running.rerank_ab import merge_subset, rank_move
 
 
 def _metrics(hit_first: bool) -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mmrag_lab.errors import EvaluationError
-from mmrag_lab.evaluation.querysets import Query
-from mmrag_lab.evaluation.templates import QUERY_TEMPLATES, apply_template, default_template
+from mmrag_lab.evaluation.inputs.querysets import Query
+from mmrag_lab.evaluation.inputs.templates import QUERY_TEMPLATES, apply_template, default_template
 
 
 def _circo(concept: str | None) -> Query:

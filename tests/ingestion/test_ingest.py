@@ -21,7 +21,7 @@ from mmrag_lab.ingestion.cpu_mapper import PrepareDataset
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.scan import ImageFile, content_id, to_fs_path
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 
 def run_ingest(folder, target, encoder, **options):

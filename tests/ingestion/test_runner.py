@@ -16,7 +16,7 @@ from mmrag_lab.errors import ConfigError, ImageLoadError
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.ingestion.reader import Task, read_checked
 from mmrag_lab.ingestion.scan import RACY_NS, ImageFile, content_id, hash_stamped
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 
 def write_photos(folder, count: int) -> None:
@@ -138,7 +138,7 @@ def test_the_compile_flag_reaches_ingest_and_every_device_process():
 
 @pytest.mark.parametrize("mappers", [1, 2, 3, 9])
 def test_gpu_mappers_share_whole_batches_and_every_file_once(tmp_path, tiny_encoder, mappers):
-    from mmrag_lab.ingestion.runner import RunOptions, open_mappers
+    from mmrag_lab.ingestion.encode_loop import RunOptions, open_mappers
     from mmrag_lab.ingestion.scan import hash_files, scan_images
 
     folder = tmp_path / "photos"

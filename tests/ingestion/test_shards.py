@@ -15,7 +15,7 @@ from mmrag_lab.cli.devices import child_commands, parse_devices
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.scan import in_shard, parse_shard
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 RELS = [f"part{i % 7}/img_{i:05d}.jpg" for i in range(3000)]
 

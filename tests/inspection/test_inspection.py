@@ -8,10 +8,10 @@ import pytest
 from mmrag_lab.config import Config
 from mmrag_lab.errors import StoreError
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.inspection import collection as inspection
+from mmrag_lab.inspection import summary as inspection
 from mmrag_lab.retrieval.query import search
-from mmrag_lab.store.collection import Store
-from mmrag_lab.workbench.sample import sample_metadata
+from mmrag_lab.store.vector_store import Store
+from mmrag_lab.workbench.runtime.sample import sample_metadata
 
 
 @pytest.fixture(scope="module")

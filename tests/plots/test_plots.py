@@ -8,11 +8,11 @@ from IPython.core.interactiveshell import InteractiveShell
 from matplotlib.figure import Figure
 
 from mmrag_lab.inspection import plots as plots_inspect
-from mmrag_lab.inspection.collection import DuplicatePair
+from mmrag_lab.inspection.summary import DuplicatePair
 from mmrag_lab.plots import figures as plots
 from mmrag_lab.reranking.result import RerankResult, fallback
 from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
-from mmrag_lab.workbench.recorder import describe_figure
+from mmrag_lab.workbench.runtime.recorder import describe_figure
 
 
 @pytest.fixture(scope="module")

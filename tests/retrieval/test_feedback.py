@@ -17,7 +17,7 @@ from mmrag_lab.errors import QueryError
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.retrieval.feedback import Rocchio
 from mmrag_lab.retrieval.query import search
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 from tests.retrieval.hybrid_corpus import make_corpus
 
 CLI = [sys.executable, "-m", "mmrag_lab.cli"]

@@ -11,7 +11,7 @@ from mmrag_lab.errors import QueryError
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.retrieval.fusion import Fusion
 from mmrag_lab.retrieval.query import search
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 from tests.retrieval.hybrid_corpus import KEYWORD, make_corpus
 
 

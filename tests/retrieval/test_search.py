@@ -16,8 +16,8 @@ from mmrag_lab.config import Config
 from mmrag_lab.errors import CollectionMismatchError, QueryError, StoreError
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.retrieval.query import Hit, SearchResults, search
-from mmrag_lab.store.collection import Store
-from mmrag_lab.workbench.sample import sample_metadata
+from mmrag_lab.store.vector_store import Store
+from mmrag_lab.workbench.runtime.sample import sample_metadata
 
 HOSTILE = [
     'say "hi"',

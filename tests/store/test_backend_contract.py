@@ -25,8 +25,8 @@ from mmrag_lab.errors import (
 from mmrag_lab.retrieval.query import search
 from mmrag_lab.store import lite_discovery
 from mmrag_lab.store.backends import Backend, backend_for, display_uri
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.filters import LITE, SERVER_2_3, build_filter
+from mmrag_lab.store.vector_store import Store
 
 INFO = EncoderInfo(name="tiny", dim=8, untrained=True, weights="untrained", fingerprint="f00d")
 # What each backend must say about itself (the server is the 2.3.5 standalone of tests/conftest.py).

@@ -10,9 +10,9 @@ from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
 from mmrag_lab.errors import CollectionMismatchError, ConfigError
 from mmrag_lab.store import writes as store_writes
-from mmrag_lab.store.backend import display_uri
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.clients import display_uri
 from mmrag_lab.store.schema import CORE_FIELDS
+from mmrag_lab.store.vector_store import Store
 
 INFO = EncoderInfo(name="tiny", dim=8, untrained=True, weights="untrained", fingerprint="f00d")
 

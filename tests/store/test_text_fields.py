@@ -13,9 +13,9 @@ from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.retrieval.query import search
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.text_fields import parse_columns, text_of
-from mmrag_lab.workbench.sample import sample_metadata
+from mmrag_lab.store.vector_store import Store
+from mmrag_lab.workbench.runtime.sample import sample_metadata
 
 
 def test_text_of_joins_the_named_columns_it_has():

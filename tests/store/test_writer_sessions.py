@@ -18,7 +18,7 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 INFO = EncoderInfo("tiny", 8, True, "untrained", "0")
@@ -62,7 +62,7 @@ def other_process(uri: str, body: str) -> subprocess.Popen:
         f"""
         import sys
         from mmrag_lab.config import Config
-        from mmrag_lab.store.collection import Store
+        from mmrag_lab.store.vector_store import Store
         store = Store.open(Config.load(env={{}}, milvus_uri={uri!r}, collection="s"))
         """
     ) + textwrap.dedent(body)

@@ -13,11 +13,17 @@ from PIL import Image
 from mmrag_lab.config import Config
 from mmrag_lab.errors import QueryError
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 from mmrag_lab.store.where import parse_where
-from mmrag_lab.workbench.app import NO_PICK, SearchApp
-from mmrag_lab.workbench.app_backend import AppBackend, choices, folder_choices, folder_images, parse_filter
-from mmrag_lab.workbench.sample import sample_metadata
+from mmrag_lab.workbench.runtime.sample import sample_metadata
+from mmrag_lab.workbench.widgets.search_app import NO_PICK, SearchApp
+from mmrag_lab.workbench.widgets.search_backend import (
+    AppBackend,
+    choices,
+    folder_choices,
+    folder_images,
+    parse_filter,
+)
 
 
 @pytest.fixture(scope="module")

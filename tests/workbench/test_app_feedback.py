@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from mmrag_lab.workbench.judging import LIKE, UNLIKE
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.workbench.app import SearchApp
-from mmrag_lab.workbench.judging import LIKE, UNLIKE
-from mmrag_lab.workbench.sample import sample_metadata
+from mmrag_lab.workbench.runtime.sample import sample_metadata
+from mmrag_lab.workbench.widgets.search_app import SearchApp
 
 
 @pytest.fixture(scope="module")

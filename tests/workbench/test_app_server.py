@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from tornado import web
 
-from mmrag_lab.workbench.app_server import CappedKernelManager
+from mmrag_lab.workbench.serving.app_server import CappedKernelManager
 
 
 def run_apart(scenario):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mmrag_lab.workbench.colab import MARK, cell_source, write_cells
+from mmrag_lab.workbench.runtime.colab import MARK, cell_source, write_cells
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 STANDIN = """

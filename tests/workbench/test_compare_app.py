@@ -8,9 +8,9 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.workbench.compare_app import NO_COLLECTION, CompareApp
-from mmrag_lab.workbench.compare_backend import list_collections
-from mmrag_lab.workbench.sample import sample_metadata
+from mmrag_lab.workbench.runtime.sample import sample_metadata
+from mmrag_lab.workbench.widgets.compare_app import NO_COLLECTION, CompareApp
+from mmrag_lab.workbench.widgets.compare_backend import list_collections
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def uri(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
     for folder in ("dress", "hat"):
         ingest(sample_dir / folder, config=config.with_overrides(collection="some"), encoder=tiny_encoder,
                progress=False, workers=0)  # fmt: skip
-    from mmrag_lab.store.collection import Store
+    from mmrag_lab.store.vector_store import Store
 
     with Store.open(config, collection="other") as store:
         store.client.create_collection("other", dimension=4)

@@ -8,8 +8,8 @@ import json
 import pytest
 from openai_stub import OpenAIStub
 
-from mmrag_lab.workbench.recorder import load_record
-from mmrag_lab.workbench.runs import NOTEBOOKS, NOTEBOOKS_DIR, run_notebook
+from mmrag_lab.workbench.runtime.notebook_runs import NOTEBOOKS, NOTEBOOKS_DIR, run_notebook
+from mmrag_lab.workbench.runtime.recorder import load_record
 
 pytestmark = pytest.mark.slow
 ENCODERS = ["tiny", "tiny-clip"]  # two untrained presets, each in its own collection

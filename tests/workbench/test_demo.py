@@ -1,4 +1,4 @@
-"""``make demo`` (``python -m mmrag_lab.workbench.demo``) on this offline machine: exit 0 and say what the user got."""
+"""``make demo`` (``python -m mmrag_lab.workbench.runtime.demo``) on this offline machine: exit 0 and say what the user got."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.reranking.llm import reranker_configured
-from mmrag_lab.workbench import demo_report
-from mmrag_lab.workbench.demo import banner, collection_name
-from mmrag_lab.workbench.weights_choice import WeightsChoice
+from mmrag_lab.workbench.runtime import demo_report
+from mmrag_lab.workbench.runtime.demo import banner, collection_name
+from mmrag_lab.workbench.runtime.weights_choice import WeightsChoice
 
 
 def _closed_port() -> int:
@@ -31,7 +31,7 @@ def test_demo_runs_offline_and_says_what_the_user_got(tmp_path):
     env.update(MMRAG_ENCODER="tiny", MMRAG_DEVICE="cpu", MMRAG_CACHE_DIR=str(tmp_path / "cache"),
                HF_ENDPOINT=f"http://127.0.0.1:{_closed_port()}")  # fmt: skip
     out = tmp_path / "runs"
-    done = subprocess.run([sys.executable, "-m", "mmrag_lab.workbench.demo", "--out", str(out)], env=env, cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "mmrag_lab.workbench.runtime.demo", "--out", str(out)], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     text = done.stdout

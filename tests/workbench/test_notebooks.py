@@ -17,8 +17,8 @@ import pytest
 from openai_stub import OpenAIStub
 
 from mmrag_lab.errors import ConfigError
-from mmrag_lab.workbench.recorder import load_record
-from mmrag_lab.workbench.runs import NOTEBOOKS_DIR, check_parameters, run_notebook
+from mmrag_lab.workbench.runtime.notebook_runs import NOTEBOOKS_DIR, check_parameters, run_notebook
+from mmrag_lab.workbench.runtime.recorder import load_record
 
 K = 5
 STUB_RANKING = [3, 1, 4, 0, 2]

@@ -9,10 +9,10 @@ import pytest
 from mmrag_lab.config import Config
 from mmrag_lab.errors import StoreError
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
-from mmrag_lab.workbench.app import SearchApp
-from mmrag_lab.workbench.guard import guarded, one_line
-from mmrag_lab.workbench.page import app_page
+from mmrag_lab.store.vector_store import Store
+from mmrag_lab.workbench.serving.page import app_page
+from mmrag_lab.workbench.serving.page_guard import guarded, one_line
+from mmrag_lab.workbench.widgets.search_app import SearchApp
 
 
 @pytest.fixture(scope="module")

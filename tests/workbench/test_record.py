@@ -11,7 +11,7 @@ from PIL import Image
 
 from mmrag_lab.plots.figures import titled
 from mmrag_lab.retrieval.results import Hit
-from mmrag_lab.workbench.recorder import Recorder, describe_figure, load_record, to_jsonable
+from mmrag_lab.workbench.runtime.recorder import Recorder, describe_figure, load_record, to_jsonable
 
 
 def _figure(untrained: bool) -> Figure:

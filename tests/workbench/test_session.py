@@ -7,7 +7,7 @@ from PIL import Image
 
 from mmrag_lab.config import Config
 from mmrag_lab.reranking.llm import reranker_configured
-from mmrag_lab.workbench.session import reranker_status, setup
+from mmrag_lab.workbench.runtime.session import reranker_status, setup
 
 
 def test_the_default_query_image_is_never_a_checkpoint_copy(tmp_path):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from mmrag_lab.errors import ImageLoadError
 from mmrag_lab.images import CONTENT_HASH
-from mmrag_lab.workbench.upload import first_upload, read_upload
+from mmrag_lab.workbench.widgets.upload import first_upload, read_upload
 
 
 def _jpeg(size=(64, 48)) -> bytes:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mmrag_lab.encoders.presets import WEIGHTS_REPO
-from mmrag_lab.workbench.weights_choice import how_to_get_weights, hub_reachable, pick_weights
+from mmrag_lab.workbench.runtime.weights_choice import how_to_get_weights, hub_reachable, pick_weights
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +75,7 @@ def test_hf_hub_offline_skips_the_probe(monkeypatch):
 
 
 def test_the_untrained_banner_renders_code_and_links(tmp_path):
-    from mmrag_lab.workbench.session import setup
+    from mmrag_lab.workbench.runtime.session import setup
 
     session = setup("x", encoder="visualized-bge-base", weights="untrained", uri=str(tmp_path / "x.db"))
     banner = session._repr_markdown_().split("</div>")[0]

@@ -24,7 +24,8 @@ from mmrag_lab.errors import (
     StoreRepairedWarning,
 )
 from mmrag_lab.store import lite_discovery
-from mmrag_lab.store.backends.base import RECONNECT, REPAIR, Backend, error_text, lost_connection, new_client
+from mmrag_lab.store.backends.base import RECONNECT, REPAIR, Backend
+from mmrag_lab.store.backends.connect import error_text, lost_connection, new_client
 from mmrag_lab.store.filters import LITE, Dialect
 from mmrag_lab.store.schema import LITE_SEARCH_EF
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag_lab.config import SERVER_SCHEMES
 from mmrag_lab.redaction import public_url
-from mmrag_lab.store.backends.base import Backend, new_client, version_at_least
+from mmrag_lab.store.backends.base import Backend
+from mmrag_lab.store.backends.connect import new_client, version_at_least
 from mmrag_lab.store.schema import SERVER_SEARCH_EF
 
 if TYPE_CHECKING:
