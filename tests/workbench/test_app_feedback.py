@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mmrag_lab.workbench.judging import LIKE, UNLIKE
+from mmrag_lab.workbench.widgets.judging import LIKE, UNLIKE
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
