@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from mmrag_lab.workbench.widgets.judging import LIKE, UNLIKE
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.workbench.runtime.sample import sample_metadata
+from mmrag_lab.workbench.widgets.judging import LIKE, UNLIKE
 from mmrag_lab.workbench.widgets.search_app import SearchApp
 
 
