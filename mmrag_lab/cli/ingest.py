@@ -37,6 +37,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="with --metadata: files the sidecar does not list lose their metadata (the sidecar is all of it)",
     )
+    parser.add_argument(
+        "--text-fields",
+        metavar="COLUMNS",
+        help="sidecar columns (e.g. title,caption) joined into an analysed text field with BM25, for "
+        "search --keywords (Milvus Lite or a server >= 2.5)",
+    )
     pruning = parser.add_mutually_exclusive_group()
     pruning.add_argument(
         "--prune", action="store_true", help="delete this folder's rows whose files are gone (at most half)"
@@ -96,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         replace_metadata=args.replace_metadata,
         options=ingest_options(args),
+        text_fields=args.text_fields,
     )
     print(report.summary())
     if args.report:

@@ -17,6 +17,7 @@ same inputs that returns an :class:`~.phases.Encoded`.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
@@ -35,6 +36,7 @@ from mmrag_lab.ingestion.sync import check_prune, drop_superseded, write_copies,
 from mmrag_lab.ingestion.sync import prune as prune_rows
 from mmrag_lab.ingestion.twins import Twins
 from mmrag_lab.store.clients import display_uri
+from mmrag_lab.store.text_fields import parse_columns
 from mmrag_lab.store.vector_store import Store
 
 __all__ = ["IngestOptions", "IngestReport", "encode", "ingest"]
@@ -54,6 +56,7 @@ def ingest(
     collection: str | None = None,
     replace_metadata: bool = False,
     options: IngestOptions | None = None,
+    text_fields: str | Sequence[str] | None = None,
 ) -> IngestReport:
     """Bring the collection in line with the images under ``images_dir``; safe to re-run at any time.
 
@@ -77,12 +80,16 @@ def ingest(
         options: How to decode and compute (workers, GPU decoding, precision, compilation, a shard): an
             :class:`~mmrag_lab.ingestion.options.IngestOptions`; default ``IngestOptions()``. Its fields
             were keywords of ``ingest`` and still are for one release, with a ``DeprecationWarning``.
+        text_fields: Sidecar columns (``"title,caption"``) joined into an analysed text field with a BM25
+            function, for ``search(keywords=...)``; kept up to date with the sidecar. Milvus Lite or a
+            server >= 2.5 only (see :mod:`mmrag_lab.store.text_fields`).
 
     Returns:
         The :class:`IngestReport`. Bad files are listed in ``failed``; they never stop the run.
 
     Raises:
         ConfigError: The folder or the metadata file does not exist, or a setting is wrong.
+        TextSearchUnsupportedError: ``text_fields`` on a backend without BM25 (the Milvus 2.3 server).
         SchemaOutdatedError: The collection has the older content-hash keyed schema (run ``mmrag migrate``).
         CollectionMismatchError: The collection holds vectors of another encoder, dimension or metric.
         StoreLockedError: Another process holds the Milvus Lite file.
@@ -94,16 +101,20 @@ def ingest(
     )
     cfg = (config or Config.load()).with_overrides(collection=collection, batch_size=batch_size)
     root = _check_folder(images_dir)
+    columns = parse_columns("text_fields (--text-fields)", text_fields)
     sidecar = load_sidecar(metadata)
+    check_columns(columns, sidecar.types if sidecar.source else None)
     # The one store of this run, passed to every phase (the row writer's thread included). It is opened
     # before the model loads, so that a wrong URI or an unreachable backend is said at once. The decode worker
     # processes forked later only decode; they never use it.
     with Store.open(cfg) as store:
+        if columns:
+            store.require_text_search("--text-fields")
         if encoder is None:
             encoder = _load_encoder(cfg, options.dtype)
         header = ReportHeader(display_path(root), cfg.collection, display_uri(cfg.milvus_uri), encoder.name,
                               encoder.untrained, encoder.info.fingerprint)  # fmt: skip
-        store.ensure_collection(encoder.info, metadata_types=sidecar.types)
+        store.ensure_collection(encoder.info, metadata_types=sidecar.types, text_fields=columns)
         # From the plan to the last write, other writers of this collection can see this one (Store.writing)
         with store.writing():
             with clock.phase("scan"):
@@ -239,3 +250,13 @@ def _check_folder(images_dir: str | os.PathLike) -> bytes:
             f"Image folder {display_path(root)}: its real place cannot be found ({exc.strerror}); "
             "give the folder's own path."
         ) from None
+
+
+def check_columns(columns: tuple[str, ...], known: dict[str, str] | None) -> None:
+    """Refuse text columns that the sidecar given does not have (none given: they may come later)."""
+    missing = [name for name in columns if known is not None and name not in known]
+    if missing:
+        raise ConfigError(
+            f"--text-fields names {', '.join(missing)}, which the sidecar does not have; its columns are "
+            f"{', '.join(sorted(known or {})) or '(none)'}."
+        )

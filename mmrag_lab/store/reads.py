@@ -69,6 +69,7 @@ class StoreReads:
                 metadata_keys=list(record.metadata_keys),
                 metadata_types=dict(sorted(record.metadata_types.items())),
                 roots=dict(record.roots),
+                text_fields=list(record.text_fields),
             )
         return out
 

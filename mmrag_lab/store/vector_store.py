@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mmrag_lab import argtypes, checks
@@ -24,11 +25,13 @@ from mmrag_lab.errors import StoreError, StoreStalledError
 from mmrag_lab.store import clients
 from mmrag_lab.store.backends import backend_for
 from mmrag_lab.store.caches import StoreBase
+from mmrag_lab.store.keyword_search import StoreTextSearch, check_text_fields
 from mmrag_lab.store.readiness import StoreChecks
 from mmrag_lab.store.reads import StoreReads
 from mmrag_lab.store.record import CollectionRecord
 from mmrag_lab.store.rows import STRONG
 from mmrag_lab.store.schema import build_schema
+from mmrag_lab.store.text_fields import add_text_index
 from mmrag_lab.store.writes import StoreWrites
 
 if TYPE_CHECKING:  # the encoders package imports torch; the store must not need it
@@ -37,7 +40,7 @@ if TYPE_CHECKING:  # the encoders package imports torch; the store must not need
     from mmrag_lab.encoders.base import EncoderInfo
 
 
-class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
+class Store(StoreBase, StoreChecks, StoreReads, StoreWrites, StoreTextSearch):
     """One collection in Milvus Lite or on a Milvus server. Open it with :meth:`Store.open`.
 
     Any number of stores, in any number of processes, may be open on one collection at once. ``close()``
@@ -113,6 +116,7 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
         metadata_keys: Iterable[str] = (),
         metric: str | None = None,
         metadata_types: dict[str, str] | None = None,
+        text_fields: tuple[str, ...] = (),
     ) -> CollectionRecord:
         """Create the collection for ``info``'s vectors, or check that an existing one matches.
 
@@ -122,8 +126,12 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
                 says otherwise).
             metric: Vector metric; default ``config.metric`` (COSINE).
             metadata_types: Sidecar column types to add to the record.
+            text_fields: Sidecar columns to join into an analysed, BM25-searchable text field (a new
+                collection gets it; an existing one must already have these, see ``mmrag migrate``).
 
         Raises:
+            TextSearchUnsupportedError: ``text_fields`` on a backend without BM25 (the 2.3 server).
+            ConfigError: ``text_fields`` differ from the existing collection's.
             SchemaOutdatedError: The collection has the older, content-hash keyed schema; the message
                 names the ``mmrag migrate`` command.
             EncoderMismatchError: The collection was made by another encoder, dimension, metric or
@@ -131,9 +139,13 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
             ForeignCollectionError: mmrag_lab did not make the collection.
         """
         metric = (metric or self.config.metric).upper()
+        if text_fields:
+            self.require_text_search("--text-fields")
         if not self.exists():
-            self._create(CollectionRecord.for_encoder(info, metric, self.config.index_type))
+            new = CollectionRecord.for_encoder(info, metric, self.config.index_type)
+            self._create(replace(new, text_fields=tuple(text_fields)))
         record = self.open_collection("ingest", info, metric=metric)
+        check_text_fields(record, tuple(text_fields), self._where())
         types = {key: "text" for key in metadata_keys} | dict(metadata_types or {})
         self.add_metadata_types(types)
         return self.record() or record
@@ -192,8 +204,8 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
             self._call(
                 "create_collection",
                 self.collection,
-                schema=build_schema(record.dim),
-                index_params=self.backend.index_params(self.client, record.index_type, record.metric),
+                schema=build_schema(record.dim, text=bool(record.text_fields)),
+                index_params=self._index_params(record),
                 consistency_level=STRONG,
                 properties=record.to_properties(),
             )
@@ -203,6 +215,12 @@ class Store(StoreBase, StoreChecks, StoreReads, StoreWrites):
             if not self.exists():  # another process may have created it first; then compare records
                 raise
         self._record = None
+
+    def _index_params(self, record: CollectionRecord):
+        index = self.backend.index_params(self.client, record.index_type, record.metric)
+        if record.text_fields:
+            add_text_index(index)
+        return index
 
     def load(self) -> None:
         """Load the collection into memory for search and query (once; a reopened Lite file starts released)."""

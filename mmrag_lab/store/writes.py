@@ -15,6 +15,7 @@ from typing import Any
 from mmrag_lab.store import rows as store_rows
 from mmrag_lab.store.rows import ID_CHUNK, MAX_WRITE_BYTES, STRONG
 from mmrag_lab.store.schema import CORE_FIELDS
+from mmrag_lab.store.text_fields import TEXT_FIELD, text_of
 
 EVENTUALLY = "Eventually"
 
@@ -46,7 +47,7 @@ class StoreWrites:
         """
         written = 0
         for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
-            self._call("upsert", self.collection, [store_rows.complete_row(row) for row in batch])
+            self._call("upsert", self.collection, self._complete(batch))
             written += len(batch)
         return written
 
@@ -67,9 +68,17 @@ class StoreWrites:
             with self._writers_lock():
                 alone = self._alone()
                 stored = {} if alone else self._stored_hashes([str(row["id"]) for row in batch])
-                self._call("upsert", self.collection, [store_rows.complete_row(row) for row in batch])
+                self._call("upsert", self.collection, self._complete(batch))
             already.update(str(r["id"]) for r in batch if stored.get(str(r["id"])) == r["content_hash"])
         return already
+
+    def _complete(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        columns = self._text_columns()
+        return [store_rows.complete_row(row, columns) for row in rows]
+
+    def _text_columns(self) -> tuple[str, ...]:
+        record = self.record()
+        return record.text_fields if record is not None else ()
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -183,6 +192,9 @@ class StoreWrites:
         """
         if not changes:
             return 0
+        columns = self._text_columns()
+        if columns:  # the text follows the metadata it is made from
+            changes = {key: _with_text(fields, columns) for key, fields in changes.items()}
         if self.supports_partial_update():
             groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for key, fields in changes.items():  # one request carries one set of fields
@@ -226,6 +238,12 @@ class StoreWrites:
         """
         self._call("release_collection", self.collection)
         self._loaded = False
+
+
+def _with_text(fields: Mapping[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    if "meta" not in fields:
+        return dict(fields)
+    return {**fields, TEXT_FIELD: text_of(fields["meta"], columns)}
 
 
 def _generation(fd: int) -> int:

@@ -266,6 +266,9 @@ def test_notebook_05_runs_headless_and_records_its_key_figures(tmp_path, monkeyp
     assert recorded["untrained"] is True and recorded["n_evaluated"] == 10 and asked == 10
     assert recorded["rerank"]["n_fallback"] == 0 and recorded["rerank"]["usage"]["prompt_tokens"] > 0
     assert recorded["rerank"]["cost_usd"] > 0 and len(recorded["worst"]) == 3
+    feedback = load_record(tmp_path, "05_evaluate")["feedback"]
+    assert [entry["round"] for entry in feedback["rounds"]] == [1, 2]
+    assert (tmp_path / "05_evaluate-run-feedback" / "round-2" / "metrics.json").is_file()
     figures = load_record(tmp_path, "05_evaluate")["figures"]
     assert set(figures) == {"recall", "rerank", "worst"}
     assert all(f["untrained_mark"] and (tmp_path / f["png"]).is_file() for f in figures.values())

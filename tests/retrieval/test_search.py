@@ -160,6 +160,8 @@ def test_results_convert_to_records_table_and_text(corpus):
         "file_size",
         "meta",
         "content_hash",
+        "found_by",
+        "judgement",
     }
     table = results.to_table()
     assert list(table["rank"]) == [hit.rank for hit in results] and "meta.category" in table.columns

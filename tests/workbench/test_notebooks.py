@@ -94,6 +94,11 @@ def test_search_notebook(runs):
     assert record["search"]["untrained"] and record["search"]["query"]["mode"] == "composed"
     grid = _figure(record, "results", runs.main)
     assert grid["images"] == K + 1 and grid["panel_titles"][0] == "query"
+    refine = record["refine"]
+    assert (
+        refine["round"] == 1 and refine["liked"] == [hits[0]["id"]] and refine["unliked"] == [hits[1]["id"]]
+    )
+    assert {hits[0]["id"], hits[1]["id"]}.isdisjoint(hit["id"] for hit in refine["hits"])
     outputs = _outputs(runs.main / "02_search.ipynb")
     assert any("image/png" in out.get("data", {}) for out in outputs)
     assert not [out for out in outputs if out["output_type"] == "error"]

@@ -110,9 +110,11 @@ def _parse_line(line: str, where: str, default_id: str) -> Query:
         targets=tuple(str(t) for t in targets),
         category=None if rec.get("category") is None else str(rec["category"]),
         subset=None if subset is None else tuple(str(s) for s in subset),
+        meta={"fields": {k: v for k, v in rec.items() if k not in _KNOWN}},
     )
 
 
+_KNOWN = ("id", "image", "instruction", "targets", "category", "subset")
 _FIELDS = 'each query is {"image": name, "instruction": text, "targets": [names]} (id, category optional)'
 
 

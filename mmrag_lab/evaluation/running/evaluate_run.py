@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +17,17 @@ from mmrag_lab.evaluation.inputs.benchmarks import guess_kind, load_queries
 from mmrag_lab.evaluation.inputs.protocol import EvalProtocol, describe
 from mmrag_lab.evaluation.inputs.querysets import Query
 from mmrag_lab.evaluation.inputs.templates import apply_template, default_template
-from mmrag_lab.evaluation.records.rundir import EvalRun, corpus_identity, query_record, write_run
-from mmrag_lab.evaluation.records.runparts import QueryCounts, RunConfig, RunEncoder, RunMetrics
+from mmrag_lab.evaluation.records.rundir import EvalRun, write_run
 from mmrag_lab.evaluation.records.submission import short_rankings, write_submission
 from mmrag_lab.evaluation.running.aggregate import (
     MISSING_POLICIES,
-    query_metrics,
-    summarize,
 )
 from mmrag_lab.evaluation.running.costs import check_prices
 from mmrag_lab.evaluation.running.eval_args import check_call
+from mmrag_lab.evaluation.running.feedback_eval import DEFAULT_FEEDBACK_K
 from mmrag_lab.evaluation.running.metrics import TIE_POLICIES
-from mmrag_lab.evaluation.running.rerank_ab import rerank_stage
 from mmrag_lab.evaluation.running.retrieval_stage import retrieval_stage
+from mmrag_lab.evaluation.running.scored_run import ScoredRun, extra_settings, run_rounds
 from mmrag_lab.store.target import target_config
 
 
@@ -53,6 +50,10 @@ def evaluate(
     rerank_options: Mapping[str, Any] | None = None,
     progress: bool = True,
     collection: str | None = None,
+    keywords_from: str | None = None,
+    fusion: str | None = None,
+    feedback_rounds: int = 0,
+    feedback_k: int = DEFAULT_FEEDBACK_K,
 ) -> EvalRun:
     """Evaluate retrieval (and reranking) quality of a collection on a query set.
 
@@ -78,6 +79,14 @@ def evaluate(
         rerank_options: Extra arguments for :func:`mmrag_lab.reranking.reranker.rerank` (model, base_url, cache_dir...).
         progress: Show progress bars (on by default, as in ``ingest``; a set of one batch shows none).
         collection: Collection name; default ``config.collection`` (a ``store`` given must be open on it).
+        keywords_from: A query-set field whose text is each query's keywords, fused with its vector by
+            Milvus's ``hybrid_search`` (the collection needs a text field; see :mod:`.feedback_eval`).
+        fusion: How keywords are fused: ``rrf`` (default), ``rrf:C`` or ``weighted:W``.
+        feedback_rounds: Simulate this many rounds of relevance feedback by an oracle user (the labelled
+            targets in the top ``feedback_k`` liked, the others unliked); each round is a run folder
+            ``round-N`` inside ``out_dir`` that :func:`compare` pairs with this one. Optimistic by design:
+            see :mod:`.feedback_eval`.
+        feedback_k: Hits judged per round (default 10).
 
     Raises:
         EvaluationError: The query set cannot be read or no query can be evaluated.
@@ -107,44 +116,21 @@ def evaluate(
     settings = _settings(ks, map_ks, subset_ks, rules, missing, ties, rerank, rerank_top_n)
     template = p.query_template or default_template(encoder.name if encoder is not None else cfg.encoder)
     loaded, settings["query_template"] = apply_template(loaded, template)
+    settings.update(extra_settings(keywords_from, fusion, feedback_rounds, feedback_k, loaded, rerank))
     stage = retrieval_stage(loaded, cfg, encoder, store, settings, progress)
     summary_args = {"ks": ks, "map_ks": map_ks, "subset_ks": subset_ks, "missing": missing}
-    before = [m.ranked(r.ranking, r.subset) for m, r in zip(stage.matched, stage.retrieved, strict=True)]
-    records = [
-        query_record(m, r, q, [stage.index.path_of(t) for t in m.target_ids])
-        for m, r, q in zip(stage.matched, stage.retrieved, before, strict=True)
-    ]
-    for rec, q in zip(records, before, strict=True):
-        rec["metrics"] = query_metrics(q, **summary_args) if q.scored_targets(missing) else None
-    reranked, rerank_s = {}, None
-    if rerank:
-        t0 = time.perf_counter()
-        reranked = rerank_stage(
-            stage.matched, stage.retrieved, records, stage.table, top_n=rerank_top_n, concurrency=concurrency,
-            prices=prices, summary_args=summary_args, config=cfg, **(rerank_options or {}),
-        )  # fmt: skip
-        rerank_s = time.perf_counter() - t0
-    timings = replace(stage.timings, rerank_s=rerank_s, total_s=time.perf_counter() - started)
-    untrained = bool(stage.encoder.info.untrained)
-    counts = QueryCounts(len(loaded), len(stage.matched), stage.failed, stage.match.as_dict())
-    run = EvalRun(
-        out_dir=Path(out_dir) if out_dir else None,
-        config=RunConfig(cfg.public_dict(), settings, _source(queries), untrained),
-        encoder=RunEncoder(stage.encoder.info, stage.metric),
-        metrics=RunMetrics(
-            untrained,
-            summarize(before, **summary_args),
-            settings,
-            counts,
-            timings,
-            index_recall=stage.index_recall if p.ann else None,
-            **reranked,
-            extra={"corpus": corpus_identity(stage.table.ids)},
-        ),
-        rankings=records,
-    )
+    scored = ScoredRun(stage, cfg, settings, summary_args, queries, started, len(loaded))
+    rerank_args = {"top_n": rerank_top_n, "concurrency": concurrency, "prices": prices,
+                   "options": rerank_options or {}} if rerank else None  # fmt: skip
+    run = scored.run(stage.retrieved, out_dir, ann=p.ann, rerank=rerank_args)
     if out_dir:
         write_run(run, first=_submission(kind, run, stage.index.path_of, loaded) if submission else None)
+    if feedback_rounds:
+        run.metrics.extra["feedback_rounds"] = run_rounds(
+            scored, stage, cfg, settings, feedback_rounds, out_dir
+        )
+        if out_dir:
+            write_run(run)
     return run
 
 
@@ -185,9 +171,3 @@ def _settings(ks, map_ks, subset_ks, protocol, missing, ties, rerank, top_n) -> 
         "rerank": rerank,
         "rerank_top_n": top_n if rerank else None,
     }
-
-
-def _source(queries) -> str:
-    if isinstance(queries, (str, os.PathLike)):
-        return str(queries)
-    return f"<{len(queries)} queries given in memory>"

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import EvaluationError
@@ -15,6 +17,7 @@ from mmrag_lab.evaluation.inputs.querysets import ImageIndex, Query
 from mmrag_lab.evaluation.records.runparts import Timings
 from mmrag_lab.evaluation.records.submission import SUBMISSION_DEPTH
 from mmrag_lab.evaluation.running.exact import VectorTable, index_recall
+from mmrag_lab.evaluation.running.feedback_eval import hybrid_hits
 from mmrag_lab.evaluation.running.ranking import (
     Retrieved,
     ann_search,
@@ -52,6 +55,7 @@ class RetrievalResult:
     metric: str
     index_recall: dict[str, Any] | None
     timings: Timings
+    vectors: np.ndarray | None = None  # the matched queries' vectors (feedback rounds start from them)
 
 
 def retrieval_stage(
@@ -95,6 +99,10 @@ def retrieval_stage(
             exact, hits = hits, ann_search(store, vectors, fetch, pools, table)
             ann_s = time.perf_counter() - t0
             recall = index_recall(hits, exact, settings["ks"])
+        if settings.get("keywords"):  # fused with BM25 by Milvus: through the store, not the exact table
+            t0 = time.perf_counter()
+            hits = hybrid_hits(store, vectors, matched, settings["keywords"], fetch, pools, table)
+            ann_s = time.perf_counter() - t0
         subsets = subset_scores(table, vectors, matched)
     finally:
         if own_store:
@@ -105,7 +113,9 @@ def retrieval_stage(
         for m, h, s in zip(matched, hits, subsets, strict=True)
     ]
     timings = Timings(read_vectors_s=read_s, encode_s=encode_s, exact_search_s=exact_s, ann_search_s=ann_s)
-    return RetrievalResult(matched, retrieved, index, table, report, failed, encoder, metric, recall, timings)
+    return RetrievalResult(
+        matched, retrieved, index, table, report, failed, encoder, metric, recall, timings, vectors
+    )
 
 
 def _load_encoder(cfg: Config) -> Encoder:

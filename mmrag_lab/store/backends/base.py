@@ -34,11 +34,14 @@ class Backend(ABC):
         name: Short machine name (``describe()["backend"]``), e.g. ``"milvus-lite"``.
         label: What a person reads, e.g. ``"Milvus Lite"``.
         search_ef: HNSW search breadth when a search gives none.
+        bm25_sign: What turns the backend's plain BM25 search distances into scores where higher is
+            better (Milvus Lite 3.2.2 reports them negated; fused ``hybrid_search`` scores are not).
     """
 
     name: str
     label: str
     search_ef: int
+    bm25_sign: float = 1.0
 
     def __init__(self, uri: str):
         self.uri = uri
@@ -82,6 +85,11 @@ class Backend(ABC):
     @abstractmethod
     def seal(self, store: Any, index_timeout: float) -> None:
         """Make written rows durable and build their index (the backend's half of ``flush_and_load``)."""
+
+    def text_search_refusal(self, client: MilvusClient) -> str | None:
+        """Why this deployment cannot hold analysed text with a BM25 function and fuse it with the vector
+        search (``hybrid_search``), or None when it can: what ``--text-fields`` and ``--keywords`` need."""
+        return None
 
     def index_params(self, client: MilvusClient, index_type: str, metric: str) -> Any:
         """The vector index a new collection gets (both backends take the same HNSW/AUTOINDEX/FLAT)."""

@@ -39,6 +39,7 @@ class LiteBackend(Backend):
     name = "milvus-lite"
     label = "Milvus Lite"
     search_ef = LITE_SEARCH_EF
+    bm25_sign = -1.0  # Milvus Lite 3.2.2 reports plain BM25 search scores negated
     _identity: tuple[int, int] | None = None  # (device, inode) of the folder when the client was made
 
     @staticmethod

@@ -1,7 +1,7 @@
 """A Milvus server or Zilliz Cloud, at ``http(s)://host:port``; its token comes from ``MMRAG_MILVUS_TOKEN``.
 
-Servers differ by version: 2.3 matches only ``like`` prefixes (see :mod:`mmrag_lab.store.filters`), and
-partial upserts arrived in 2.6. A server reports how far its index build has come, so sealing waits for it.
+Servers differ by version: 2.3 matches only ``like`` prefixes (see :mod:`mmrag_lab.store.filters`), BM25
+text search and hybrid search arrived in 2.5, and partial upserts in 2.6. A server reports how far its index build has come, so sealing waits for it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,16 @@ class ServerBackend(Backend):
     def supports_partial_update(self, client: MilvusClient) -> bool:
         # 2.3.5 answers a partial upsert with "float vector field 'vector' is illegal"
         return version_at_least(self.server_version(client), 2, 6)
+
+    def text_search_refusal(self, client: MilvusClient) -> str | None:
+        # Sparse vectors came in 2.4, the BM25 function in 2.5; a server that does not say (Zilliz Cloud) may try
+        version = self.server_version(client)
+        if not version or version_at_least(version, 2, 5):
+            return None
+        return (
+            f"the Milvus server {version} at {self.display_uri()} has no BM25 text search or hybrid search; "
+            "use a Milvus Lite file (--uri ./NAME.db) or a Milvus server >= 2.5 (or Zilliz Cloud)"
+        )
 
     def seal(self, store: Any, index_timeout: float) -> None:
         store.flush()

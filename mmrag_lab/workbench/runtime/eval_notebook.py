@@ -92,3 +92,24 @@ def rerank_summary(run: EvalRun) -> Markdown:
         f"{stats['latency_s']['p50']:.2f} s. Best target rank: {moves['improved']} improved, "
         f"{moves['worsened']} worsened, {moves['unchanged']} unchanged."
     )
+
+
+def feedback_folder(out_dir: str | os.PathLike | None, run_dir: str | os.PathLike | None) -> Path | None:
+    """Where the simulated feedback run goes: beside the evaluation run, ``...-feedback``, else nowhere."""
+    folder = run_folder(out_dir, run_dir)
+    return folder.with_name(folder.name + "-feedback") if folder else None
+
+
+def feedback_table(run: EvalRun | None) -> Any:
+    """Round 0 (no feedback) and each simulated feedback round: the overall metrics, in percent."""
+    if run is None:
+        return Markdown("Feedback rounds are off. Set `FEEDBACK_ROUNDS = 2` to simulate them.")
+    import pandas as pd
+
+    rows = [{"round": 0, "liked": 0, "unliked": 0, **run.metrics.retrieval["overall"]}]
+    rows += [{"round": r["round"], "liked": r["liked"], "unliked": r["unliked"], **r["retrieval"]["overall"]}
+             for r in run.metrics["feedback_rounds"]]  # fmt: skip
+    table = pd.DataFrame(rows).set_index("round")
+    metric_columns = [c for c in table.columns if "@" in c]
+    table[metric_columns] = (table[metric_columns] * 100).round(2)
+    return table

@@ -69,6 +69,8 @@ RULES: dict[str, Callable[[str, Any], Any]] = {
     "MAX_VECTORS": _count(1, 10_000_000),
     "PAIRS": _count(0, 1_000),
     "WORST": _count(0, 1_000),
+    "FEEDBACK_ROUNDS": _count(0, 100),
+    "FEEDBACK_K": _count(1, 1_000),
     "PRUNE": _flag,
     "INGEST": _flag,
     "ANN": _flag,

@@ -54,7 +54,8 @@ def _build(config: Config, images_dir: str | Path | None, k: int, instruction: s
         )
     header = widgets.HTML(
         f"<h2>Search {html.escape(name)}</h2><p>{count} images, encoder {html.escape(config.encoder)}. "
-        "Upload or pick a query image, type what to change, press Search, then Rerank.</p>"
+        "Upload or pick a query image, type what to change (and keywords, if the collection has text), "
+        "press Search, then Rerank; mark hits like or unlike and press Refine for the next round.</p>"
     )
     search = SearchApp(config, images_dir=images_dir, k=k, instruction=instruction)
     if len(list_collections(config)) < 2:

@@ -1,8 +1,9 @@
 """An ipywidgets app for composed search and reranking, for JupyterLab and Colab.
 
 Pick a query image (upload one, or choose one from the collection or a folder: the last one chosen is the
-query, named under the controls), type an instruction, set k and an optional filter, press Search, then
-Rerank. The grid and the explanation appear below. Problems show
+query, named under the controls), type an instruction, optionally keywords (BM25 on the collection's text field, fused with the query), set
+k and an optional filter, press Search, then Rerank. Toggle like or unlike on hits and press Refine for the
+next round (Rocchio relevance feedback). The grid and the explanation appear below. Problems show
 as a message inside the app, never as a traceback, and the buttons stay disabled while work runs.
 """
 
@@ -22,6 +23,7 @@ from mmrag_lab.bugs import log_unexpected
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ImageLoadError, MmragError
 from mmrag_lab.plots.figures import figure_png, plot_rerank, plot_results
+from mmrag_lab.workbench.widgets.judging import JudgePanel, round_summary
 from mmrag_lab.workbench.widgets.search_backend import AppBackend, folder_choices
 from mmrag_lab.workbench.widgets.upload import read_upload
 
@@ -52,6 +54,7 @@ class SearchApp:
         self.query: Any = None
         self.query_name = ""
         self.figure: Any = None
+        self._names: dict[str, str] = {}  # row id -> file name, for the round summary
         self._create_ui(k, instruction)
         self.update()
 
@@ -65,8 +68,13 @@ class SearchApp:
         self.k = widgets.IntSlider(value=k, min=1, max=50, description="k")
         self.filter = widgets.Text(description="Filter", placeholder='meta["category"] == "dress"',
                                    layout={"width": "80%"})  # fmt: skip
+        self.keywords = widgets.Text(description="Keywords", placeholder="e.g. phone case (BM25, fused)",
+                                     layout={"width": "80%"})  # fmt: skip
         self.search_button = widgets.Button(description="Search", button_style="primary", icon="search")
         self.rerank_button = widgets.Button(description="Rerank", icon="sort", disabled=True)
+        self.refine_button = widgets.Button(description="Refine", icon="refresh", disabled=True)
+        self.judge = JudgePanel()
+        self.round_label = widgets.HTML()
         self.progress = widgets.IntProgress(value=0, min=0, max=3, layout={"visibility": "hidden"})
         self.status = widgets.HTML()
         self.message = widgets.HTML()
@@ -75,13 +83,17 @@ class SearchApp:
         self.explanation = widgets.HTML()
         self.search_button.on_click(self.search)
         self.rerank_button.on_click(self.rerank)
+        self.refine_button.on_click(self.refine)
         self.clear_upload.on_click(self._clear_upload)
         self.upload.observe(self._on_upload, names="value")
         self.pick.observe(self._on_pick, names="value")
-        buttons = widgets.HBox([self.search_button, self.rerank_button, self.progress, self.status])
+        buttons = widgets.HBox(
+            [self.search_button, self.rerank_button, self.refine_button, self.progress, self.status]
+        )
         query = widgets.HBox([self.upload, self.clear_upload, self.pick])
-        controls = [query, self.query_label, self.instruction, self.k, self.filter, buttons, self.message]
-        self.ui = widgets.VBox([*controls, self.output, self.hit_names, self.explanation])
+        controls = [query, self.query_label, self.instruction, self.keywords, self.k, self.filter, buttons]
+        shown = [self.message, self.round_label, self.output, self.hit_names, self.judge.ui, self.explanation]
+        self.ui = widgets.VBox([*controls, *shown])
         self._set_query(None, "")
 
     def update(self) -> None:
@@ -94,7 +106,7 @@ class SearchApp:
             choices = []
             self._say(str(exc), "warning")
         self.pick.options = [(NO_PICK, NO_PICK), *choices]
-        self.rerank_button.disabled = self.results is None
+        self.rerank_button.disabled = self.refine_button.disabled = self.results is None
 
     def show(self) -> widgets.VBox:
         """Display the app (in a notebook) and return its root widget."""
@@ -107,21 +119,57 @@ class SearchApp:
     def search(self, _button: Any = None) -> Any:
         """Run the composed search with the current controls and draw the grid; returns the results."""
         with self._busy("searching", clears_results=True):
-            if self.query is None:
-                raise _UserError("Choose a query image first: upload one, or pick one from the list.")
+            keywords = self.keywords.value.strip() or None
+            if self.query is None and not keywords:
+                raise _UserError(
+                    "Choose a query image first (upload one, or pick one from the list), or type keywords."
+                )
             instruction = self.instruction.value.strip()
             self._step("searching the collection")
             self.results = self.backend.search(self.query, instruction, self.k.value,
-                                               self.filter.value.strip() or None)  # fmt: skip
+                                               self.filter.value.strip() or None, keywords=keywords)  # fmt: skip
             self._step("drawing the grid")
-            kind = "composed query" if instruction else "query image alone (no instruction)"
-            title = f"Top {len(self.results)} for the {kind}: {self.query_name}"
-            self._show_figure(plot_results(self.results, self.query, title, instruction=instruction))
-            self._show_names("Hits", self.results)
-            said = "" if instruction else " No instruction was typed, so this searched by the image alone."
-            more = " Press Rerank to ask the LLM." if self.results else ""
-            self._say(f"{len(self.results)} hit(s) for {self.query_name}.{said}{more}")
+            self._draw_results(instruction)
+            said = (
+                ""
+                if instruction or self.query is None
+                else " No instruction was typed, so this searched by the image alone."
+            )
+            more = " Press Rerank to ask the LLM, or judge hits and press Refine." if self.results else ""
+            self._say(f"{len(self.results)} hit(s) for {self.query_name or 'the keywords'}.{said}{more}")
             return self.results
+
+    def refine(self, _button: Any = None) -> Any:
+        """The next feedback round: the query moved toward the liked hits and away from the unliked ones."""
+        previous, (liked, unliked) = self.results, self.judge.judged()
+        order = list(self.judge.hits)
+        with self._busy("refining", clears_results=True):
+            if previous is None:
+                raise _UserError("Search first: there are no hits to judge yet.")
+            if not liked and not unliked:
+                raise _UserError("Toggle like or unlike on at least one hit, then press Refine.")
+            self._names.update((hit.id, Path(str(hit.path)).name) for hit in order)
+            self._step("moving the query and searching again")
+            self.results = self.backend.refine(previous, liked, unliked, order)
+            self._step("drawing the grid")
+            self._draw_results(self.instruction.value.strip())
+            self._say(f"Round {self.results.round}: {len(self.results)} hit(s), {len(liked)} liked and "
+                      f"{len(unliked)} unliked this round.")  # fmt: skip
+            return self.results
+
+    def _draw_results(self, instruction: str) -> None:
+        results = self.results
+        kind = "composed query" if instruction else "query image alone (no instruction)"
+        if self.query is None:
+            kind = "keywords"
+        elif results.query.keywords:
+            kind += " and keywords"
+        turn = f"Round {results.round}: top" if results.round else "Top"
+        title = f"{turn} {len(results)} for the {kind}: {self.query_name or results.query.keywords}"
+        self._show_figure(plot_results(results, self.query, title, instruction=instruction))
+        self._show_names("Hits", results)
+        self.round_label.value = round_summary(results, self._names)
+        self.judge.show(results.hits)
 
     def rerank(self, _button: Any = None) -> Any:
         """Ask the LLM to reorder the current hits; draw both orders and the explanation."""
@@ -134,6 +182,7 @@ class SearchApp:
             self._show_figure(plot_rerank(self.results, self.reranked, self.query,
                                           instruction=self.instruction.value.strip()))  # fmt: skip
             self._show_names("Reranked", self.reranked.hits)
+            self.judge.show(self.reranked.hits)  # a refine now starts from the reranked order
             if self.reranked.fallback_reason:
                 self._say(
                     "No reranking, the retrieval order is kept: " + self.reranked.fallback_reason, "warning"
@@ -177,7 +226,8 @@ class SearchApp:
     def _clear_results(self) -> None:
         self.results = self.reranked = self.figure = None
         self.output.outputs = ()
-        self.explanation.value = self.hit_names.value = ""
+        self.explanation.value = self.hit_names.value = self.round_label.value = ""
+        self.judge.clear()
 
     def _show_figure(self, fig: Any) -> None:
         self.figure = fig
@@ -201,7 +251,7 @@ class SearchApp:
 
     @contextmanager
     def _busy(self, what: str, clears_results: bool):
-        self.search_button.disabled = self.rerank_button.disabled = True
+        self.search_button.disabled = self.rerank_button.disabled = self.refine_button.disabled = True
         self.progress.value, self.progress.layout.visibility = 0, "visible"
         self.message.value = ""
         if clears_results:
@@ -219,7 +269,7 @@ class SearchApp:
         finally:
             self.progress.layout.visibility, self.status.value = "hidden", ""
             self.search_button.disabled = False
-            self.rerank_button.disabled = self.results is None
+            self.rerank_button.disabled = self.refine_button.disabled = self.results is None
 
     def _failed(self, clears_results: bool) -> None:
         if clears_results:

@@ -94,8 +94,10 @@ class AppBackend:
                     break
         return choices(items)
 
-    def search(self, query: ImageSource, instruction: str, k: int, filter_text: str | None = None) -> Any:
-        """A composed search (an image search when the instruction is empty).
+    def search(self, query: ImageSource | None, instruction: str, k: int, filter_text: str | None = None,
+               keywords: str | None = None) -> Any:  # fmt: skip
+        """A composed search (an image search when the instruction is empty), fused with ``keywords``
+        (BM25) when given; keywords alone, without a query image, are a plain BM25 search.
 
         Raises:
             StoreError: The collection is missing or empty; the message says to ingest first.
@@ -109,8 +111,13 @@ class AppBackend:
                     f"The collection {store.collection!r} is empty. Ingest images first (notebook "
                     "01_ingest, or `mmrag ingest IMAGES_DIR`)."
                 )
-            return search(image=query, instruction=instruction or None, k=k, where=where, filter=raw,
-                          config=self.config, store=store)  # fmt: skip
+            return search(image=query, instruction=(instruction or None) if query is not None else None,
+                          k=k, where=where, filter=raw, config=self.config, store=store,
+                          keywords=keywords)  # fmt: skip
+
+    def refine(self, results: Any, liked: list[Any], unliked: list[Any], order: list[Any]) -> Any:
+        """The next round of ``results`` (Rocchio), with judgements made on ``order`` (the grid shown)."""
+        return results.refine(like=liked, unlike=unliked, order=order)
 
     def rerank(self, results: Any, query: ImageSource, instruction: str) -> Any:
         """Rerank ``results``; without a key or endpoint this returns the retrieval order with the reason."""
