@@ -123,13 +123,13 @@ def run(args: argparse.Namespace) -> int:
     extra = {k: v for k, v in {"ks": args.ks, "map_ks": args.map_k, "subset_ks": args.subset_k}.items() if v}
     protocol = EvalProtocol(
         exclude_reference=args.exclude_reference, ann=args.ann, cirr_soft=args.cirr_soft, missing=args.missing,
-        ties=args.ties, query_template=args.query_template, **extra,
+        ties=args.ties, query_template=args.query_template, keywords_from=args.keywords_from, fusion=args.fusion,
+        feedback_rounds=args.feedback_rounds, feedback_k=args.feedback_k, **extra,
     )  # fmt: skip
     result = evaluate(
         queries, kind=kind, loader_options=options, config=config, protocol=protocol, rerank=args.rerank,
         rerank_top_n=args.top_n, concurrency=args.concurrency, prices=prices, submission=args.submission,
-        out_dir=out, progress=not args.no_progress, keywords_from=args.keywords_from, fusion=args.fusion,
-        feedback_rounds=args.feedback_rounds, feedback_k=args.feedback_k,
+        out_dir=out, progress=not args.no_progress,
     )  # fmt: skip
     print(_summary(result))
     return 0

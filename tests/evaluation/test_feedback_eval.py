@@ -15,6 +15,7 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import EvaluationError
+from mmrag_lab.evaluation import EvalProtocol
 from mmrag_lab.evaluation.comparing.compare import compare
 from mmrag_lab.evaluation.inputs.folders import folder_queries
 from mmrag_lab.evaluation.records.rundir import load_run
@@ -36,8 +37,8 @@ def sample(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
 
 
 def test_feedback_rounds_are_runs_that_compare_accepts(sample, sample_dir, tiny_encoder, tmp_path):
-    run = evaluate(folder_queries(sample_dir), config=sample, encoder=tiny_encoder, feedback_rounds=2,
-                   feedback_k=K, out_dir=tmp_path / "run", progress=False)  # fmt: skip
+    run = evaluate(folder_queries(sample_dir), config=sample, encoder=tiny_encoder, protocol=EvalProtocol(feedback_rounds=2,
+                   feedback_k=K), out_dir=tmp_path / "run", progress=False)  # fmt: skip
     rounds = run.metrics["feedback_rounds"]
     assert [entry["round"] for entry in rounds] == [1, 2]
     first = load_run(tmp_path / "run" / "round-1")
@@ -73,12 +74,18 @@ def test_keywords_from_a_field_with_bm25_alone_put_the_only_titled_image_first(s
              for word, name in chosen if name != query_image]  # fmt: skip
     queries = tmp_path / "q.jsonl"
     queries.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    run = evaluate(queries, config=sample, encoder=tiny_encoder, keywords_from="title", fusion="weighted:1",
+    run = evaluate(queries, config=sample, encoder=tiny_encoder, protocol=EvalProtocol(keywords_from="title", fusion="weighted:1"),
                    progress=False)  # fmt: skip
     assert run.metrics["retrieval"]["overall"]["recall@1"] == 1.0
     assert run.metrics["settings"]["keywords"] == {"from": "title", "fusion": "weighted:1"}
     with pytest.raises(EvaluationError, match="field 'caption'"):
-        evaluate(queries, config=sample, encoder=tiny_encoder, keywords_from="caption", progress=False)
+        evaluate(
+            queries,
+            config=sample,
+            encoder=tiny_encoder,
+            protocol=EvalProtocol(keywords_from="caption"),
+            progress=False,
+        )
 
 
 def test_the_cli_prints_each_round(sample, sample_dir, tmp_path):

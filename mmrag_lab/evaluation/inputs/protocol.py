@@ -51,6 +51,13 @@ class EvalProtocol:
         ties: ``stable``, ``optimistic`` or ``pessimistic`` ordering of equal scores.
         query_template: How an annotation becomes the query text (a name in
             :data:`~mmrag_lab.evaluation.inputs.templates.QUERY_TEMPLATES`); None: the encoder's authors' choice.
+        keywords_from: A query-set field whose text is each query's keywords, fused with its vector by
+            Milvus's ``hybrid_search`` (the collection needs text fields: ``ingest --text-fields``).
+        fusion: How keywords are fused: ``rrf`` (default), ``rrf:C`` or ``weighted:W``.
+        feedback_rounds: Simulate this many rounds of relevance feedback by an oracle user (the labelled
+            targets in the top ``feedback_k`` liked, the others unliked); each round is a run of its own
+            that :func:`mmrag_lab.compare` accepts. Optimistic by design (docs/evaluation.md).
+        feedback_k: Hits judged per round.
     """
 
     ks: int | Sequence[int] = (1, 5, 10, 50)
@@ -62,6 +69,10 @@ class EvalProtocol:
     missing: str = "skip"
     ties: str = "stable"
     query_template: str | None = None
+    keywords_from: str | None = None
+    fusion: str | None = None
+    feedback_rounds: int = 0
+    feedback_k: int = 10
 
 
 def describe(

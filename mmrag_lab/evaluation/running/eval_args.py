@@ -43,9 +43,11 @@ def check_call(queries: Any, given: Mapping[str, Any]) -> None:
     for name in FLAGS:
         argtypes.flag(name, given[name])
     argtypes.flag("exclude_reference", given["exclude_reference"], optional=True)
-    for name in ("kind", "missing", "ties", "query_template", "collection"):
+    for name in ("kind", "missing", "ties", "query_template", "collection", "keywords_from", "fusion"):
         argtypes.text(name, given[name])
     argtypes.local_path("out_dir", given["out_dir"], optional=True, output=True)
+    checks.whole_number("feedback_rounds", given["feedback_rounds"], low=0, high=100)
+    checks.whole_number("feedback_k", given["feedback_k"], high=1000)
     for name in SETS_OF_K:
         values = given[name] if isinstance(given[name], (list, tuple)) else [given[name]]
         for value in values:

@@ -24,7 +24,6 @@ from mmrag_lab.evaluation.running.aggregate import (
 )
 from mmrag_lab.evaluation.running.costs import check_prices
 from mmrag_lab.evaluation.running.eval_args import check_call
-from mmrag_lab.evaluation.running.feedback_eval import DEFAULT_FEEDBACK_K
 from mmrag_lab.evaluation.running.metrics import TIE_POLICIES
 from mmrag_lab.evaluation.running.retrieval_stage import retrieval_stage
 from mmrag_lab.evaluation.running.scored_run import ScoredRun, extra_settings, run_rounds
@@ -50,10 +49,6 @@ def evaluate(
     rerank_options: Mapping[str, Any] | None = None,
     progress: bool = True,
     collection: str | None = None,
-    keywords_from: str | None = None,
-    fusion: str | None = None,
-    feedback_rounds: int = 0,
-    feedback_k: int = DEFAULT_FEEDBACK_K,
 ) -> EvalRun:
     """Evaluate retrieval (and reranking) quality of a collection on a query set.
 
@@ -79,14 +74,6 @@ def evaluate(
         rerank_options: Extra arguments for :func:`mmrag_lab.reranking.reranker.rerank` (model, base_url, cache_dir...).
         progress: Show progress bars (on by default, as in ``ingest``; a set of one batch shows none).
         collection: Collection name; default ``config.collection`` (a ``store`` given must be open on it).
-        keywords_from: A query-set field whose text is each query's keywords, fused with its vector by
-            Milvus's ``hybrid_search`` (the collection needs a text field; see :mod:`.feedback_eval`).
-        fusion: How keywords are fused: ``rrf`` (default), ``rrf:C`` or ``weighted:W``.
-        feedback_rounds: Simulate this many rounds of relevance feedback by an oracle user (the labelled
-            targets in the top ``feedback_k`` liked, the others unliked); each round is a run folder
-            ``round-N`` inside ``out_dir`` that :func:`compare` pairs with this one. Optimistic by design:
-            see :mod:`.feedback_eval`.
-        feedback_k: Hits judged per round (default 10).
 
     Raises:
         EvaluationError: The query set cannot be read or no query can be evaluated.
@@ -116,7 +103,9 @@ def evaluate(
     settings = _settings(ks, map_ks, subset_ks, rules, missing, ties, rerank, rerank_top_n)
     template = p.query_template or default_template(encoder.name if encoder is not None else cfg.encoder)
     loaded, settings["query_template"] = apply_template(loaded, template)
-    settings.update(extra_settings(keywords_from, fusion, feedback_rounds, feedback_k, loaded, rerank))
+    settings.update(
+        extra_settings(p.keywords_from, p.fusion, p.feedback_rounds, p.feedback_k, loaded, rerank)
+    )
     stage = retrieval_stage(loaded, cfg, encoder, store, settings, progress)
     summary_args = {"ks": ks, "map_ks": map_ks, "subset_ks": subset_ks, "missing": missing}
     scored = ScoredRun(stage, cfg, settings, summary_args, queries, started, len(loaded))
@@ -125,9 +114,9 @@ def evaluate(
     run = scored.run(stage.retrieved, out_dir, ann=p.ann, rerank=rerank_args)
     if out_dir:
         write_run(run, first=_submission(kind, run, stage.index.path_of, loaded) if submission else None)
-    if feedback_rounds:
+    if p.feedback_rounds:
         run.metrics.extra["feedback_rounds"] = run_rounds(
-            scored, stage, cfg, settings, feedback_rounds, out_dir
+            scored, stage, cfg, settings, p.feedback_rounds, out_dir
         )
         if out_dir:
             write_run(run)
