@@ -420,3 +420,47 @@ def test_nothing_above_the_store_imports_a_backend_implementation():
     }
     found = {path: names for path, names in found.items() if names}
     assert not found, f"ask the Store (store.backend, store.dialect()), not an implementation: {found}"
+
+
+# --- tests mirror modules: a module with behaviour of its own has a test module of its own ---
+
+TESTS = ROOT / "tests"
+
+
+def has_behaviour(source: str) -> bool:
+    """A module has behaviour of its own when it defines a function or a class at its top level; constants,
+    imports and re-exports are not behaviour."""
+    return any(
+        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.parse(source).body
+    )
+
+
+def mirrored_test(module: str) -> str:
+    """The test module that mirrors ``module`` (a path relative to the package): ``pkg/x.py`` is tested in
+    ``tests/pkg/test_x.py``. A package's ``__init__.py`` in ``tests/pkg/test_<pkg>.py`` (the package itself in
+    ``tests/test_mmrag_lab.py``), ``pkg/base.py`` in ``tests/pkg/test_<pkg>_base.py``, and ``cli/x.py`` in
+    ``tests/cli/test_cli_x.py``: tests/ has no ``__init__.py``, so pytest imports each test module by its
+    file name alone, and those names must stay unique."""
+    parts = Path(module).with_suffix("").parts
+    folder, stem = parts[:-1], parts[-1]
+    if folder[:1] == ("cli",):
+        name = "cli" if stem == "__init__" else f"cli_{stem}"
+    elif stem == "__init__":
+        name = folder[-1] if folder else "mmrag_lab"
+    elif stem == "base":
+        name = f"{folder[-1]}_base"
+    else:
+        name = stem
+    return str(Path("tests", *folder, f"test_{name}.py"))
+
+
+def test_the_mirror_rule_maps_planted_modules():
+    assert mirrored_test("terminal.py") == "tests/test_terminal.py"
+    assert mirrored_test("evaluation/inputs/protocol.py") == "tests/evaluation/inputs/test_protocol.py"
+    assert mirrored_test("store/backends/base.py") == "tests/store/backends/test_backends_base.py"
+    assert mirrored_test("encoders/__init__.py") == "tests/encoders/test_encoders.py"
+    assert mirrored_test("__init__.py") == "tests/test_mmrag_lab.py"
+    assert mirrored_test("cli/search.py") == "tests/cli/test_cli_search.py"
+    assert mirrored_test("cli/__init__.py") == "tests/cli/test_cli.py"
+    assert has_behaviour("def f():\n pass\n") and has_behaviour("class A:\n x = 1\n")
+    assert not has_behaviour('"""Doc."""\nfrom a import b as b\nX = 1\n__all__ = ["b"]\n')
