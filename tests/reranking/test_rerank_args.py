@@ -22,7 +22,9 @@ def test_good_arguments_pass_and_return_the_query_image():
     content = b"\x89PNG\r\n\x1a\n\x00\x00"
     assert check_rerank({**GOOD, "image": content}) is content  # a file's content stays as it is
     config = Config.load(env={}, encoder="tiny")
-    assert check_rerank({**GOOD, "config": config, "timeout": 5, "max_retries": 0, "grid": [2, 5]}) == "/q.jpg"
+    assert (
+        check_rerank({**GOOD, "config": config, "timeout": 5, "max_retries": 0, "grid": [2, 5]}) == "/q.jpg"
+    )
 
 
 @pytest.mark.parametrize(
