@@ -464,3 +464,105 @@ def test_the_mirror_rule_maps_planted_modules():
     assert mirrored_test("cli/__init__.py") == "tests/cli/test_cli.py"
     assert has_behaviour("def f():\n pass\n") and has_behaviour("class A:\n x = 1\n")
     assert not has_behaviour('"""Doc."""\nfrom a import b as b\nX = 1\n__all__ = ["b"]\n')
+
+
+# Modules with behaviour whose tests live in another module's test file (the file named), and why; the list
+# may only shrink: a module that gains its own test module (or loses its behaviour) must be taken off, and
+# a new module with behaviour needs a test module of its own, not an entry here.
+TESTED_ELSEWHERE: dict[str, str] = {
+    # the CLI: each subcommand is run whole, in the tests of what it drives
+    "cli/__init__.py": "tests/cli/test_cli_exit_codes.py",
+    "cli/devices.py": "tests/cli/test_cli_options.py",  # and tests/ingestion/test_shards.py
+    "cli/evaluate.py": "tests/evaluation/running/test_evaluate_run.py",
+    "cli/info.py": "tests/cli/test_cli_encoders.py",
+    "cli/ingest.py": "tests/ingestion/test_pipeline.py",
+    "cli/lite.py": "tests/store/test_lite_sharing.py",
+    "cli/migrate.py": "tests/store/test_migrate.py",
+    # encoders: each preset's family and preprocessing are held to the encoder contract
+    "encoders/clip_family.py": "tests/encoders/test_encoders_base.py",
+    "encoders/siglip_family.py": "tests/encoders/test_encoders_base.py",
+    "encoders/dual_tower.py": "tests/encoders/test_encoders_base.py",
+    "encoders/preprocessing.py": "tests/ingestion/test_gpu_decode.py",
+    "encoders/presets.py": "tests/encoders/test_encoders.py",
+    "encoders/visualized_bge/encoder.py": "tests/encoders/test_encoders.py",  # parity with upstream
+    "encoders/visualized_bge/family.py": "tests/encoders/test_encoders.py",
+    # evaluation: parts of a run, tested through the runs and comparisons they make
+    "evaluation/comparing/comparable.py": "tests/evaluation/comparing/test_compare.py",
+    "evaluation/comparing/comparison.py": "tests/evaluation/comparing/test_compare.py",
+    "evaluation/inputs/annotations.py": "tests/evaluation/inputs/test_benchmarks.py",
+    "evaluation/inputs/match.py": "tests/evaluation/inputs/test_querysets.py",
+    "evaluation/records/rundir.py": "tests/evaluation/records/test_runparts.py",
+    "evaluation/records/runfiles.py": "tests/badinput/test_run_folders.py",
+    "evaluation/records/submission.py": "tests/evaluation/inputs/test_benchmarks.py",
+    "evaluation/running/aggregate.py": "tests/evaluation/running/test_metrics.py",
+    "evaluation/running/ranking.py": "tests/evaluation/running/test_evaluate_run.py",
+    "evaluation/running/retrieval_stage.py": "tests/evaluation/records/test_runparts.py",
+    # ingestion: the phases of one ingest, tested through ingest() on real folders and a real Milvus Lite
+    "ingestion/cpu_mapper.py": "tests/ingestion/test_pipeline.py",
+    "ingestion/gpu_mapper.py": "tests/ingestion/test_gpu_decode.py",
+    "ingestion/landing.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/links.py": "tests/badinput/test_unreadable_entries.py",
+    "ingestion/mapper.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/plan.py": "tests/ingestion/test_first_ingest.py",
+    "ingestion/reader.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/report.py": "tests/ingestion/test_pipeline.py",
+    "ingestion/roots.py": "tests/ingestion/test_ingest_resume.py",
+    "ingestion/sidecar_read.py": "tests/ingestion/test_sidecar.py",
+    "ingestion/sidecar_values.py": "tests/badinput/test_sidecars.py",
+    "ingestion/staging.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/sync.py": "tests/ingestion/test_pipeline.py",
+    "ingestion/twins.py": "tests/ingestion/test_first_ingest.py",
+    "ingestion/writer.py": "tests/ingestion/test_pipeline.py",
+    # reranking and retrieval: values and caches of a rerank or a search
+    "reranking/cache.py": "tests/reranking/test_reranker.py",
+    "reranking/llm.py": "tests/reranking/test_reranker.py",
+    "reranking/result.py": "tests/reranking/test_reranker.py",
+    "retrieval/results.py": "tests/retrieval/test_query.py",
+    # the store: the Store's parts and backends, tested through the Store against every backend
+    "store/backends/base.py": "tests/store/backends/test_backends.py",
+    "store/backends/connect.py": "tests/badinput/test_store_interruptions.py",
+    "store/backends/lite.py": "tests/store/backends/test_backends.py",
+    "store/backends/server.py": "tests/store/backends/test_backends.py",
+    "store/caches.py": "tests/store/test_vector_store.py",
+    "store/clients.py": "tests/store/test_lite_sharing.py",
+    "store/lite_discovery.py": "tests/store/test_lite_sharing.py",
+    "store/lite_process.py": "tests/badinput/test_store_interruptions.py",
+    "store/lite_server.py": "tests/store/test_lite_sharing.py",
+    "store/readiness.py": "tests/store/test_vector_store.py",
+    "store/reads.py": "tests/store/test_vector_store.py",
+    "store/record.py": "tests/store/test_migrate.py",
+    "store/retry.py": "tests/badinput/test_store_interruptions.py",
+    "store/rows.py": "tests/store/test_vector_store.py",
+    "store/schema.py": "tests/store/test_vector_store.py",
+    "store/target.py": "tests/retrieval/test_query.py",
+    "store/writes.py": "tests/store/test_writer_sessions.py",
+    # the workbench: run through the notebooks and widgets that use them
+    "workbench/runtime/demo_report.py": "tests/workbench/runtime/test_demo.py",
+    "workbench/runtime/eval_notebook.py": "tests/workbench/runtime/test_notebook_runs.py",
+    "workbench/runtime/params.py": "tests/badinput/test_env_and_params.py",
+    "workbench/widgets/compare_backend.py": "tests/workbench/widgets/test_compare_app.py",
+    "workbench/widgets/search_backend.py": "tests/workbench/widgets/test_search_app.py",
+    "plots/side_by_side.py": "tests/workbench/widgets/test_compare_app.py",
+}
+
+
+def test_every_module_with_behaviour_has_a_test_module_of_its_own():
+    behaviour = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if has_behaviour(p.read_text())}
+    missing = sorted(m for m in behaviour - set(TESTED_ELSEWHERE) if not (ROOT / mirrored_test(m)).exists())
+    assert not missing, "write these test modules (tests mirror the package): " + ", ".join(
+        f"{m} -> {mirrored_test(m)}" for m in missing
+    )
+    stale = sorted(m for m in TESTED_ELSEWHERE if m not in behaviour or (ROOT / mirrored_test(m)).exists())
+    assert not stale, f"take these off TESTED_ELSEWHERE in {Path(__file__).name} (tested, or gone): {stale}"
+    lost = sorted(f"{m}: {test}" for m, test in TESTED_ELSEWHERE.items() if not (ROOT / test).exists())
+    assert not lost, f"TESTED_ELSEWHERE names test files that do not exist: {lost}"
+
+
+def test_test_module_names_are_unique():
+    """tests/ has no ``__init__.py``: pytest imports each test module by its file name alone, so two test
+    files with one name would stop the run at collection."""
+    by_name = defaultdict(list)
+    for path in TESTS.rglob("test_*.py"):
+        by_name[path.name].append(str(path.relative_to(ROOT)))
+    shared = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    assert not shared, f"rename one of each: {shared}"
