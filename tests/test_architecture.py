@@ -514,9 +514,7 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "ingestion/twins.py": "tests/ingestion/test_first_ingest.py",
     "ingestion/writer.py": "tests/ingestion/test_pipeline.py",
     # reranking and retrieval: values and caches of a rerank or a search
-    "reranking/cache.py": "tests/reranking/test_reranker.py",
     "reranking/llm.py": "tests/reranking/test_reranker.py",
-    "reranking/result.py": "tests/reranking/test_reranker.py",
     "retrieval/results.py": "tests/retrieval/test_query.py",
     # the store: the Store's parts and backends, tested through the Store against every backend
     "store/backends/base.py": "tests/store/backends/test_backends.py",
@@ -537,9 +535,7 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "store/target.py": "tests/retrieval/test_query.py",
     "store/writes.py": "tests/store/test_writer_sessions.py",
     # the workbench: run through the notebooks and widgets that use them
-    "workbench/runtime/demo_report.py": "tests/workbench/runtime/test_demo.py",
     "workbench/runtime/eval_notebook.py": "tests/workbench/runtime/test_notebook_runs.py",
-    "workbench/runtime/params.py": "tests/badinput/test_env_and_params.py",
     "workbench/widgets/compare_backend.py": "tests/workbench/widgets/test_compare_app.py",
     "workbench/widgets/search_backend.py": "tests/workbench/widgets/test_search_app.py",
     "plots/side_by_side.py": "tests/workbench/widgets/test_compare_app.py",
