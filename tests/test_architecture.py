@@ -489,11 +489,9 @@ TESTED_ELSEWHERE: dict[str, str] = {
     # evaluation: parts of a run, tested through the runs and comparisons they make
     "evaluation/comparing/comparable.py": "tests/evaluation/comparing/test_compare.py",
     "evaluation/comparing/comparison.py": "tests/evaluation/comparing/test_compare.py",
-    "evaluation/inputs/annotations.py": "tests/evaluation/inputs/test_benchmarks.py",
     "evaluation/inputs/match.py": "tests/evaluation/inputs/test_querysets.py",
     "evaluation/records/rundir.py": "tests/evaluation/records/test_runparts.py",
     "evaluation/records/runfiles.py": "tests/badinput/test_run_folders.py",
-    "evaluation/records/submission.py": "tests/evaluation/inputs/test_benchmarks.py",
     "evaluation/running/aggregate.py": "tests/evaluation/running/test_metrics.py",
     "evaluation/running/ranking.py": "tests/evaluation/running/test_evaluate_run.py",
     "evaluation/running/retrieval_stage.py": "tests/evaluation/records/test_runparts.py",
