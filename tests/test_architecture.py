@@ -483,7 +483,6 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "encoders/siglip_family.py": "tests/encoders/test_encoders_base.py",
     "encoders/dual_tower.py": "tests/encoders/test_encoders_base.py",
     "encoders/preprocessing.py": "tests/ingestion/test_gpu_decode.py",
-    "encoders/presets.py": "tests/encoders/test_encoders.py",
     "encoders/visualized_bge/encoder.py": "tests/encoders/test_encoders.py",  # parity with upstream
     "encoders/visualized_bge/family.py": "tests/encoders/test_encoders.py",
     # evaluation: parts of a run, tested through the runs and comparisons they make
@@ -491,7 +490,6 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "evaluation/comparing/comparison.py": "tests/evaluation/comparing/test_compare.py",
     "evaluation/inputs/match.py": "tests/evaluation/inputs/test_querysets.py",
     "evaluation/records/rundir.py": "tests/evaluation/records/test_runparts.py",
-    "evaluation/records/runfiles.py": "tests/badinput/test_run_folders.py",
     "evaluation/running/aggregate.py": "tests/evaluation/running/test_metrics.py",
     "evaluation/running/ranking.py": "tests/evaluation/running/test_evaluate_run.py",
     "evaluation/running/retrieval_stage.py": "tests/evaluation/records/test_runparts.py",
