@@ -488,7 +488,6 @@ TESTED_ELSEWHERE: dict[str, str] = {
     # evaluation: parts of a run, tested through the runs and comparisons they make
     "evaluation/comparing/comparable.py": "tests/evaluation/comparing/test_compare.py",
     "evaluation/comparing/comparison.py": "tests/evaluation/comparing/test_compare.py",
-    "evaluation/inputs/match.py": "tests/evaluation/inputs/test_querysets.py",
     "evaluation/records/rundir.py": "tests/evaluation/records/test_runparts.py",
     "evaluation/running/aggregate.py": "tests/evaluation/running/test_metrics.py",
     "evaluation/running/ranking.py": "tests/evaluation/running/test_evaluate_run.py",
