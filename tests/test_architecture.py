@@ -530,7 +530,6 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "store/target.py": "tests/retrieval/test_query.py",
     "store/writes.py": "tests/store/test_writer_sessions.py",
     # the workbench: run through the notebooks and widgets that use them
-    "workbench/runtime/eval_notebook.py": "tests/workbench/runtime/test_notebook_runs.py",
     "workbench/widgets/compare_backend.py": "tests/workbench/widgets/test_compare_app.py",
     "workbench/widgets/search_backend.py": "tests/workbench/widgets/test_search_app.py",
     "plots/side_by_side.py": "tests/workbench/widgets/test_compare_app.py",
