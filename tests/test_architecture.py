@@ -532,7 +532,6 @@ TESTED_ELSEWHERE: dict[str, str] = {
     # the workbench: run through the notebooks and widgets that use them
     "workbench/widgets/compare_backend.py": "tests/workbench/widgets/test_compare_app.py",
     "workbench/widgets/search_backend.py": "tests/workbench/widgets/test_search_app.py",
-    "plots/side_by_side.py": "tests/workbench/widgets/test_compare_app.py",
 }
 
 
