@@ -483,8 +483,7 @@ TESTED_ELSEWHERE: dict[str, str] = {
     "encoders/siglip_family.py": "tests/encoders/test_encoders_base.py",
     "encoders/dual_tower.py": "tests/encoders/test_encoders_base.py",
     "encoders/preprocessing.py": "tests/ingestion/test_gpu_decode.py",
-    "encoders/visualized_bge/encoder.py": "tests/encoders/test_encoders.py",  # parity with upstream
-    "encoders/visualized_bge/family.py": "tests/encoders/test_encoders.py",
+    "encoders/visualized_bge/family.py": "tests/encoders/visualized_bge/test_encoder.py",
     # evaluation: parts of a run, tested through the runs and comparisons they make
     "evaluation/comparing/comparable.py": "tests/evaluation/comparing/test_compare.py",
     "evaluation/comparing/comparison.py": "tests/evaluation/comparing/test_compare.py",
