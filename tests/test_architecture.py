@@ -514,3 +514,142 @@ def test_the_ingest_report_is_assembled_in_one_place():
     assert len(found) <= REPORT_WRITES_ALLOWED, (
         "return a value from the phase and let IngestReport.assemble count it:\n" + "\n".join(found)
     )
+
+
+# --- tests mirror modules: a module with behaviour of its own has a test module of its own ---
+
+TESTS = ROOT / "tests"
+
+
+def has_behaviour(source: str) -> bool:
+    """A module has behaviour of its own when it defines a function or a class at its top level; constants,
+    imports and re-exports are not behaviour."""
+    return any(
+        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.parse(source).body
+    )
+
+
+def mirrored_test(module: str) -> str:
+    """The test module that mirrors ``module`` (a path relative to the package): ``pkg/x.py`` is tested in
+    ``tests/pkg/test_x.py``. A package's ``__init__.py`` in ``tests/pkg/test_<pkg>.py`` (the package itself in
+    ``tests/test_mmrag_lab.py``), ``pkg/base.py`` in ``tests/pkg/test_<pkg>_base.py``, and ``cli/x.py`` in
+    ``tests/cli/test_cli_x.py``: tests/ has no ``__init__.py``, so pytest imports each test module by its
+    file name alone, and those names must stay unique."""
+    parts = Path(module).with_suffix("").parts
+    folder, stem = parts[:-1], parts[-1]
+    if folder[:1] == ("cli",):
+        name = "cli" if stem == "__init__" else f"cli_{stem}"
+    elif stem == "__init__":
+        name = folder[-1] if folder else "mmrag_lab"
+    elif stem == "base":
+        name = f"{folder[-1]}_base"
+    else:
+        name = stem
+    return str(Path("tests", *folder, f"test_{name}.py"))
+
+
+def test_the_mirror_rule_maps_planted_modules():
+    assert mirrored_test("terminal.py") == "tests/test_terminal.py"
+    assert mirrored_test("evaluation/inputs/protocol.py") == "tests/evaluation/inputs/test_protocol.py"
+    assert mirrored_test("store/backends/base.py") == "tests/store/backends/test_backends_base.py"
+    assert mirrored_test("encoders/__init__.py") == "tests/encoders/test_encoders.py"
+    assert mirrored_test("__init__.py") == "tests/test_mmrag_lab.py"
+    assert mirrored_test("cli/search.py") == "tests/cli/test_cli_search.py"
+    assert mirrored_test("cli/__init__.py") == "tests/cli/test_cli.py"
+    assert has_behaviour("def f():\n pass\n") and has_behaviour("class A:\n x = 1\n")
+    assert not has_behaviour('"""Doc."""\nfrom a import b as b\nX = 1\n__all__ = ["b"]\n')
+
+
+# Modules with behaviour whose tests live in another module's test file (the file named), and why; the list
+# may only shrink: a module that gains its own test module (or loses its behaviour) must be taken off, and
+# a new module with behaviour needs a test module of its own, not an entry here.
+TESTED_ELSEWHERE: dict[str, str] = {
+    # the CLI: each subcommand is run whole, in the tests of what it drives
+    "cli/__init__.py": "tests/cli/test_cli_exit_codes.py",
+    "cli/devices.py": "tests/cli/test_cli_options.py",  # and tests/ingestion/test_shards.py
+    "cli/evaluate.py": "tests/evaluation/running/test_evaluate_run.py",
+    "cli/info.py": "tests/cli/test_cli_encoders.py",
+    "cli/ingest.py": "tests/ingestion/test_pipeline.py",
+    "cli/lite.py": "tests/store/test_lite_sharing.py",
+    "cli/migrate.py": "tests/store/test_migrate.py",
+    # encoders: each preset's family and preprocessing are held to the encoder contract
+    "encoders/clip_family.py": "tests/encoders/test_encoders_base.py",
+    "encoders/siglip_family.py": "tests/encoders/test_encoders_base.py",
+    "encoders/dual_tower.py": "tests/encoders/test_encoders_base.py",
+    "encoders/preprocessing.py": "tests/ingestion/test_gpu_decode.py",
+    "encoders/visualized_bge/family.py": "tests/encoders/visualized_bge/test_encoder.py",
+    # evaluation: parts of a run, tested through the runs and comparisons they make
+    "evaluation/comparing/comparable.py": "tests/evaluation/comparing/test_compare.py",
+    "evaluation/comparing/comparison.py": "tests/evaluation/comparing/test_compare.py",
+    "evaluation/records/rundir.py": "tests/evaluation/records/test_runparts.py",
+    "evaluation/running/aggregate.py": "tests/evaluation/running/test_metrics.py",
+    "evaluation/running/ranking.py": "tests/evaluation/running/test_evaluate_run.py",
+    "evaluation/running/retrieval_stage.py": "tests/evaluation/records/test_runparts.py",
+    "evaluation/running/scored_run.py": "tests/evaluation/running/test_feedback_eval.py",
+    # ingestion: the phases of one ingest, tested through ingest() on real folders and a real Milvus Lite
+    "ingestion/cpu_mapper.py": "tests/ingestion/test_pipeline.py",
+    "ingestion/gpu_mapper.py": "tests/ingestion/test_gpu_decode.py",
+    "ingestion/landing.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/links.py": "tests/badinput/test_unreadable_entries.py",
+    "ingestion/mapper.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/options.py": "tests/test_mmrag_lab.py",  # and tests/test_deprecation.py
+    "ingestion/plan.py": "tests/ingestion/test_first_ingest.py",
+    "ingestion/reader.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/report.py": "tests/ingestion/test_pipeline.py",
+    "ingestion/roots.py": "tests/ingestion/test_ingest_resume.py",
+    "ingestion/sidecar_read.py": "tests/ingestion/test_sidecar.py",
+    "ingestion/sidecar_values.py": "tests/badinput/test_sidecars.py",
+    "ingestion/staging.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/sync.py": "tests/ingestion/test_pipeline.py",
+    "ingestion/twins.py": "tests/ingestion/test_first_ingest.py",
+    "ingestion/writer.py": "tests/ingestion/test_pipeline.py",
+    # reranking and retrieval: values and caches of a rerank or a search
+    "reranking/llm.py": "tests/reranking/test_reranker.py",
+    "retrieval/results.py": "tests/retrieval/test_query.py",
+    "retrieval/fusion.py": "tests/retrieval/test_hybrid_search.py",
+    # the store: the Store's parts and backends, tested through the Store against every backend
+    "store/backends/base.py": "tests/store/backends/test_backends.py",
+    "store/backends/connect.py": "tests/badinput/test_store_interruptions.py",
+    "store/backends/lite.py": "tests/store/backends/test_backends.py",
+    "store/backends/server.py": "tests/store/backends/test_backends.py",
+    "store/caches.py": "tests/store/test_vector_store.py",
+    "store/keyword_search.py": "tests/retrieval/test_hybrid_search.py",
+    "store/text_migrate.py": "tests/store/test_text_fields.py",
+    "store/clients.py": "tests/store/test_lite_sharing.py",
+    "store/lite_discovery.py": "tests/store/test_lite_sharing.py",
+    "store/lite_process.py": "tests/badinput/test_store_interruptions.py",
+    "store/lite_server.py": "tests/store/test_lite_sharing.py",
+    "store/readiness.py": "tests/store/test_vector_store.py",
+    "store/reads.py": "tests/store/test_vector_store.py",
+    "store/record.py": "tests/store/test_migrate.py",
+    "store/retry.py": "tests/badinput/test_store_interruptions.py",
+    "store/rows.py": "tests/store/test_vector_store.py",
+    "store/schema.py": "tests/store/test_vector_store.py",
+    "store/target.py": "tests/retrieval/test_query.py",
+    "store/writes.py": "tests/store/test_writer_sessions.py",
+    # the workbench: run through the notebooks and widgets that use them
+    "workbench/widgets/compare_backend.py": "tests/workbench/widgets/test_compare_app.py",
+    "workbench/widgets/search_backend.py": "tests/workbench/widgets/test_search_app.py",
+}
+
+
+def test_every_module_with_behaviour_has_a_test_module_of_its_own():
+    behaviour = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if has_behaviour(p.read_text())}
+    missing = sorted(m for m in behaviour - set(TESTED_ELSEWHERE) if not (ROOT / mirrored_test(m)).exists())
+    assert not missing, "write these test modules (tests mirror the package): " + ", ".join(
+        f"{m} -> {mirrored_test(m)}" for m in missing
+    )
+    stale = sorted(m for m in TESTED_ELSEWHERE if m not in behaviour or (ROOT / mirrored_test(m)).exists())
+    assert not stale, f"take these off TESTED_ELSEWHERE in {Path(__file__).name} (tested, or gone): {stale}"
+    lost = sorted(f"{m}: {test}" for m, test in TESTED_ELSEWHERE.items() if not (ROOT / test).exists())
+    assert not lost, f"TESTED_ELSEWHERE names test files that do not exist: {lost}"
+
+
+def test_test_module_names_are_unique():
+    """tests/ has no ``__init__.py``: pytest imports each test module by its file name alone, so two test
+    files with one name would stop the run at collection."""
+    by_name = defaultdict(list)
+    for path in TESTS.rglob("test_*.py"):
+        by_name[path.name].append(str(path.relative_to(ROOT)))
+    shared = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    assert not shared, f"rename one of each: {shared}"

@@ -1,7 +1,7 @@
 """The app's text boxes and upload, given a generated corpus of hostile values: each ends in a grid or in a
 message that names the problem, never in a traceback, and the collection is never changed.
 
-The app is driven headless, as tests/workbench/test_app.py does (the browser test drives the same widgets
+The app is driven headless, as tests/workbench/widgets/test_search_app.py does (the browser test drives the same widgets
 in Chromium): set a widget's value, click Search, read what the app shows.
 """
 

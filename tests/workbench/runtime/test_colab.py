@@ -16,7 +16,7 @@ import pytest
 
 from mmrag_lab.workbench.runtime.colab import MARK, cell_source, write_cells
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 STANDIN = """
 def enable_custom_widget_manager():
     print("custom widget manager enabled")

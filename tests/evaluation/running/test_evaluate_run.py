@@ -231,7 +231,7 @@ def test_rerank_ab_against_the_local_openai_server(collection, sample_dir, tmp_p
     )
 
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "05_evaluate.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[3] / "notebooks" / "05_evaluate.ipynb"
 
 
 def test_notebook_is_committed_without_outputs():

@@ -7,11 +7,9 @@ import ipywidgets as widgets
 import pytest
 
 from mmrag_lab.config import Config
-from mmrag_lab.errors import StoreError
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.workbench.serving.page import app_page
-from mmrag_lab.workbench.serving.page_guard import guarded, one_line
 from mmrag_lab.workbench.widgets.search_app import SearchApp
 
 
@@ -82,12 +80,3 @@ def test_an_unexpected_failure_while_building_is_one_readable_line(uri, monkeypa
     assert "Traceback" not in page.value
     (log,) = (tmp_path / "logs").iterdir()  # the traceback went to the file the line names
     assert str(log) in page.value and "Traceback" in log.read_text() and "KeyError" in log.read_text()
-
-
-def test_one_line_keeps_our_messages_and_names_other_errors():
-    assert (
-        one_line(StoreError("The collection is empty.\n  Ingest first."))
-        == "The collection is empty. Ingest first."
-    )
-    assert one_line(ZeroDivisionError("division by zero")) == "ZeroDivisionError: division by zero"
-    assert guarded(lambda: 42, "x") == 42

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.reranking.llm import reranker_configured
-from mmrag_lab.workbench.runtime import demo_report
 from mmrag_lab.workbench.runtime.demo import banner, collection_name
 from mmrag_lab.workbench.runtime.weights_choice import WeightsChoice
 
@@ -73,11 +70,3 @@ def test_rerank_is_configured_by_key_or_endpoint(monkeypatch):
     assert reranker_configured(Config.load(env={}, llm_base_url="http://127.0.0.1:1/v1"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert reranker_configured(Config.load(env={}))
-
-
-def test_report_lines_for_a_reranked_run_and_a_failed_one(tmp_path):
-    record = {"rerank": {"fallback_reason": None, "order": [1, 0], "model": "m", "explanation": "red wins"}}
-    (tmp_path / "03_rerank.json").write_text(json.dumps(record))
-    lines = demo_report.step_lines(Path(tmp_path), reranked=True)
-    assert "m reordered the hits to #2, #1" in lines[2] and "why: red wins" in lines[2]
-    assert "no record" in lines[0] and "no record" in lines[3]

@@ -1,14 +1,11 @@
-"""Figures: grids with ranks and scores, moves after reranking, collection figures, the untrained mark."""
+"""Figures: grids with ranks and scores, moves after reranking, readable text, the untrained mark."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from matplotlib.figure import Figure
 
-from mmrag_lab.inspection import plots as plots_inspect
-from mmrag_lab.inspection.summary import DuplicatePair
 from mmrag_lab.plots import figures as plots
 from mmrag_lab.reranking.result import RerankResult, fallback
 from mmrag_lab.retrieval.results import Hit, SearchQuery, SearchResults
@@ -91,62 +88,6 @@ def test_figures_display_as_png_in_ipython(images):
     assert data["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_thumbnails_and_failures(images):
-    fig = plots_inspect.plot_thumbnails(images[:10], "ten", cols=4, untrained=True)
-    assert describe_figure(fig)["images"] == 10 and describe_figure(fig)["untrained_mark"]
-    failed = [{"path": "/x/bad.jpg", "reason": "not a recognised image format"}] * 3
-    fig = plots_inspect.plot_failures(failed)
-    cells = [c.get_text().get_text() for c in fig.get_axes()[0].tables[0].get_celld().values()]
-    assert "bad.jpg" in cells and "not a recognised image format" in cells
-    assert "3 file(s)" in fig.get_suptitle()
-    empty = plots_inspect.plot_failures([])
-    assert "No failures" in empty.get_axes()[0].texts[0].get_text()
-
-
-def test_embedding_map_spreads_thumbnails_and_frames_highlights(images):
-    coords = np.random.default_rng(0).normal(size=(len(images), 2))
-    fig = plots_inspect.plot_embedding_map(coords, images, max_thumbnails=10, highlight=[3], untrained=True)
-    info = describe_figure(fig)
-    assert 1 <= info["thumbnails"] <= 10  # only where they do not overlap
-    ax = fig.get_axes()[0]
-    assert sum(len(c.get_offsets()) for c in ax.collections) == len(images)
-    assert ax.artists[0].patch.get_edgecolor()[:3] == pytest.approx((0x18 / 255, 0x4E / 255, 0xDC / 255))
-
-
-def test_near_duplicates_and_score_distribution(images):
-    pairs = [
-        DuplicatePair("a", "b", images[0], images[1], 0.99),
-        DuplicatePair("c", "d", images[2], images[3], 0.9),
-    ]
-    fig = plots_inspect.plot_near_duplicates(pairs)
-    assert describe_figure(fig)["images"] == 4
-    assert "#1  similarity 0.9900" in describe_figure(fig)["title"]
-    scores = np.linspace(0.0, 1.0, 50)
-    fig = plots_inspect.plot_score_distribution(scores, k=5, untrained=True)
-    legend = [t.get_text() for t in fig.get_axes()[0].get_legend().get_texts()]
-    assert legend == [f"top-5 cut-off ({np.sort(scores)[::-1][4]:.3f})"]
-    assert isinstance(fig, Figure) and describe_figure(fig)["untrained_mark"]
-
-
-def test_captions_prefer_the_metadata_title(images):
-    hit = Hit(
-        rank=1, id="a", path=images[0], score=0.5, meta={"category": "dress", "title": "Short red dress"}
-    )
-    assert plots.caption(hit) == "Short red dress"
-    assert (
-        plots.caption(Hit(rank=1, id="a", path=images[0], score=0.5, meta={"category": "dress"})) == "dress"
-    )
-    long = Hit(rank=1, id="a", path=images[0], score=0.5, meta={"title": "x" * 40})
-    lines = plots.caption(long).split("\n")
-    assert len(lines) == 2 and all(len(line) <= 18 for line in lines) and lines[1].endswith("...")
-
-
-def test_grids_lay_out_evenly_for_any_k():
-    assert [plots.grid_shape(k, 5) for k in (1, 5, 6, 7, 9, 10, 11)] == [
-        (1, 1), (1, 5), (2, 3), (2, 4), (2, 5), (2, 5), (3, 4),
-    ]  # fmt: skip
-
-
 def _texts(fig: Figure) -> list:
     fig.canvas.draw()
     return [
@@ -165,23 +106,3 @@ def test_figures_stay_readable_at_1100_px(images, k):
         assert fig.get_size_inches()[0] <= plots.FIG_WIDTH + 0.5  # about 1000 px at 100 dpi: no downscaling
         small = [(t.get_text(), t.get_fontsize()) for t in _texts(fig) if t.get_fontsize() < plots.TEXT_PT]
         assert not small
-
-
-def test_map_explains_its_frames_and_axes(images):
-    coords = np.random.default_rng(1).normal(size=(len(images), 2))
-    fig = plots_inspect.plot_embedding_map(coords, images, highlight=[0, 1, 2], explained=[0.41, 0.25])
-    ax = fig.get_axes()[0]
-    assert "41% of the variance" in ax.get_xlabel() and "25% of the variance" in ax.get_ylabel()
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert any("top-3 hits (blue frame" in text for text in legend)
-
-
-def test_near_duplicates_are_captioned_by_title(images):
-    pairs = [
-        DuplicatePair("a", "b", images[0], images[1], 0.99, "Red dress", ""),
-        DuplicatePair("c", "d", images[2], images[3], 0.9),
-    ]
-    fig = plots_inspect.plot_near_duplicates(pairs)
-    labels = [ax.get_xlabel() for ax in fig.get_axes() if ax.get_xlabel()]
-    assert labels[0] == "Red dress" and labels[1] == plots.short_name(images[1], 16)
-    assert fig.get_size_inches()[0] > fig.get_size_inches()[1]  # a grid, not one tall column

@@ -45,7 +45,7 @@ def by_configuration(names: list[str]) -> list[str]:
     return sorted(names, key=lambda name: first[model_configuration(name)])
 
 
-# visualized-bge-m3 needs the bge-m3 tokenizer from the hub; its architecture is tested in test_encoders.py.
+# visualized-bge-m3 needs the bge-m3 tokenizer from the hub; its architecture is tested in visualized_bge/test_model.py.
 OFFLINE = by_configuration(sorted(name for name in PRESETS if name != "visualized-bge-m3"))
 
 

@@ -1,13 +1,11 @@
-"""Run tables, comparison, plots and the reranker's accounting."""
+"""Run tables: the results table, comparison across run folders, and the plots."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
 from PIL import Image
 
-from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation import RankedQuery, summarize
 from mmrag_lab.evaluation.records.run_tables import (
     compare_runs,
@@ -15,8 +13,6 @@ from mmrag_lab.evaluation.records.run_tables import (
     plot_rerank,
     results_table,
 )
-from mmrag_lab.evaluation.running.costs import RerankOutcome, check_prices, rerank_stats
-from mmrag_lab.evaluation.running.rerank_ab import merge_subset, rank_move
 
 
 def _metrics(hit_first: bool) -> dict:
@@ -58,50 +54,6 @@ def test_plots_are_written_as_png(tmp_path):
     for name in ("recall.png", "rerank.png"):
         with Image.open(tmp_path / name) as im:
             assert im.format == "PNG" and im.width > 300
-
-
-def _outcome(cached=False, fallback=None, latency=1.0, tokens=(1000, 100)):
-    return RerankOutcome(("a",), fallback, latency, cached, *tokens)
-
-
-def test_rerank_stats_counts_fallbacks_and_bills_only_fresh_calls():
-    outcomes = [
-        _outcome(),
-        _outcome(cached=True, latency=0.0),
-        _outcome(fallback="reply was not JSON", latency=3.0, tokens=(500, 50)),
-        _outcome(fallback="reply was not JSON", latency=2.0, tokens=(0, 0)),
-    ]
-    stats = rerank_stats(outcomes, top_n=9, wall_s=2.5, prices={"input_per_1m": 2.0, "output_per_1m": 10.0})
-    assert stats["n_fallback"] == 2 and stats["fallback_reasons"] == {"reply was not JSON": 2}
-    assert stats["n_cached"] == 1
-    assert stats["usage"] == {"prompt_tokens": 2500, "completion_tokens": 250}
-    assert stats["billed_usage"] == {"prompt_tokens": 1500, "completion_tokens": 150}
-    assert stats["cost_usd"] == pytest.approx((1500 * 2.0 + 150 * 10.0) / 1e6)
-    assert stats["latency_s"]["max"] == 3.0 and stats["latency_s"]["sum"] == 6.0
-    assert rerank_stats(outcomes, top_n=9, wall_s=1.0, prices=None)["cost_usd"] is None
-
-
-def test_prices_must_name_both_directions():
-    with pytest.raises(EvaluationError, match="output_per_1m"):
-        check_prices({"input_per_1m": 1.0})
-
-
-@pytest.mark.parametrize(
-    ("before", "after", "move"),
-    [
-        (3, 1, "improved"),
-        (1, 3, "worsened"),
-        (2, 2, "unchanged"),
-        (None, None, "unchanged"),
-        (None, 4, "improved"),
-    ],
-)
-def test_rank_move(before, after, move):
-    assert rank_move(before, after) == move
-
-
-def test_merge_subset_follows_the_reranked_order_then_the_retrieval_subset_order():
-    assert merge_subset(["x", "m3", "y", "m1"], ["m1", "m2", "m3"]) == ("m3", "m1", "m2")
 
 
 def test_a_rerank_row_where_every_query_fell_back_says_nothing_was_reranked():

@@ -1,4 +1,4 @@
-"""Query-set formats: our JSON Lines, CIRR, FashionIQ and CIRCO files, and matching names to a collection."""
+"""Query-set formats: our JSON Lines, CIRR, FashionIQ and CIRCO files, and the image index."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from mmrag_lab.evaluation import (
     load_cirr,
     load_fashioniq,
     load_queries,
-    match_queries,
     read_jsonl,
     write_jsonl,
 )
@@ -195,36 +194,6 @@ def test_image_index_resolves_id_path_name_and_stem_and_flags_ambiguity(tmp_path
     assert index.ambiguous() == ["shoe", "shoe.jpg"]
     assert "000000355099.jpg" in index and "nothing" not in index
     assert len(index) == 4
-
-
-def test_match_reports_missing_targets_unmatched_images_and_subset_members(tmp_path):
-    cirr = load_cirr(_write_json(tmp_path / "cap.rc2.val.json", CIRR_VAL))
-    loose = tmp_path / "outside.jpg"
-    loose.write_bytes(b"x")
-    extra = [
-        Query("12", "outside.jpg", "x", ("dev-1-1-img1",)),
-        Query("13", "gone.jpg", "y", ("dev-1-1-img1",)),
-    ]
-    names = ["dev-1-0-img0", "dev-1-1-img1", "dev-1-2-img2", "dev-2-0-img0"]
-    index = ImageIndex((f"id{i}", f"/imgs/{n}.png") for i, n in enumerate(names))
-    report = match_queries(cirr + extra, index, base_dir=tmp_path)
-
-    first, second, outside = report.matched
-    assert (first.reference_id, first.image_path, first.target_ids) == (
-        "id0",
-        "/imgs/dev-1-0-img0.png",
-        ("id1",),
-    )
-    assert first.subset_ids == ("id0", "id1", "id2")
-    assert (second.target_ids, second.missing_targets) == ((), ("dev-9-9-img9",))
-    assert (outside.reference_id, outside.image_path) == (None, str(loose))
-    summary = report.as_dict()
-    assert summary["unmatched_query_images"] == {
-        "13": "query image 'gone.jpg' is not stored and is not a file"
-    }
-    assert summary["queries_with_missing_targets"] == ["11"]
-    assert summary["n_missing_targets"] == 1
-    assert summary["n_missing_subset_members"] == 1
 
 
 def test_load_queries_refuses_unknown_kinds(tmp_path):

@@ -14,7 +14,7 @@ from mmrag_lab.evaluation.records.runparts import RunConfig, RunEncoder, RunMetr
 from mmrag_lab.evaluation.running.aggregate import RankedQuery, best_target_rank, query_metrics, summarize
 from mmrag_lab.evaluation.running.metrics import target_ranks
 
-SAMPLE = sorted((Path(__file__).resolve().parents[2] / "mmrag_lab" / "sample" / "images").rglob("*.jpg"))
+SAMPLE = sorted((Path(__file__).resolve().parents[3] / "mmrag_lab" / "sample" / "images").rglob("*.jpg"))
 CORPUS = [f"c{i}" for i in range(40)]
 SETTINGS = {"ks": [1, 5, 10], "map_ks": [5], "subset_ks": [1], "missing": "skip", "ties": "stable",
             "rerank": False, "rerank_top_n": None, "exclude_reference": True,
