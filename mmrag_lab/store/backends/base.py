@@ -80,8 +80,10 @@ class Backend(ABC):
         """True when ``upsert(..., partial_update=True)`` works."""
 
     @abstractmethod
-    def seal(self, store: Any, index_timeout: float) -> None:
-        """Make written rows durable and build their index (the backend's half of ``flush_and_load``)."""
+    def seal(self, handle: Any, index_timeout: float) -> None:
+        """Make written rows durable and build their index (the backend's half of ``flush_and_load``).
+
+        ``handle`` is the collection's :class:`~mmrag_lab.store.handle.CollectionHandle`."""
 
     def index_params(self, client: MilvusClient, index_type: str, metric: str) -> Any:
         """The vector index a new collection gets (both backends take the same HNSW/AUTOINDEX/FLAT)."""
