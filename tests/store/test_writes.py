@@ -39,6 +39,8 @@ def test_insert_writes_whole_rows_and_a_repeat_replaces_them(writes):
 def test_insert_new_names_the_rows_that_already_held_these_bytes(writes):
     rows = part_rows(4)
     assert writes.insert_new(rows[:2]) == set()
+    # A server's look-up reads at Eventually consistency; a Strong read first makes the rows visible to it.
+    assert writes.reads.count() == 2
     changed = [{**rows[1], "content_hash": "other"}]
     assert writes.insert_new([rows[0], *changed, *rows[2:]]) == {"r0"}
 
