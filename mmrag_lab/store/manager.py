@@ -1,4 +1,4 @@
-"""Collection management: create, check, describe by its record, and drop one collection."""
+"""Collection management: making one collection, its record, the one check before use, and dropping it."""
 
 from __future__ import annotations
 
