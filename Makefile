@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Every version that passed the tests, with hashes: `make setup` installs exactly these (tools/lockfile.py).
 LOCK := requirements.lock
 # What the lock resolves: pyproject.toml with these extras, plus requirements.in (the torch pair).
-LOCK_INPUTS := pyproject.toml --extra dev --extra server requirements.in
+LOCK_INPUTS := pyproject.toml --extra dev --extra server --extra ray requirements.in
 # The Pythons supported (pyproject.toml's classifiers): the CPU machines run 3.11, the GPU machines 3.12.
 PYTHONS := 3.11 3.12
 LOCK_FLAGS := --universal --python-version $(firstword $(PYTHONS)) --generate-hashes --quiet

@@ -18,8 +18,10 @@ _LAZY = {
     "search": "mmrag_lab.retrieval",
     "rerank": "mmrag_lab.reranking",
     "rerank_many": "mmrag_lab.reranking",
+    "PanoramaOptions": "mmrag_lab.reranking",
     "evaluate": "mmrag_lab.evaluation",
     "compare": "mmrag_lab.evaluation",
+    "EvalProtocol": "mmrag_lab.evaluation",
     "collection_summary": "mmrag_lab.inspection",
     "sample_dir": "mmrag_lab.workbench.runtime.sample",
 }

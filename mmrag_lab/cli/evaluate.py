@@ -84,7 +84,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
-    from mmrag_lab.evaluation import evaluate
+    from mmrag_lab.evaluation import EvalProtocol, evaluate
 
     config = config_from_args(args)
     _check_numbers(args)
@@ -103,12 +103,14 @@ def run(args: argparse.Namespace) -> int:
 
         queries, kind = folder_queries(args.queries), None
     extra = {k: v for k, v in {"ks": args.ks, "map_ks": args.map_k, "subset_ks": args.subset_k}.items() if v}
+    protocol = EvalProtocol(
+        exclude_reference=args.exclude_reference, ann=args.ann, cirr_soft=args.cirr_soft, missing=args.missing,
+        ties=args.ties, query_template=args.query_template, **extra,
+    )  # fmt: skip
     result = evaluate(
-        queries, kind=kind, loader_options=options, config=config, rerank=args.rerank,
-        rerank_top_n=args.top_n, concurrency=args.concurrency, prices=prices,
-        exclude_reference=args.exclude_reference, ann=args.ann, cirr_soft=args.cirr_soft,
-        submission=args.submission, missing=args.missing, ties=args.ties, out_dir=out,
-        progress=not args.no_progress, query_template=args.query_template, **extra,
+        queries, kind=kind, loader_options=options, config=config, protocol=protocol, rerank=args.rerank,
+        rerank_top_n=args.top_n, concurrency=args.concurrency, prices=prices, submission=args.submission,
+        out_dir=out, progress=not args.no_progress,
     )  # fmt: skip
     print(_summary(result))
     return 0

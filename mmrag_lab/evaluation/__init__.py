@@ -14,6 +14,7 @@ from mmrag_lab.evaluation.inputs.benchmarks import (
     load_queries,
 )
 from mmrag_lab.evaluation.inputs.match import MatchedQuery, MatchReport, match_queries
+from mmrag_lab.evaluation.inputs.protocol import EvalProtocol
 from mmrag_lab.evaluation.inputs.querysets import ImageIndex, Query, read_jsonl, write_jsonl
 from mmrag_lab.evaluation.records.run_tables import Table, compare_runs, results_table
 from mmrag_lab.evaluation.records.rundir import EvalRun, load_run
@@ -39,6 +40,7 @@ from mmrag_lab.evaluation.running.metrics import (
 
 __all__ = [
     "Comparison",
+    "EvalProtocol",
     "EvalRun",
     "compare",
     "Table",

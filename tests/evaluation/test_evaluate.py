@@ -19,6 +19,7 @@ import mmrag_lab
 from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.evaluation import (
+    EvalProtocol,
     average_precision_at_k,
     compare_runs,
     load_run,
@@ -279,8 +280,33 @@ def test_subset_scores_from_stored_vectors_on_lite_and_server(store_uri, sample_
     for folder in sorted(p for p in sample_dir.iterdir() if p.is_dir()):
         names = sorted(f.stem for f in folder.glob("*.jpg"))
         queries.append(Query(folder.name, names[0], f"a {folder.name}", (names[1],), subset=tuple(names)))
-    run = mmrag_lab.evaluate(queries, config=cfg, encoder=tiny_encoder, subset_ks=(1, 2, 3))
+    run = mmrag_lab.evaluate(
+        queries, config=cfg, encoder=tiny_encoder, protocol=EvalProtocol(subset_ks=(1, 2, 3))
+    )
     for rec in run.rankings:
         # Members scored from their stored vectors rank as the search ranked them.
         assert rec["subset"] == [c for c in rec["ranking"] if c in set(rec["subset"])]
     assert run.metrics["retrieval"]["overall"]["recall_subset@3"] == 1.0
+
+
+def test_evaluate_takes_its_protocol_keywords_for_one_more_release(collection, sample_dir, tiny_encoder):
+    queries = folder_queries(sample_dir)
+    new = mmrag_lab.evaluate(
+        queries,
+        config=collection,
+        encoder=tiny_encoder,
+        protocol=mmrag_lab.EvalProtocol(ks=(1, 3), ties="pessimistic"),
+        progress=False,
+    )
+    with pytest.warns(
+        DeprecationWarning, match=r"evaluate\(ks=\.\.\., ties=\.\.\.\) is deprecated .* protocol="
+    ):
+        old = mmrag_lab.evaluate(
+            queries, config=collection, encoder=tiny_encoder, ks=(1, 3), ties="pessimistic", progress=False
+        )
+    assert old.metrics["retrieval"]["overall"] == new.metrics["retrieval"]["overall"]
+    assert (
+        old.metrics["settings"] == new.metrics["settings"]
+        and new.metrics["settings"]["ties"] == "pessimistic"
+    )
+    assert "recall@3" in new.metrics["retrieval"]["overall"]

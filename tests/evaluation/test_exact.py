@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import mmrag_lab
+from mmrag_lab.evaluation import EvalProtocol
 from mmrag_lab.evaluation.inputs.folders import folder_queries
 from mmrag_lab.evaluation.running.exact import VectorTable, index_recall
 from mmrag_lab.ingestion.pipeline import ingest
@@ -65,9 +66,15 @@ def test_exact_by_default_where_ivf_with_nprobe_1_misses_neighbours(milvus_serve
         vectors = tiny_encoder.encode_queries([q.image for q in queries], [q.instruction for q in queries])
         _filler(store, vectors)
         _rebuild_as_ivf(cfg.milvus_uri, cfg.collection)
-        exact = mmrag_lab.evaluate(queries, config=cfg, encoder=tiny_encoder, store=store, ks=(1, 5, 10))
+        exact = mmrag_lab.evaluate(
+            queries, config=cfg, encoder=tiny_encoder, store=store, protocol=EvalProtocol(ks=(1, 5, 10))
+        )
         ann = mmrag_lab.evaluate(
-            queries, config=cfg, encoder=tiny_encoder, store=store, ks=(1, 5, 10), ann=True
+            queries,
+            config=cfg,
+            encoder=tiny_encoder,
+            store=store,
+            protocol=EvalProtocol(ks=(1, 5, 10), ann=True),
         )
         truth = _brute_force(store, vectors, 11)
         store.close()

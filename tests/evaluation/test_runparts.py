@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mmrag_lab.config import Config
-from mmrag_lab.evaluation import evaluate, load_run
+from mmrag_lab.evaluation import EvalProtocol, evaluate, load_run
 from mmrag_lab.evaluation.inputs.folders import folder_queries
 from mmrag_lab.evaluation.inputs.protocol import describe
 from mmrag_lab.evaluation.records.rundir import FILES, write_run
@@ -41,7 +41,7 @@ def test_the_retrieval_stage_returns_its_result_and_timings(collection, sample_d
 
 
 def test_a_run_reads_typed_and_as_its_files(collection, sample_dir, tiny_encoder, tmp_path):
-    run = evaluate(folder_queries(sample_dir), config=collection, encoder=tiny_encoder, ks=(1, 5),
+    run = evaluate(folder_queries(sample_dir), config=collection, encoder=tiny_encoder, protocol=EvalProtocol(ks=(1, 5)),
                    out_dir=tmp_path / "run")  # fmt: skip
     assert (
         run.encoder.info == tiny_encoder.info and run.encoder["fingerprint"] == tiny_encoder.info.fingerprint

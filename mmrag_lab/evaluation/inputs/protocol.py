@@ -16,6 +16,7 @@ The defaults follow the code that produced the published numbers:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.inputs.querysets import Query
@@ -29,6 +30,38 @@ REFERENCE_RULE = {
     None: "query set: reference removed",
 }
 SUBMISSION_KINDS = ("cirr", "circo")
+
+
+@dataclass(frozen=True)
+class EvalProtocol:
+    """How :func:`mmrag_lab.evaluate` scores a run: ``evaluate(..., protocol=EvalProtocol(ks=(1, 10)))``.
+
+    The defaults follow each benchmark's official code (this module's docstring says whose).
+
+    Attributes:
+        ks: K values of Recall@K (one int means just that K).
+        map_ks: K values of mAP@K (CIRCO).
+        subset_ks: K values of Recall_subset@K (CIRR; computed for queries that have a subset).
+        exclude_reference: Leave the query's own image out of its candidates; None follows the benchmark
+            (CIRR removes it, CIRCO and FashionIQ keep it).
+        ann: Rank through the collection's index instead of exactly, and report the index's recall@K
+            against exact search for the same queries (``metrics["index_recall"]``).
+        cirr_soft: CIRR: score ``target_soft`` the CIRPLANT way instead of ``target_hard`` alone.
+        missing: ``skip`` or ``miss``: how targets absent from the collection count.
+        ties: ``stable``, ``optimistic`` or ``pessimistic`` ordering of equal scores.
+        query_template: How an annotation becomes the query text (a name in
+            :data:`~mmrag_lab.evaluation.inputs.templates.QUERY_TEMPLATES`); None: the encoder's authors' choice.
+    """
+
+    ks: int | Sequence[int] = (1, 5, 10, 50)
+    map_ks: Sequence[int] = (5, 10, 25, 50)
+    subset_ks: Sequence[int] = (1, 2, 3)
+    exclude_reference: bool | None = None
+    ann: bool = False
+    cirr_soft: bool = False
+    missing: str = "skip"
+    ties: str = "stable"
+    query_template: str | None = None
 
 
 def describe(

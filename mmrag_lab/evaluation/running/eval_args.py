@@ -15,6 +15,7 @@ from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.evaluation.inputs.protocol import EvalProtocol
 from mmrag_lab.evaluation.inputs.querysets import Query
 from mmrag_lab.store.vector_store import Store
 
@@ -35,6 +36,8 @@ def check_call(queries: Any, given: Mapping[str, Any]) -> None:
     argtypes.instance("config", given["config"], Config, "e.g. Config.load(...)")
     argtypes.instance("encoder", given["encoder"], Encoder, "from load_encoder(...)")
     argtypes.instance("store", given["store"], Store, "from Store.open(config)")
+    argtypes.instance("protocol", given["protocol"], EvalProtocol, "e.g. EvalProtocol(ks=(1, 10))")
+    given = {**given, **vars(given["protocol"] or EvalProtocol())}
     for name in ("loader_options", "prices", "rerank_options"):
         argtypes.mapping(name, given[name], EXAMPLES[name])
     for name in FLAGS:

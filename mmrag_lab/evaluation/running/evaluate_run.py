@@ -11,19 +11,18 @@ from typing import Any
 
 from mmrag_lab import checks
 from mmrag_lab.config import Config
+from mmrag_lab.deprecation import folded
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.inputs.benchmarks import guess_kind, load_queries
-from mmrag_lab.evaluation.inputs.protocol import describe
+from mmrag_lab.evaluation.inputs.protocol import EvalProtocol, describe
 from mmrag_lab.evaluation.inputs.querysets import Query
 from mmrag_lab.evaluation.inputs.templates import apply_template, default_template
 from mmrag_lab.evaluation.records.rundir import EvalRun, corpus_identity, query_record, write_run
 from mmrag_lab.evaluation.records.runparts import QueryCounts, RunConfig, RunEncoder, RunMetrics
 from mmrag_lab.evaluation.records.submission import short_rankings, write_submission
 from mmrag_lab.evaluation.running.aggregate import (
-    MAP_KS,
     MISSING_POLICIES,
-    SUBSET_KS,
     query_metrics,
     summarize,
 )
@@ -35,6 +34,7 @@ from mmrag_lab.evaluation.running.retrieval_stage import retrieval_stage
 from mmrag_lab.store.target import target_config
 
 
+@folded("protocol", EvalProtocol)
 def evaluate(
     queries: str | os.PathLike | Sequence[Query],
     *,
@@ -43,23 +43,15 @@ def evaluate(
     config: Config | None = None,
     encoder: Encoder | None = None,
     store: Any = None,
-    ks: int | Sequence[int] = (1, 5, 10, 50),
-    map_ks: Sequence[int] = MAP_KS,
-    subset_ks: Sequence[int] = SUBSET_KS,
+    protocol: EvalProtocol | None = None,
     rerank: bool = False,
     rerank_top_n: int = 9,
     concurrency: int = 4,
     prices: Mapping[str, float] | None = None,
-    exclude_reference: bool | None = None,
-    ann: bool = False,
-    cirr_soft: bool = False,
     submission: bool = False,
-    missing: str = "skip",
-    ties: str = "stable",
     out_dir: str | os.PathLike | None = None,
     rerank_options: Mapping[str, Any] | None = None,
     progress: bool = True,
-    query_template: str | None = None,
     collection: str | None = None,
 ) -> EvalRun:
     """Evaluate retrieval (and reranking) quality of a collection on a query set.
@@ -73,26 +65,18 @@ def evaluate(
         encoder: A loaded encoder; default ``load_encoder(config=config)``. It must be the one that made
             the collection (same fingerprint).
         store: An open :class:`~mmrag_lab.store.vector_store.Store`; default one opened (and closed) from ``config``.
-        ks: K values of Recall@K (one int means just that K).
-        map_ks: K values of mAP@K (CIRCO).
-        subset_ks: K values of Recall_subset@K (CIRR; computed for queries that have a subset).
+        protocol: How the run is scored: the K values, the reference rule, exact or ANN ranking, ties,
+            missing targets, the query template (:class:`~mmrag_lab.evaluation.inputs.protocol.EvalProtocol`;
+            default: each benchmark's official protocol). Its fields, given as keywords of their own (``ks=``,
+            ``ann=``...), still work until the next release, with a ``DeprecationWarning``.
         rerank: Also rerank the top ``rerank_top_n`` of every query and score the reranked order.
         rerank_top_n: Candidates shown to the reranker.
         concurrency: Reranker requests in flight at most.
         prices: ``{"input_per_1m": USD, "output_per_1m": USD}`` to estimate the reranker's cost.
-        exclude_reference: Leave the query's own image out of its candidates; None follows the benchmark's
-            official code (CIRR removes it, CIRCO and FashionIQ keep it; see :mod:`..inputs.protocol`).
-        ann: Rank through the collection's index instead of exactly, and report the index's recall@K
-            against exact search for the same queries (``metrics["index_recall"]``).
-        cirr_soft: CIRR: score ``target_soft`` the CIRPLANT way instead of ``target_hard`` alone.
         submission: Also write the test-split submission file(s) of CIRR or CIRCO into ``out_dir``.
-        missing: ``skip`` or ``miss``: how targets absent from the collection count (see ``summarize``).
-        ties: ``stable``, ``optimistic`` or ``pessimistic`` ordering of equal scores.
         out_dir: Write the run folder here (config, encoder, metrics, rankings, tables, plots).
         rerank_options: Extra arguments for :func:`mmrag_lab.reranking.reranker.rerank` (model, base_url, cache_dir...).
         progress: Show progress bars (on by default, as in ``ingest``; a set of one batch shows none).
-        query_template: How an annotation becomes the query text, a name in
-            :data:`~mmrag_lab.evaluation.inputs.templates.QUERY_TEMPLATES`; default: the encoder's authors' choice.
         collection: Collection name; default ``config.collection`` (a ``store`` given must be open on it).
 
     Raises:
@@ -101,6 +85,8 @@ def evaluate(
     """
     started = time.perf_counter()
     check_call(queries, locals())
+    p = protocol or EvalProtocol()
+    ks, map_ks, subset_ks, missing, ties = p.ks, p.map_ks, p.subset_ks, p.missing, p.ties
     cfg = target_config(config, collection, store)
     check_prices(prices)
     if submission and not out_dir:
@@ -109,15 +95,17 @@ def evaluate(
         checks.output_folder("out_dir (--out)", out_dir)  # before any work, so no result is lost to it
     from_file = isinstance(queries, (str, os.PathLike))
     kind = (kind or guess_kind(Path(queries))) if from_file else kind
-    options = {**(loader_options or {}), **_loader_flags(kind, cirr_soft, submission)}
+    options = {**(loader_options or {}), **_loader_flags(kind, p.cirr_soft, submission)}
     loaded = load_queries(queries, kind, **options) if from_file else list(queries)
     kind = None if kind == "folders" else kind  # a label-only query set follows no benchmark's protocol
     if not loaded:
         raise EvaluationError("The query set holds no queries; give at least one query.")
     ks = [ks] if isinstance(ks, int) else list(ks)
-    protocol = describe(kind, exclude_reference, loaded, ann=ann, cirr_soft=cirr_soft, submission=submission)
-    settings = _settings(ks, map_ks, subset_ks, protocol, missing, ties, rerank, rerank_top_n)
-    template = query_template or default_template(encoder.name if encoder is not None else cfg.encoder)
+    rules = describe(
+        kind, p.exclude_reference, loaded, ann=p.ann, cirr_soft=p.cirr_soft, submission=submission
+    )
+    settings = _settings(ks, map_ks, subset_ks, rules, missing, ties, rerank, rerank_top_n)
+    template = p.query_template or default_template(encoder.name if encoder is not None else cfg.encoder)
     loaded, settings["query_template"] = apply_template(loaded, template)
     stage = retrieval_stage(loaded, cfg, encoder, store, settings, progress)
     summary_args = {"ks": ks, "map_ks": map_ks, "subset_ks": subset_ks, "missing": missing}
@@ -149,7 +137,7 @@ def evaluate(
             settings,
             counts,
             timings,
-            index_recall=stage.index_recall if ann else None,
+            index_recall=stage.index_recall if p.ann else None,
             **reranked,
             extra={"corpus": corpus_identity(stage.table.ids)},
         ),

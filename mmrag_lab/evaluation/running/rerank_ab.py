@@ -45,6 +45,7 @@ def run_reranker(
     Returns:
         One outcome per input, in input order, and the wall-clock seconds of the whole stage.
     """
+    from mmrag_lab.reranking.panorama import PanoramaOptions
     from mmrag_lab.reranking.reranker import rerank_many
 
     if top_n < 1:
@@ -53,7 +54,7 @@ def run_reranker(
     # Hits, not bare paths: the prompt then lists each candidate's metadata, as in the notebooks and the app.
     jobs = [([x.hits[cid] for cid in x.ranking[:top_n]], x.image_path, x.instruction) for x in inputs]
     started = time.perf_counter()
-    results = rerank_many(jobs, concurrency=concurrency, grid=grid, **rerank_kwargs)
+    results = rerank_many(jobs, concurrency=concurrency, panorama=PanoramaOptions(grid=grid), **rerank_kwargs)
     wall = time.perf_counter() - started
     outcomes = []
     for x, res in zip(inputs, results, strict=True):

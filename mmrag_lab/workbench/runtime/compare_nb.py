@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mmrag_lab.errors import ConfigError
-from mmrag_lab.evaluation import Comparison, EvalRun, evaluate, load_run
+from mmrag_lab.evaluation import Comparison, EvalProtocol, EvalRun, evaluate, load_run
 from mmrag_lab.evaluation.records.run_tables import Table
 from mmrag_lab.workbench.runtime.session import NotebookSession
 from mmrag_lab.workbench.runtime.weights_choice import pick_weights
@@ -88,7 +88,13 @@ def _encoder_runs(session, queries, encoders, weights, kind, ks, out_root) -> tu
         out = Path(out_root) / f"run-{i + 1}-{_slug(name)}" if out_root else None
         runs.append(
             evaluate(
-                queries, kind=kind, config=cfg, encoder=encoder, ks=list(ks), out_dir=out, progress=False
+                queries,
+                kind=kind,
+                config=cfg,
+                encoder=encoder,
+                protocol=EvalProtocol(ks=list(ks)),
+                out_dir=out,
+                progress=False,
             )
         )
         labels.append(name if encoders.count(name) == 1 else f"{name} ({collection})")
@@ -103,7 +109,7 @@ def _reranker_runs(session, queries, rerankers, kind, ks, top_n, prices, out_roo
     for i, spec in enumerate(specs):
         out = Path(out_root) / f"rerank-{i + 1}-{_slug(spec.get('model') or 'model')}" if out_root else None
         runs.append(
-            evaluate(queries, kind=kind, config=session.config, ks=list(ks), rerank=True, rerank_top_n=top_n,
+            evaluate(queries, kind=kind, config=session.config, protocol=EvalProtocol(ks=list(ks)), rerank=True, rerank_top_n=top_n,
                      prices=prices, rerank_options=spec, out_dir=out, progress=False)
         )  # fmt: skip
         labels.append(reranker_label(spec, specs))
