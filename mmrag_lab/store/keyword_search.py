@@ -17,7 +17,7 @@ into scores where higher is better.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,12 +28,35 @@ from mmrag_lab.store.rows import SESSION
 from mmrag_lab.store.schema import CORE_FIELDS, search_params
 from mmrag_lab.store.text_fields import SPARSE_FIELD
 
+if TYPE_CHECKING:
+    from mmrag_lab.store.handle import CollectionHandle
+    from mmrag_lab.store.manager import CollectionManager
+    from mmrag_lab.store.reads import Reads
+
 DENSE, KEYWORDS = "dense", "keywords"  # the names of the two requests in a hit's ``found_by``
 RRF_K = 60  # RRF's constant (Cormack et al. 2009; Milvus's default)
 
 
-class StoreTextSearch:
-    """The BM25 and hybrid half of :class:`~mmrag_lab.store.vector_store.Store`."""
+def refuse_without_text_search(handle: CollectionHandle, option: str) -> None:
+    """Refuse ``option`` on a backend without BM25 and hybrid search, in one line, before any work.
+
+    Raises:
+        TextSearchUnsupportedError: The backend (the Milvus 2.3 server) lacks them.
+    """
+    reason = handle.backend.text_search_refusal(handle.client)
+    if reason:
+        raise TextSearchUnsupportedError(f"{option} needs BM25 text search: {reason}.")
+
+
+class TextSearch:
+    """The BM25 and hybrid searches of one collection: a part of :class:`~mmrag_lab.store.vector_store.Store`
+    that needs the collection's handle, its manager (the record says which text field it has) and its reads
+    (the dense request alone, for ``found_by``)."""
+
+    def __init__(self, handle: CollectionHandle, manager: CollectionManager, reads: Reads):
+        self.handle = handle
+        self.manager = manager
+        self.reads = reads
 
     def require_text_search(self, option: str) -> None:
         """Refuse ``option`` on a backend without BM25 and hybrid search, in one line, before any work.
@@ -41,17 +64,15 @@ class StoreTextSearch:
         Raises:
             TextSearchUnsupportedError: The backend (the Milvus 2.3 server) lacks them.
         """
-        reason = self.backend.text_search_refusal(self.client)
-        if reason:
-            raise TextSearchUnsupportedError(f"{option} needs BM25 text search: {reason}.")
+        refuse_without_text_search(self.handle, option)
 
     def require_text_field(self, option: str = "--keywords") -> CollectionRecord:
         """The record of a collection that has a text field, or a one-line refusal naming what to do."""
         self.require_text_search(option)
-        record = self._require_record()
+        record = self.manager.require_record()
         if not record.text_fields:
             raise QueryError(
-                f"{self._where()} has no text field, so {option} has nothing to search. Add one from "
+                f"{self.handle.where()} has no text field, so {option} has nothing to search. Add one from "
                 "sidecar columns: mmrag migrate --text-fields title,caption (or ingest a new collection "
                 "with --text-fields)."
             )
@@ -66,13 +87,13 @@ class StoreTextSearch:
     ) -> list[dict[str, Any]]:
         """The ``k`` rows whose text scores best under BM25 for ``keywords``, best first (score > 0)."""
         self.require_text_field()
-        self.load()
-        answer = self._call(
-            "search", self.collection, data=[keywords], anns_field=SPARSE_FIELD, limit=k, filter=filter or "",
+        self.handle.load()
+        answer = self.handle.call(
+            "search", self.handle.collection, data=[keywords], anns_field=SPARSE_FIELD, limit=k, filter=filter or "",
             output_fields=list(output_fields or CORE_FIELDS), search_params={"metric_type": "BM25"},
             consistency_level=SESSION,
         )  # fmt: skip
-        hits = [store_rows.to_hit(hit, self.backend.bm25_sign) for hit in answer[0]]
+        hits = [store_rows.to_hit(hit, self.handle.backend.bm25_sign) for hit in answer[0]]
         return _mark(hits, KEYWORDS)
 
     def hybrid_search(
@@ -98,8 +119,8 @@ class StoreTextSearch:
         from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
         record = self.require_text_field()
-        self.load()
-        ef = search_params(record.index_type, record.metric, k, self.backend.search_ef)
+        self.handle.load()
+        ef = search_params(record.index_type, record.metric, k, self.handle.backend.search_ef)
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         requests = [
             AnnSearchRequest([vector], "vector", ef, limit=k, expr=filter or None),
@@ -107,14 +128,14 @@ class StoreTextSearch:
         ]
         kind, value = fusion
         ranker = RRFRanker(int(value)) if kind == "rrf" else WeightedRanker(1.0 - value, float(value))
-        answer = self._call(
-            "hybrid_search", self.collection, requests, ranker, limit=k,
+        answer = self.handle.call(
+            "hybrid_search", self.handle.collection, requests, ranker, limit=k,
             output_fields=list(output_fields or CORE_FIELDS), consistency_level=SESSION,
         )  # fmt: skip
         fused = [store_rows.to_hit(hit, 1.0) for hit in answer[0]]
         if not provenance:
             return _provenance(fused, [])
-        dense = _mark(self.search(vector, k=k, filter=filter, output_fields=["id"])[0], DENSE)
+        dense = _mark(self.reads.search(vector, k=k, filter=filter, output_fields=["id"])[0], DENSE)
         words = self.keyword_search(keywords, k=k, filter=filter, output_fields=["id"])
         return _provenance(fused, dense + words)
 

@@ -1,10 +1,11 @@
-"""The one collection check: open a collection for a purpose, or say exactly why not and what to do.
+"""The one collection check: is a collection fit for a purpose, or exactly why not and what to do.
 
-:meth:`StoreChecks.open_collection` is what search, evaluation, inspection, ingest and migration call before
-they use a collection. It checks, in order, that the collection exists, that mmrag_lab made it (it has a
-record), that its format is current (except to inspect it, or to ``migrate`` it, whose job that is) and that the given encoder
-made its vectors. Every refusal is one of the :class:`~mmrag_lab.errors.StoreError` family below, and shows
-the URI only through ``display_uri``.
+:meth:`~mmrag_lab.store.manager.CollectionManager.open_collection` (``Store.open_collection``) is what
+search, evaluation, inspection, ingest and migration call before they use a collection. It checks, in order,
+that the collection exists, that mmrag_lab made it (it has a record), that its format is current (except to
+inspect it, or to ``migrate`` it, whose job that is) and that the given encoder made its vectors, with the
+plain functions of a record below. Every refusal is one of the :class:`~mmrag_lab.errors.StoreError` family,
+and shows the URI only through ``display_uri``.
 """
 
 from __future__ import annotations
@@ -45,58 +46,59 @@ _USE_ITS_ENCODER = {
 }
 
 
-class StoreChecks:
-    """The checking part of :class:`~mmrag_lab.store.vector_store.Store`."""
+def check_purpose(purpose: str) -> None:
+    """Refuse a purpose that is not one of :data:`PURPOSES` (a bug in the caller)."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}, got {purpose!r}")
 
-    def open_collection(
-        self, purpose: str, encoder: EncoderInfo | None = None, *, metric: str | None = None
-    ) -> CollectionRecord:
-        """The collection's record, once it is fit for ``purpose``; loaded, except for ``migrate``.
 
-        Args:
-            purpose: One of ``search``, ``evaluate``, ``inspect``, ``ingest``, ``migrate``.
-            encoder: The encoder that will read or write vectors; None skips the encoder check.
-            metric: The metric the caller wants (ingest); default: the collection's.
+def not_found(collection: str, display_uri: str, purpose: str) -> CollectionNotFoundError:
+    """The error for a collection that does not exist: it says how to make one for ``purpose``."""
+    return CollectionNotFoundError(
+        f"There is no collection {collection!r} at {display_uri}. " + _MAKE_IT[purpose]
+    )
 
-        Raises:
-            CollectionNotFoundError: It does not exist (the message says how to make it).
-            ForeignCollectionError: mmrag_lab did not make it.
-            SchemaOutdatedError: It has the older format (the message names ``mmrag migrate``).
-            EncoderMismatchError: Another encoder made its vectors (the message names both).
-        """
-        if purpose not in PURPOSES:
-            raise ValueError(f"purpose must be one of {PURPOSES}, got {purpose!r}")
-        if purpose in ("ingest", "migrate"):
-            self.refresh()  # another process may have changed the record since this one read it
-        if self.cached_record() is None and not self.exists():
-            raise CollectionNotFoundError(
-                f"There is no collection {self.collection!r} at {self.backend.display_uri()}. "
-                + _MAKE_IT[purpose]
-            )
-        record = self._require_record(current=purpose not in _ANY_FORMAT)
-        if encoder is not None:
-            wanted = CollectionRecord.for_encoder(encoder, metric or record.metric, record.index_type)
-            if record.differences(wanted):
-                raise EncoderMismatchError(_mismatch(record, wanted, self._where(), purpose))
-        if purpose != "migrate":
-            self.load()
-        return record
 
-    def _require_record(self, current: bool = True) -> CollectionRecord:
-        record = self.record()
-        if record is None:
-            raise ForeignCollectionError(
-                f"{self._where()} exists but was not created by mmrag_lab (it has no '{RECORD_PROPERTY}' "
-                "property). Use another collection name (--collection / MMRAG_COLLECTION) or drop it."
-            )
-        if current and record.format < RECORD_FORMAT:
-            raise SchemaOutdatedError(
-                f"{self._where()} was made by an older mmrag_lab: its rows are keyed by content hash "
-                f"(record format {record.format}; this version needs {RECORD_FORMAT}, one row per file). "
-                "Upgrade it in place, keeping every vector and row (nothing is re-encoded): mmrag migrate "
-                f"--uri {self.backend.display_uri()} --collection {self.collection}"
-            )
-        return record
+def require_record(
+    record: CollectionRecord | None, where: str, display_uri: str, collection: str, current: bool = True
+) -> CollectionRecord:
+    """``record``, once mmrag_lab made the collection (it has one) and, if ``current``, in today's format.
+
+    Raises:
+        ForeignCollectionError: There is no record.
+        SchemaOutdatedError: ``current`` and the record is of the older format (it names ``mmrag migrate``).
+    """
+    if record is None:
+        raise ForeignCollectionError(
+            f"{where} exists but was not created by mmrag_lab (it has no '{RECORD_PROPERTY}' "
+            "property). Use another collection name (--collection / MMRAG_COLLECTION) or drop it."
+        )
+    if current and record.format < RECORD_FORMAT:
+        raise SchemaOutdatedError(
+            f"{where} was made by an older mmrag_lab: its rows are keyed by content hash "
+            f"(record format {record.format}; this version needs {RECORD_FORMAT}, one row per file). "
+            "Upgrade it in place, keeping every vector and row (nothing is re-encoded): mmrag migrate "
+            f"--uri {display_uri} --collection {collection}"
+        )
+    return record
+
+
+def check_encoder(
+    record: CollectionRecord, encoder: EncoderInfo, metric: str | None, where: str, purpose: str
+) -> None:
+    """Refuse an encoder (or metric) other than the one that made the collection's vectors.
+
+    Raises:
+        EncoderMismatchError: They differ; the message names both sides and what to do.
+    """
+    wanted = CollectionRecord.for_encoder(encoder, metric or record.metric, record.index_type)
+    if record.differences(wanted):
+        raise EncoderMismatchError(_mismatch(record, wanted, where, purpose))
+
+
+def needs_current_format(purpose: str) -> bool:
+    """Whether ``purpose`` needs the current record format (inspecting and migrating do not)."""
+    return purpose not in _ANY_FORMAT
 
 
 def _mismatch(record: CollectionRecord, wanted: CollectionRecord, where: str, purpose: str) -> str:

@@ -53,7 +53,7 @@ def add_text_fields(store: Store, columns: tuple[str, ...]) -> TextMigrationResu
         return TextMigrationResult(store.collection, store.count(), columns, already_current=True)
     if temp.exists():
         temp.drop()  # an earlier attempt stopped while copying; the old collection is still whole
-    temp._create(replace(record, text_fields=columns))
+    temp.manager.create(replace(record, text_fields=columns))
     expected, written, batch = store.count(), 0, []
     for row in store.iterate(("vector", *CORE_FIELDS), batch_size=BATCH):
         batch.append(row)
@@ -67,13 +67,13 @@ def add_text_fields(store: Store, columns: tuple[str, ...]) -> TextMigrationResu
             f"Adding text fields to {store.collection!r} copied {temp.count()} of {expected} rows; the old "
             "collection is untouched. Run mmrag migrate --text-fields again."
         )
-    temp._call("alter_collection_properties", temp.collection, {COPIED: str(written)})
+    temp.handle.call("alter_collection_properties", temp.collection, {COPIED: str(written)})
     store.drop()
     return _finish(store, temp, columns)
 
 
 def _finish(store: Store, temp: Store, columns: tuple[str, ...]) -> TextMigrationResult:
-    store._call("rename_collection", temp.collection, store.collection)
+    store.handle.call("rename_collection", temp.collection, store.collection)
     store.refresh()
     store.load()
     return TextMigrationResult(store.collection, store.count(), columns)

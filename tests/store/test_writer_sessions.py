@@ -39,13 +39,13 @@ def counting_store(config, monkeypatch):
     with Store.open(config) as opened:
         opened.ensure_collection(INFO)
         opened.lookups = 0
-        real = opened._stored_hashes
+        real = opened.writes._stored_hashes
 
         def counting(ids):
             opened.lookups += 1
             return real(ids)
 
-        monkeypatch.setattr(opened, "_stored_hashes", counting)
+        monkeypatch.setattr(opened.writes, "_stored_hashes", counting)
         yield opened
 
 

@@ -83,8 +83,10 @@ class Backend(ABC):
         """True when ``upsert(..., partial_update=True)`` works."""
 
     @abstractmethod
-    def seal(self, store: Any, index_timeout: float) -> None:
-        """Make written rows durable and build their index (the backend's half of ``flush_and_load``)."""
+    def seal(self, handle: Any, index_timeout: float) -> None:
+        """Make written rows durable and build their index (the backend's half of ``flush_and_load``).
+
+        ``handle`` is the collection's :class:`~mmrag_lab.store.handle.CollectionHandle`."""
 
     def text_search_refusal(self, client: MilvusClient) -> str | None:
         """Why this deployment cannot hold analysed text with a BM25 function and fuse it with the vector

@@ -84,11 +84,11 @@ class LiteBackend(Backend):
     def supports_partial_update(self, client: MilvusClient) -> bool:
         return True  # Milvus Lite 3.x
 
-    def seal(self, store: Any, index_timeout: float) -> None:
+    def seal(self, handle: Any, index_timeout: float) -> None:
         # A flush of a loaded Lite collection builds the new segments' HNSW on a background thread while
         # searches brute-force them; flushing it released and then loading it builds each index once, now.
-        store.release()
-        store.flush()
+        handle.release()
+        handle.call("flush", handle.collection)
 
     def recovery(self, exc: Exception) -> str | None:
         if lost_connection(exc):  # the file's server went away (killed, stopped while idle): find or start it

@@ -58,17 +58,17 @@ class ServerBackend(Backend):
             "use a Milvus Lite file (--uri ./NAME.db) or a Milvus server >= 2.5 (or Zilliz Cloud)"
         )
 
-    def seal(self, store: Any, index_timeout: float) -> None:
-        store.flush()
+    def seal(self, handle: Any, index_timeout: float) -> None:
+        handle.call("flush", handle.collection)
         deadline = time.monotonic() + index_timeout
         while time.monotonic() < deadline:
-            state = store._call("describe_index", store.collection, "vector")
+            state = handle.call("describe_index", handle.collection, "vector")
             pending, indexed = state.get("pending_index_rows"), state.get("indexed_rows", 0)
             if not pending and indexed >= state.get("total_rows", 0):
                 return
             time.sleep(0.5)
         log.warning(
             "%s: the index is still building after %.0f s; searches stay slow until it is done.",
-            store._where(),
+            handle.where(),
             index_timeout,
         )
