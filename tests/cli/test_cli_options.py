@@ -103,7 +103,8 @@ EVERY_OPTION = ["--uri", "http://h:19530", "--collection", "photos", "--connect-
                 "--metadata", "meta.csv", "--replace-metadata", "--batch-size", "7", "--prune-all",
                 "--report", "r.json", "--encoder", "tiny", "--weights", "untrained", "--device", "cpu",
                 "--dtype", "bf16", "--workers", "3", "--fast-decode", "--cpu-decode", "--cpu-share", "0.25",
-                "--no-compile", "--shard", "1/2", "--devices", "cuda:0,cuda:1", "--no-progress"]  # fmt: skip
+                "--no-compile", "--shard", "1/2", "--devices", "cuda:0,cuda:1", "--no-progress",
+                "--text-fields", "title,caption"]  # fmt: skip
 
 
 def test_every_option_given_to_a_devices_ingest_reaches_each_process_command_line():

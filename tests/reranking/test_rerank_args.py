@@ -6,25 +6,35 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.reranking.panorama import PanoramaOptions
 from mmrag_lab.reranking.rerank_args import check_many, check_rerank
 
 GOOD = {
     "results": ["/a.jpg", "/b.jpg"], "image": "/q.jpg", "instruction": "make it blue", "model": None,
     "base_url": None, "include_metadata": True, "strict": False, "use_cache": True, "exclude_query": True,
-    "config": None, "cache_dir": None, "timeout": None, "max_retries": None, "grid": (3, 3), "tile": 300,
-    "max_bytes": 400_000,
+    "config": None, "cache_dir": None, "timeout": None, "max_retries": None, "panorama": None,
 }  # fmt: skip
+LAYOUT = {"grid", "tile", "max_bytes"}  # the fields of PanoramaOptions
+
+
+def given(name, value):
+    """GOOD with one argument changed; a field of the panorama's options changes the options given."""
+    if name in LAYOUT:
+        return {**GOOD, "panorama": PanoramaOptions(**{name: value})}
+    return {**GOOD, name: value}
 
 
 def test_good_arguments_pass_and_return_the_query_image():
-    assert check_rerank(GOOD) == "/q.jpg"
-    assert check_rerank({**GOOD, "image": b"/q.jpg"}) == "/q.jpg"  # a path as bytes becomes a str
+    assert check_rerank(GOOD) == ("/q.jpg", PanoramaOptions())
+    assert check_rerank({**GOOD, "image": b"/q.jpg"})[0] == "/q.jpg"  # a path as bytes becomes a str
     content = b"\x89PNG\r\n\x1a\n\x00\x00"
-    assert check_rerank({**GOOD, "image": content}) is content  # a file's content stays as it is
+    assert check_rerank({**GOOD, "image": content})[0] is content  # a file's content stays as it is
     config = Config.load(env={}, encoder="tiny")
-    assert (
-        check_rerank({**GOOD, "config": config, "timeout": 5, "max_retries": 0, "grid": [2, 5]}) == "/q.jpg"
+    layout = PanoramaOptions(grid=[2, "5"], tile=300.0)
+    image, checked = check_rerank(
+        {**GOOD, "config": config, "timeout": 5, "max_retries": 0, "panorama": layout}
     )
+    assert image == "/q.jpg" and checked == PanoramaOptions(grid=(2, 5), tile=300)  # whole numbers
 
 
 @pytest.mark.parametrize(
@@ -44,11 +54,12 @@ def test_good_arguments_pass_and_return_the_query_image():
         ("grid", (3, 0), r"grid \(rows, cols\)"),
         ("tile", 8, r"tile \(pixels\)"),
         ("max_bytes", 10, "max_bytes"),
+        ("panorama", {"grid": (3, 3)}, "panorama must be"),
     ],
 )
 def test_each_wrong_argument_is_named(name, value, message):
     with pytest.raises(ConfigError, match=message):
-        check_rerank({**GOOD, name: value})
+        check_rerank(given(name, value))
 
 
 def test_rerank_many_takes_a_list_of_triples_or_mappings():
