@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import dataclasses
+
+import pytest
 
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.evaluation.inputs.protocol import EvalProtocol
