@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Every version that passed the tests, with hashes: `make setup` installs exactly these (tools/lockfile.py).
 LOCK := requirements.lock
 # What the lock resolves: pyproject.toml with these extras, plus requirements.in (the torch pair).
-LOCK_INPUTS := pyproject.toml --extra dev --extra server requirements.in
+LOCK_INPUTS := pyproject.toml --extra dev --extra server --extra ray requirements.in
 # The Pythons supported (pyproject.toml's classifiers): the CPU machines run 3.11, the GPU machines 3.12.
 PYTHONS := 3.11 3.12
 LOCK_FLAGS := --universal --python-version $(firstword $(PYTHONS)) --generate-hashes --quiet
@@ -46,7 +46,7 @@ openai-compat: setup ## Run the reranker's tests on other openai releases (OPENA
 	@VENV=$(VENV) OPENAI="$(OPENAI)" bash tools/openai_compat.sh
 
 demo: setup ## Run the main job end to end: ingest the bundled sample into Milvus Lite, search, rerank, inspect
-	$(PY) -m mmrag_lab.workbench.demo
+	$(PY) -m mmrag_lab.workbench.runtime.demo
 
 # The fast tier: what the tests marked slow, server (the real Milvus) or browser (Chromium) leave out.
 FAST := not slow and not server and not browser
@@ -74,7 +74,7 @@ app: setup ## Serve the search-and-rerank app as a web page (Voila) on http://12
 	$(VENV)/bin/mmrag app $(ARGS)
 
 notebooks: setup ## Run all notebooks headless with papermill into runs/<timestamp>/
-	$(PY) -m mmrag_lab.workbench.runs
+	$(PY) -m mmrag_lab.workbench.runtime.notebook_runs
 
 strip: setup ## Remove outputs from the notebooks
 	$(VENV)/bin/nbstripout $(NOTEBOOKS)

@@ -27,8 +27,9 @@ import jlab  # noqa: E402
 from appserver import AppServer, collection_args  # noqa: E402
 
 from mmrag_lab.config import Config  # noqa: E402
+from mmrag_lab.ingestion.options import IngestOptions  # noqa: E402
 from mmrag_lab.ingestion.pipeline import ingest  # noqa: E402
-from mmrag_lab.workbench.sample import sample_dir, sample_metadata  # noqa: E402
+from mmrag_lab.workbench.runtime.sample import sample_dir, sample_metadata  # noqa: E402
 
 CROWD = 4
 _FCP = "() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null"
@@ -37,7 +38,13 @@ _FCP = "() => (performance.getEntriesByName('first-contentful-paint')[0] || {}).
 def _collection(folder: Path) -> Path:
     config = Config.load(env={}, milvus_uri=str(folder / "app.db"), collection="bench", encoder="tiny",
                          weights="untrained", device="cpu", cache_dir=str(folder / "cache"))  # fmt: skip
-    ingest(sample_dir(), config=config, metadata=sample_metadata(), progress=False, workers=0)
+    ingest(
+        sample_dir(),
+        config=config,
+        metadata=sample_metadata(),
+        progress=False,
+        options=IngestOptions(workers=0),
+    )
     return folder / "app.db"
 
 

@@ -1,7 +1,7 @@
 """Exact evaluation ranking against the index path: 1k queries over 100k stored 768-d vectors.
 
 What ``mmrag eval`` does by default: read every stored vector once (``Store.iter_vectors``), then score all
-queries against all of them in batches and keep the top 50 (:class:`mmrag_lab.evaluation.exact.VectorTable`),
+queries against all of them in batches and keep the top 50 (:class:`mmrag_lab.evaluation.running.exact.VectorTable`),
 with numpy on the CPU or torch on a GPU (``--device cuda``). Beside it, the ``--ann`` path: the same queries
 searched through Milvus Lite's HNSW index in batches of 256, and that index's recall@10 against exact.
 
@@ -30,7 +30,7 @@ from synthetic import DIM, clustered, realistic_queries  # noqa: E402
 
 
 def _exact_module():
-    """``mmrag_lab.evaluation.exact`` loaded from its file: it needs only numpy (and torch), while the
+    """``mmrag_lab.evaluation.running.exact`` loaded from its file: it needs only numpy (and torch), while the
     package would import Milvus, which a GPU machine may not have."""
     import importlib.util
 
@@ -75,8 +75,8 @@ def measure(n: int, queries: int, device: str, with_index: bool) -> dict:
     from bench_query import fill
 
     from mmrag_lab.encoders.base import EncoderInfo
-    from mmrag_lab.evaluation.exact import VectorTable as StoreTable
-    from mmrag_lab.evaluation.ranking import search_all
+    from mmrag_lab.evaluation.running.exact import VectorTable as StoreTable
+    from mmrag_lab.evaluation.running.ranking import search_all
 
     with tempfile.TemporaryDirectory(prefix="mmrag-bench-eval-") as tmp:
         info = EncoderInfo("bench-synthetic", DIM, True, "untrained", f"synthetic-{n}")

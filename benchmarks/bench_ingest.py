@@ -28,6 +28,7 @@ from pymilvus import MilvusClient  # noqa: E402
 
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders import load_encoder  # noqa: E402
+from mmrag_lab.ingestion.options import IngestOptions  # noqa: E402
 from mmrag_lab.ingestion.pipeline import ingest  # noqa: E402
 
 CLOTHING = ROOT.parent / "shared" / "datasets" / "clothing-dataset-small"
@@ -68,10 +69,20 @@ def tutorial_way(files: list[Path], encoder, uri: str) -> dict:
 def our_way(folder: Path, encoder, uri: str, workers: int | None, batch_size: int) -> dict:
     config = Config.load(env={}, milvus_uri=uri, collection="ours")
     first = ingest(
-        folder, config=config, encoder=encoder, workers=workers, batch_size=batch_size, progress=False
+        folder,
+        config=config,
+        encoder=encoder,
+        options=IngestOptions(workers=workers),
+        batch_size=batch_size,
+        progress=False,
     )
     again = ingest(
-        folder, config=config, encoder=encoder, workers=workers, batch_size=batch_size, progress=False
+        folder,
+        config=config,
+        encoder=encoder,
+        options=IngestOptions(workers=workers),
+        batch_size=batch_size,
+        progress=False,
     )
     return {
         "seconds": first.duration_s,

@@ -28,8 +28,8 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
 from mmrag_lab.store import lite_discovery  # noqa: E402
-from mmrag_lab.store.collection import Store  # noqa: E402
 from mmrag_lab.store.schema import LITE_SEARCH_EF  # noqa: E402
+from mmrag_lab.store.vector_store import Store  # noqa: E402
 
 DIM, K, BATCH = 768, 10, 5_000
 

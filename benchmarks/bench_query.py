@@ -26,8 +26,8 @@ from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
 from mmrag_lab.reranking.panorama import build_panorama  # noqa: E402
 from mmrag_lab.retrieval.query import search  # noqa: E402
-from mmrag_lab.store.collection import Store  # noqa: E402
-from mmrag_lab.workbench.sample import sample_dir  # noqa: E402
+from mmrag_lab.store.vector_store import Store  # noqa: E402
+from mmrag_lab.workbench.runtime.sample import sample_dir  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import DIM, clustered, realistic_queries  # noqa: E402

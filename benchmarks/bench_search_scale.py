@@ -1,6 +1,6 @@
 """Milvus Lite at scale: insert throughput, then search latency after flush + load against exact numpy.
 
-100k random unit vectors of 768 dimensions go through :class:`mmrag_lab.store.collection.Store` (batched upserts under
+100k random unit vectors of 768 dimensions go through :class:`mmrag_lab.store.vector_store.Store` (batched upserts under
 the RPC cap), then the collection is flushed and loaded as every ingest does. Search latency (k=10, one
 query per call) is compared with an exact numpy brute force over the same vectors, in the same process,
 and recall@10 is measured against the exact answer. A few searches before the flush show why ingest ends
@@ -23,8 +23,8 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # before gRPC loads: no INFO l
 
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders.base import EncoderInfo  # noqa: E402
-from mmrag_lab.store.collection import Store  # noqa: E402
 from mmrag_lab.store.schema import SEARCH_EF  # noqa: E402
+from mmrag_lab.store.vector_store import Store  # noqa: E402
 
 DIM = 768
 K = 10

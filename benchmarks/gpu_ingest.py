@@ -41,6 +41,7 @@ import gpu_stages as S  # noqa: E402
 
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders import load_encoder  # noqa: E402
+from mmrag_lab.ingestion.options import IngestOptions  # noqa: E402
 from mmrag_lab.ingestion.pipeline import ingest  # noqa: E402
 
 
@@ -57,9 +58,13 @@ def end_to_end(
     S.drop(config)  # a run cut off earlier may have left it behind
     if beside is not None:
         ingest(
-            beside, config=config, encoder=encoder, progress=False, gpu_decode=False, workers=0, compile=False
+            beside,
+            config=config,
+            encoder=encoder,
+            progress=False,
+            options=IngestOptions(gpu_decode=False, workers=0, compile=False),
         )
-    report = ingest(folder, config=config, encoder=encoder, progress=False, **options)
+    report = ingest(folder, config=config, encoder=encoder, progress=False, options=IngestOptions(**options))
     pipeline_s = sum(report.phases_s.get(k, 0.0) for k in ("scan", "hash", "copy", "update", "encode"))
     S.drop(config)
     return {

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import gpu_stages as S  # noqa: E402
 
 from mmrag_lab.encoders import load_encoder  # noqa: E402
+from mmrag_lab.ingestion.encode_loop import RunOptions, _launch, _Merge, open_mappers  # noqa: E402
 from mmrag_lab.ingestion.landing import Landing  # noqa: E402
-from mmrag_lab.ingestion.runner import RunOptions, _launch, _Merge, open_mappers  # noqa: E402
 from mmrag_lab.ingestion.staging import Staging  # noqa: E402
 
 

@@ -22,7 +22,7 @@ from mmrag_lab.ingestion.reader import Task, read_one
 from mmrag_lab.ingestion.scan import hash_files, scan_images
 from mmrag_lab.ingestion.sidecar import load_sidecar
 from mmrag_lab.ingestion.writer import make_rows
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 
 def environment() -> dict:

@@ -33,6 +33,7 @@ import torch  # noqa: E402
 from mmrag_lab.config import Config  # noqa: E402
 from mmrag_lab.encoders import load_encoder  # noqa: E402
 from mmrag_lab.ingestion import ray_engine  # noqa: E402
+from mmrag_lab.ingestion.options import IngestOptions  # noqa: E402
 from mmrag_lab.ingestion.pipeline import ingest  # noqa: E402
 from mmrag_lab.ingestion.ray_session import RayOptions  # noqa: E402
 
@@ -48,9 +49,10 @@ def one_run(folder: Path, args, preset: str, engine: str, encoder, ray_options=N
     )  # fmt: skip
     S.drop(config)
     started = time.perf_counter()
+    options = IngestOptions(gpu_decode=args.gpu_decode, compile=preset in args.compiled)
     report = ingest(
-        folder, config=config, encoder=encoder, progress=False, gpu_decode=args.gpu_decode,
-        compile=preset in args.compiled, engine=engine, ray_options=ray_options,
+        folder, config=config, encoder=encoder, progress=False, options=options, engine=engine,
+        ray_options=ray_options,
     )  # fmt: skip
     whole = time.perf_counter() - started
     pipeline_s = sum(report.phases_s.get(k, 0.0) for k in PIPELINE)

@@ -35,6 +35,7 @@ CPU_SECTIONS = {
     "eval_exact": "bench_eval",
     "reingest_cpu": "bench_reingest",
     "app_visitors": "app_visitors",
+    "hybrid_feedback": "bench_hybrid",
 }
 # GPU result file -> (module, renderer)
 GPU_SECTIONS = {

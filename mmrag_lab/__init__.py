@@ -14,14 +14,17 @@ __version__ = "0.1.0"
 _LAZY = {
     "load_encoder": "mmrag_lab.encoders",
     "ingest": "mmrag_lab.ingestion",
+    "IngestOptions": "mmrag_lab.ingestion",
     "Store": "mmrag_lab.store",
     "search": "mmrag_lab.retrieval",
     "rerank": "mmrag_lab.reranking",
     "rerank_many": "mmrag_lab.reranking",
+    "PanoramaOptions": "mmrag_lab.reranking",
     "evaluate": "mmrag_lab.evaluation",
     "compare": "mmrag_lab.evaluation",
+    "EvalProtocol": "mmrag_lab.evaluation",
     "collection_summary": "mmrag_lab.inspection",
-    "sample_dir": "mmrag_lab.workbench.sample",
+    "sample_dir": "mmrag_lab.workbench.runtime.sample",
 }
 
 __all__ = ["Config", "MmragError", "__version__", *_LAZY]

@@ -2,11 +2,13 @@
 
 ``@renamed(query_image="image")`` on a function makes ``f(query_image=x)`` call ``f(image=x)`` after a
 warning that names the new keyword; giving both is a :class:`~mmrag_lab.errors.ConfigError`. The table of
-names the API and the CLI share is in ARCHITECTURE.md ("One name per parameter").
+names the API and the CLI share is in ARCHITECTURE.md ("One name per parameter"). ``@folded("protocol",
+EvalProtocol)`` does the same for keywords that were grouped into a small options dataclass.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import warnings
@@ -62,3 +64,33 @@ def renamed_key(where: str, mapping: dict[str, Any], old: str, new: str) -> dict
         stacklevel=3,
     )
     return {(new if key == old else key): value for key, value in mapping.items()}
+
+
+def folded(into: str, options: type) -> Callable[[F], F]:
+    """Accept the fields of the dataclass ``options`` as keywords of their own, as the function took them
+    before they were grouped into its ``into=`` argument: each is set on that argument (a copy of the one
+    given, or a default one) after a ``DeprecationWarning`` that shows the new spelling."""
+    fields = {field.name for field in dataclasses.fields(options)}
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            moved = {name: kwargs.pop(name) for name in sorted(fields & kwargs.keys())}
+            if moved:
+                spelled = ", ".join(f"{name}=..." for name in moved)
+                warnings.warn(
+                    f"{function.__name__}({spelled}) is deprecated and goes in the next release; use "
+                    f"{into}={options.__name__}({spelled}) instead.",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                given = kwargs.get(into)
+                if given is not None and not isinstance(given, options):
+                    raise ConfigError(f"{into} must be a {options.__name__}, got {type(given).__name__}.")
+                kwargs[into] = dataclasses.replace(given or options(), **moved)
+            return function(*args, **kwargs)
+
+        wrapper.folded_keywords = (into, options)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -103,6 +103,11 @@ class QueryError(MmragError):
     """A search query or filter is malformed."""
 
 
+class TextSearchUnsupportedError(ConfigError):
+    """The backend cannot hold analysed text with BM25 or fuse searches (the Milvus 2.3 server): refused
+    before any work, with a message naming what is needed (a usage error, exit 2)."""
+
+
 class FilterRefusedError(QueryError, StoreError):
     """Milvus refused a search with the caller's raw filter expression: the message quotes it (a usage
     error, exit 2). A :class:`StoreError` too, as the refusal was before this class."""

@@ -114,7 +114,7 @@ def _lite_servers_end_with_the_session(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     """The bundled sample images (40 JPEGs in ``<class>/`` folders)."""
-    from mmrag_lab.workbench.sample import sample_dir as bundled
+    from mmrag_lab.workbench.runtime.sample import sample_dir as bundled
 
     return bundled()
 

@@ -24,7 +24,7 @@ LAYERS = {
     "checks": 0,
     "argtypes": 0,
     "deprecation": 0,
-    "guard": 0,
+    "bugs": 0,
     "redaction": 0,
     "terminal": 0,
     "preset_names": 0,
@@ -179,16 +179,7 @@ def test_every_function_length_exemption_is_still_needed():
 # Pairs of modules that share a file name today, each with why they differ; the list may only shrink: a new
 # pair fails, and a pair that is renamed away must be taken off. cli/ is left out (its files are named after
 # subcommands), and so are __init__.py and base.py (test_base_modules_hold_only_an_interface).
-KNOWN_DUPLICATES = {
-    # inspection/: what a collection holds, for people; store/: the collection API
-    "collection.py": {"inspection/collection.py", "store/collection.py"},
-    # guard.py: logs bugs; workbench/: turns errors into widget notices
-    "guard.py": {"guard.py", "workbench/guard.py"},
-    # evaluation/: the evaluation run's report; ingestion/: the ingest report
-    "report.py": {"evaluation/report.py", "ingestion/report.py"},
-    # evaluation/: the whole evaluate(); ingestion/: the encode loop
-    "runner.py": {"evaluation/runner.py", "ingestion/runner.py"},
-}
+KNOWN_DUPLICATES: dict[str, set[str]] = {}
 EXEMPT_NAMES = {"__init__.py", "base.py"}
 
 
@@ -256,20 +247,7 @@ def test_the_interface_check_finds_planted_helpers():
 
 
 # What base.py modules hold today beyond their package's interface; the list may only shrink.
-KNOWN_NOT_INTERFACE = {
-    "encoders/base.py": {"progress", "check_texts"},  # helpers of the encoder implementations
-    "store/base.py": {"StoreBase"},  # a mixin of process-wide caches, not an interface
-    "store/backends/base.py": {  # the Backend interface, plus building clients and reading their errors
-        "new_client",
-        "quiet_grpc",
-        "failures",
-        "error_text",
-        "timed_out",
-        "lost_connection",
-        "needs_load",
-        "version_at_least",
-    },
-}
+KNOWN_NOT_INTERFACE: dict[str, set[str]] = {}
 
 
 def test_base_modules_hold_only_an_interface():
@@ -442,3 +420,231 @@ def test_nothing_above_the_store_imports_a_backend_implementation():
     }
     found = {path: names for path, names in found.items() if names}
     assert not found, f"ask the Store (store.backend, store.dialect()), not an implementation: {found}"
+
+
+# --- ingest's data flows one way: phases return values, and the report is made from them in report.py ---
+
+REPORT_MODULE = PACKAGE / "ingestion" / "report.py"
+REPORT_WRITES_ALLOWED = 4  # the cap: fewer than 5 places outside ingestion/report.py write to a report
+MUTATORS = {"append", "extend", "update", "insert", "pop", "clear", "setdefault", "remove"}
+READERS = {"to_dict", "to_json", "write", "summary"}  # the report's methods that change nothing
+
+
+def _report_names(tree: ast.AST, in_ingestion: bool) -> set[str]:
+    """Names in a module that hold an ingest report: parameters annotated ``IngestReport``, names bound to
+    ``IngestReport(...)``, ``IngestReport.assemble(...)`` or ``ingest(...)``, and ``report`` in ingestion/."""
+    names = {"report"} if in_ingestion else set()
+    makers = ("IngestReport", "IngestReport.assemble", "ingest")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            if "IngestReport" in ast.unparse(node.annotation):
+                names.add(node.arg)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
+            called = ast.unparse(node.value.func)
+            if any(called == maker or called.endswith("." + maker) for maker in makers):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names |= {target.id for target in targets if isinstance(target, ast.Name)}
+    return names
+
+
+def _on_report(node: ast.AST, names: set[str]) -> bool:
+    """``report.field`` or ``report.field[...]`` (a write to the field or into it)."""
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in names
+
+
+def report_writes(source: str, in_ingestion: bool = True) -> list[int]:
+    """Lines of ``source`` that write to an ingest report: assignments (plain, augmented, annotated) to its
+        fields, ``setattr`` on it, calls that change a field in place (``report.failed.append(...)``) and calls of
+    its methods but those that only read it."""
+    tree = ast.parse(source)
+    names = _report_names(tree, in_ingestion)
+    lines = []
+    for node in ast.walk(tree):
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Name) and first.id in names:
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            on = node.func.value
+            if node.func.attr in MUTATORS and _on_report(on, names):
+                lines.append(node.lineno)
+            elif isinstance(on, ast.Name) and on.id in names and node.func.attr not in READERS:
+                lines.append(node.lineno)  # a method of the report that sets its fields
+        flat = [t for target in targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+        lines += [node.lineno for target in flat if _on_report(target, names)]
+    return sorted(lines)
+
+
+def test_the_report_write_check_finds_planted_writes():
+    planted = (
+        "def run(report, rows):\n"
+        "    report.ingested += len(rows)\n"
+        "    report.seen = 3\n"
+        "    report.failed.append({})\n"
+        "    report.phases_s['scan'] = 1.0\n"
+        "    setattr(report, 'encoded', 1)\n"
+        "    report.added, report.renamed = 1, 2\n"
+        "    report.add_failure('x', 'y')\n"
+        "    tally.written += 1\n"
+        "    report.write('r.json'), print(report.summary())\n"
+    )
+    assert report_writes(planted) == [2, 3, 4, 5, 6, 7, 7, 8]
+    outside = (
+        "def f(r: IngestReport):\n    r.pruned = 1\n\ndef g():\n    out = ingest('x')\n    out.seen = 2\n"
+    )
+    assert report_writes(outside, in_ingestion=False) == [2, 6]
+
+
+def test_the_ingest_report_is_assembled_in_one_place():
+    """Phases return values; only ingestion/report.py writes to an IngestReport (:meth:`assemble`)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == REPORT_MODULE:
+            continue
+        in_ingestion = path.parent == PACKAGE / "ingestion"
+        source = path.read_text(encoding="utf-8")
+        found += [f"{path.relative_to(ROOT)}:{line}" for line in report_writes(source, in_ingestion)]
+    assert len(found) <= REPORT_WRITES_ALLOWED, (
+        "return a value from the phase and let IngestReport.assemble count it:\n" + "\n".join(found)
+    )
+
+
+# --- tests mirror modules: a module with behaviour of its own has a test module of its own ---
+
+TESTS = ROOT / "tests"
+
+
+def has_behaviour(source: str) -> bool:
+    """A module has behaviour of its own when it defines a function or a class at its top level; constants,
+    imports and re-exports are not behaviour."""
+    return any(
+        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in ast.parse(source).body
+    )
+
+
+def mirrored_test(module: str) -> str:
+    """The test module that mirrors ``module`` (a path relative to the package): ``pkg/x.py`` is tested in
+    ``tests/pkg/test_x.py``. A package's ``__init__.py`` in ``tests/pkg/test_<pkg>.py`` (the package itself in
+    ``tests/test_mmrag_lab.py``), ``pkg/base.py`` in ``tests/pkg/test_<pkg>_base.py``, and ``cli/x.py`` in
+    ``tests/cli/test_cli_x.py``: tests/ has no ``__init__.py``, so pytest imports each test module by its
+    file name alone, and those names must stay unique."""
+    parts = Path(module).with_suffix("").parts
+    folder, stem = parts[:-1], parts[-1]
+    if folder[:1] == ("cli",):
+        name = "cli" if stem == "__init__" else f"cli_{stem}"
+    elif stem == "__init__":
+        name = folder[-1] if folder else "mmrag_lab"
+    elif stem == "base":
+        name = f"{folder[-1]}_base"
+    else:
+        name = stem
+    return str(Path("tests", *folder, f"test_{name}.py"))
+
+
+def test_the_mirror_rule_maps_planted_modules():
+    assert mirrored_test("terminal.py") == "tests/test_terminal.py"
+    assert mirrored_test("evaluation/inputs/protocol.py") == "tests/evaluation/inputs/test_protocol.py"
+    assert mirrored_test("store/backends/base.py") == "tests/store/backends/test_backends_base.py"
+    assert mirrored_test("encoders/__init__.py") == "tests/encoders/test_encoders.py"
+    assert mirrored_test("__init__.py") == "tests/test_mmrag_lab.py"
+    assert mirrored_test("cli/search.py") == "tests/cli/test_cli_search.py"
+    assert mirrored_test("cli/__init__.py") == "tests/cli/test_cli.py"
+    assert has_behaviour("def f():\n pass\n") and has_behaviour("class A:\n x = 1\n")
+    assert not has_behaviour('"""Doc."""\nfrom a import b as b\nX = 1\n__all__ = ["b"]\n')
+
+
+# Modules with behaviour whose tests live in another module's test file (the file named), and why; the list
+# may only shrink: a module that gains its own test module (or loses its behaviour) must be taken off, and
+# a new module with behaviour needs a test module of its own, not an entry here.
+TESTED_ELSEWHERE: dict[str, str] = {
+    # the CLI: each subcommand is run whole, in the tests of what it drives
+    "cli/__init__.py": "tests/cli/test_cli_exit_codes.py",
+    "cli/evaluate.py": "tests/evaluation/running/test_evaluate_run.py",
+    "cli/info.py": "tests/cli/test_cli_encoders.py",
+    "cli/ingest.py": "tests/ingestion/test_pipeline.py",
+    "cli/lite.py": "tests/store/test_lite_sharing.py",
+    "cli/migrate.py": "tests/store/test_migrate.py",
+    # encoders: each preset's family and preprocessing are held to the encoder contract
+    "encoders/clip_family.py": "tests/encoders/test_encoders_base.py",
+    "encoders/siglip_family.py": "tests/encoders/test_encoders_base.py",
+    "encoders/dual_tower.py": "tests/encoders/test_encoders_base.py",
+    "encoders/preprocessing.py": "tests/ingestion/test_gpu_decode.py",
+    "encoders/visualized_bge/family.py": "tests/encoders/visualized_bge/test_encoder.py",
+    # evaluation: parts of a run, tested through the runs and comparisons they make
+    "evaluation/comparing/comparable.py": "tests/evaluation/comparing/test_compare.py",
+    "evaluation/comparing/comparison.py": "tests/evaluation/comparing/test_compare.py",
+    "evaluation/records/rundir.py": "tests/evaluation/records/test_runparts.py",
+    "evaluation/running/aggregate.py": "tests/evaluation/running/test_metrics.py",
+    "evaluation/running/ranking.py": "tests/evaluation/running/test_evaluate_run.py",
+    "evaluation/running/retrieval_stage.py": "tests/evaluation/records/test_runparts.py",
+    "evaluation/running/scored_run.py": "tests/evaluation/running/test_feedback_eval.py",
+    # ingestion: the phases of one ingest, tested through ingest() on real folders and a real Milvus Lite
+    "ingestion/cpu_mapper.py": "tests/ingestion/test_pipeline.py",
+    "ingestion/gpu_mapper.py": "tests/ingestion/test_gpu_decode.py",
+    "ingestion/landing.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/links.py": "tests/badinput/test_unreadable_entries.py",
+    "ingestion/mapper.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/options.py": "tests/test_mmrag_lab.py",  # and tests/test_deprecation.py
+    "ingestion/plan.py": "tests/ingestion/test_first_ingest.py",
+    "ingestion/reader.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/report.py": "tests/ingestion/test_pipeline.py",
+    "ingestion/roots.py": "tests/ingestion/test_ingest_resume.py",
+    "ingestion/sidecar_read.py": "tests/ingestion/test_sidecar.py",
+    "ingestion/sidecar_values.py": "tests/badinput/test_sidecars.py",
+    "ingestion/staging.py": "tests/ingestion/test_encode_loop.py",
+    "ingestion/sync.py": "tests/ingestion/test_pipeline.py",
+    "ingestion/twins.py": "tests/ingestion/test_first_ingest.py",
+    "ingestion/writer.py": "tests/ingestion/test_pipeline.py",
+    # reranking and retrieval: values and caches of a rerank or a search
+    "reranking/llm.py": "tests/reranking/test_reranker.py",
+    "retrieval/results.py": "tests/retrieval/test_query.py",
+    "retrieval/fusion.py": "tests/retrieval/test_hybrid_search.py",
+    # the store: the Store's parts and backends, tested through the Store against every backend
+    "store/backends/base.py": "tests/store/backends/test_backends.py",
+    "store/backends/connect.py": "tests/badinput/test_store_interruptions.py",
+    "store/backends/lite.py": "tests/store/backends/test_backends.py",
+    "store/backends/server.py": "tests/store/backends/test_backends.py",
+    "store/keyword_search.py": "tests/retrieval/test_hybrid_search.py",
+    "store/text_migrate.py": "tests/store/test_text_fields.py",
+    "store/clients.py": "tests/store/test_lite_sharing.py",
+    "store/lite_discovery.py": "tests/store/test_lite_sharing.py",
+    "store/lite_process.py": "tests/badinput/test_store_interruptions.py",
+    "store/lite_server.py": "tests/store/test_lite_sharing.py",
+    "store/record.py": "tests/store/test_migrate.py",
+    "store/retry.py": "tests/badinput/test_store_interruptions.py",
+    "store/rows.py": "tests/store/test_vector_store.py",
+    "store/schema.py": "tests/store/test_vector_store.py",
+    "store/target.py": "tests/retrieval/test_query.py",
+    # the workbench: run through the notebooks and widgets that use them
+    "workbench/widgets/compare_backend.py": "tests/workbench/widgets/test_compare_app.py",
+    "workbench/widgets/search_backend.py": "tests/workbench/widgets/test_search_app.py",
+}
+
+
+def test_every_module_with_behaviour_has_a_test_module_of_its_own():
+    behaviour = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if has_behaviour(p.read_text())}
+    missing = sorted(m for m in behaviour - set(TESTED_ELSEWHERE) if not (ROOT / mirrored_test(m)).exists())
+    assert not missing, "write these test modules (tests mirror the package): " + ", ".join(
+        f"{m} -> {mirrored_test(m)}" for m in missing
+    )
+    stale = sorted(m for m in TESTED_ELSEWHERE if m not in behaviour or (ROOT / mirrored_test(m)).exists())
+    assert not stale, f"take these off TESTED_ELSEWHERE in {Path(__file__).name} (tested, or gone): {stale}"
+    lost = sorted(f"{m}: {test}" for m, test in TESTED_ELSEWHERE.items() if not (ROOT / test).exists())
+    assert not lost, f"TESTED_ELSEWHERE names test files that do not exist: {lost}"
+
+
+def test_test_module_names_are_unique():
+    """tests/ has no ``__init__.py``: pytest imports each test module by its file name alone, so two test
+    files with one name would stop the run at collection."""
+    by_name = defaultdict(list)
+    for path in TESTS.rglob("test_*.py"):
+        by_name[path.name].append(str(path.relative_to(ROOT)))
+    shared = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    assert not shared, f"rename one of each: {shared}"

@@ -3,12 +3,13 @@ a DeprecationWarning that names the new one; both at once is refused (``mmrag_la
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import pytest
 
 import mmrag_lab
-from mmrag_lab.deprecation import renamed, renamed_key
+from mmrag_lab.deprecation import folded, renamed, renamed_key
 from mmrag_lab.errors import ConfigError
 
 
@@ -61,3 +62,55 @@ def test_rerank_many_reads_the_old_query_image_key(photos):
         [old] = mmrag_lab.rerank_many([{"results": photos[1:], "query_image": photos[0], "instruction": "x"}])
     [new] = mmrag_lab.rerank_many([{"results": photos[1:], "image": photos[0], "instruction": "x"}])
     assert old.order == new.order and "query_image" not in (old.fallback_reason or "")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Knobs:
+    size: int = 1
+    mode: str = "a"
+
+
+@folded("knobs", _Knobs)
+def _tune(first, *, knobs=None):
+    return first, knobs
+
+
+def test_keywords_grouped_into_an_options_dataclass_are_folded_into_it_with_a_warning():
+    with pytest.warns(
+        DeprecationWarning, match=r"_tune\(size=\.\.\.\) is deprecated .* use knobs=_Knobs\(size"
+    ):
+        assert _tune(1, size=5) == (1, _Knobs(size=5))
+    with pytest.warns(DeprecationWarning):  # a field given the old way lands on the options given
+        assert _tune(1, knobs=_Knobs(mode="b"), size=5) == (1, _Knobs(size=5, mode="b"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _tune(1, knobs=_Knobs(size=2)) == (1, _Knobs(size=2)) and _tune(1) == (1, None)
+    with (
+        pytest.raises(ConfigError, match="knobs must be a _Knobs, got dict"),
+        pytest.warns(DeprecationWarning),
+    ):
+        _tune(1, knobs={"size": 2}, mode="b")
+
+
+def test_rerank_takes_its_panorama_keywords_for_one_more_release(photos):
+    new = mmrag_lab.rerank(photos[1:], photos[0], "in red", panorama=mmrag_lab.PanoramaOptions(grid=(1, 2)))
+    with pytest.warns(DeprecationWarning, match=r"rerank\(grid=\.\.\.\) .* use panorama=PanoramaOptions"):
+        old = mmrag_lab.rerank(photos[1:], photos[0], "in red", grid=(1, 2))
+    assert old.panorama.layout.grid == new.panorama.layout.grid == (1, 2) and old.order == new.order
+
+
+def test_ingest_takes_its_decode_keywords_for_one_more_release(sample_dir, tiny_encoder, tmp_path):
+    assert mmrag_lab.ingest.folded_keywords == ("options", mmrag_lab.IngestOptions)
+    config = mmrag_lab.Config.load(env={}, milvus_uri=str(tmp_path / "old.db"), collection="old")
+    folder = sample_dir / "dress"
+    with pytest.warns(
+        DeprecationWarning, match=r"ingest\(fast_decode=\.\.\., workers=\.\.\.\) is deprecated"
+    ):
+        old = mmrag_lab.ingest(folder, config=config, encoder=tiny_encoder, progress=False, workers=0,
+                               fast_decode=True)  # fmt: skip
+    new = mmrag_lab.ingest(folder, config=config.with_overrides(collection="new"), encoder=tiny_encoder,
+                           progress=False, options=mmrag_lab.IngestOptions(workers=0, fast_decode=True))  # fmt: skip
+    assert old.added == new.added == old.seen > 0 and not old.failed and not new.failed
+    with pytest.warns(DeprecationWarning), pytest.raises(ConfigError, match="workers .--workers. must be"):
+        mmrag_lab.ingest(folder, config=config, encoder=tiny_encoder, workers=-1,
+                         options=mmrag_lab.IngestOptions())  # fmt: skip

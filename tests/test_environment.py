@@ -89,7 +89,7 @@ def test_environment_yml_installs_the_lock_pins_then_the_project():
     assert len(editable) == 1
     extras = set(re.search(r"\[(.+)\]", editable[0]).group(1).split(","))
     assert extras == set(PYPROJECT["project"]["optional-dependencies"])
-    assert re.search(r"--extra dev --extra server", MAKEFILE)
+    assert re.search(r"--extra dev --extra server --extra ray", MAKEFILE)
 
 
 def test_pinned_pair_satisfies_pyproject_ranges():

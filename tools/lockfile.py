@@ -156,7 +156,7 @@ def write_environment(lock: Path, env_file: Path) -> None:
     if not sep:
         raise SystemExit(f"{env_file} has no '  - pip:' section to write the pins into")
     lines = [f"      - {json.dumps(pin)}" for pin in environment_pins(lock)]
-    lines.append('      - -e ".[dev,server]"')
+    lines.append('      - -e ".[dev,ray,server]"')
     env_file.write_text(head + sep + "\n".join(lines) + "\n")
 
 

@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from mmrag_lab.bugs import log_unexpected
 from mmrag_lab.config import Config
 from mmrag_lab.errors import (
     AuthenticationError,
@@ -18,7 +19,6 @@ from mmrag_lab.errors import (
     StoreGoneError,
     StoreStalledError,
 )
-from mmrag_lab.guard import log_unexpected
 from mmrag_lab.terminal import printable
 
 # subcommand -> module in this package; each module has add_parser(subparsers) and run(args) -> int
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     error (a wrong argument, file, URI or setting, found before anything was changed); 130: interrupted;
     141: the output was closed by its reader (``| head``), quietly, like any program that SIGPIPE ends.
     An unexpected exception (a bug) is one line plus the path of a log file with its traceback
-    (:mod:`mmrag_lab.guard`), exit code 1.
+    (:mod:`mmrag_lab.bugs`), exit code 1.
     """
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():

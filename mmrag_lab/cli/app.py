@@ -70,7 +70,7 @@ def kernel_environment(config: Config, base: dict[str, str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmrag_lab.workbench.app_server import (
+    from mmrag_lab.workbench.serving.app_server import (
         APP_NOTEBOOK,
         DEFAULT_PORT,
         check_listen,

@@ -39,7 +39,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.evaluation import compare
-    from mmrag_lab.evaluation.compare_stats import MAX_RESAMPLES, MAX_SHOW, MIN_RESAMPLES, N_RESAMPLES
+    from mmrag_lab.evaluation.comparing.paired_stats import (
+        MAX_RESAMPLES,
+        MAX_SHOW,
+        MIN_RESAMPLES,
+        N_RESAMPLES,
+    )
 
     resamples = N_RESAMPLES if args.resamples is None else args.resamples
     checks.whole_number("--resamples", resamples, low=MIN_RESAMPLES, high=MAX_RESAMPLES)

@@ -68,6 +68,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--split", help="FashionIQ split (default val)")
     parser.add_argument("--category", action="append", help="FashionIQ category (repeatable; default all)")
     parser.add_argument("--coco-info", metavar="FILE", help="CIRCO: COCO image_info_unlabeled2017.json")
+    feedback = parser.add_argument_group("keywords and relevance feedback")
+    feedback.add_argument(
+        "--keywords-from", metavar="FIELD", help="a query-set field whose text is fused as keywords (BM25)"
+    )
+    feedback.add_argument(
+        "--fusion", metavar="HOW", help="rrf (default), rrf:C or weighted:W (keywords' weight)"
+    )
+    feedback.add_argument(
+        "--feedback-rounds",
+        type=int,
+        default=0,
+        metavar="N",
+        help="simulate N rounds of relevance feedback (Rocchio) by an oracle user; each round a run folder "
+        "round-N inside --out (optimistic: see docs/evaluation.md)",
+    )
+    feedback.add_argument(
+        "--feedback-k", type=int, default=10, metavar="K", help="hits the oracle judges per round (10)"
+    )
     rerank = parser.add_argument_group("reranker A/B")
     rerank.add_argument("--rerank", action="store_true", help="also rerank the top-N of every query")
     rerank.add_argument("--top-n", type=int, default=9, help="candidates shown to the reranker (9)")
@@ -84,7 +102,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
-    from mmrag_lab.evaluation import evaluate
+    from mmrag_lab.evaluation import EvalProtocol, evaluate
 
     config = config_from_args(args)
     _check_numbers(args)
@@ -99,16 +117,19 @@ def run(args: argparse.Namespace) -> int:
     options = {k: v for k, v in given.items() if v}
     queries, kind = args.queries, args.kind
     if kind == "folders":
-        from mmrag_lab.evaluation.folders import folder_queries
+        from mmrag_lab.evaluation.inputs.folders import folder_queries
 
         queries, kind = folder_queries(args.queries), None
     extra = {k: v for k, v in {"ks": args.ks, "map_ks": args.map_k, "subset_ks": args.subset_k}.items() if v}
+    protocol = EvalProtocol(
+        exclude_reference=args.exclude_reference, ann=args.ann, cirr_soft=args.cirr_soft, missing=args.missing,
+        ties=args.ties, query_template=args.query_template, keywords_from=args.keywords_from, fusion=args.fusion,
+        feedback_rounds=args.feedback_rounds, feedback_k=args.feedback_k, **extra,
+    )  # fmt: skip
     result = evaluate(
-        queries, kind=kind, loader_options=options, config=config, rerank=args.rerank,
-        rerank_top_n=args.top_n, concurrency=args.concurrency, prices=prices,
-        exclude_reference=args.exclude_reference, ann=args.ann, cirr_soft=args.cirr_soft,
-        submission=args.submission, missing=args.missing, ties=args.ties, out_dir=out,
-        progress=not args.no_progress, query_template=args.query_template, **extra,
+        queries, kind=kind, loader_options=options, config=config, protocol=protocol, rerank=args.rerank,
+        rerank_top_n=args.top_n, concurrency=args.concurrency, prices=prices, submission=args.submission,
+        out_dir=out, progress=not args.no_progress,
     )  # fmt: skip
     print(_summary(result))
     return 0
@@ -119,6 +140,8 @@ def _check_numbers(args: argparse.Namespace) -> None:
         for value in values or ():
             checks.whole_number(option, value, high=16384)
     checks.whole_number("--top-n", args.top_n, high=100)
+    checks.whole_number("--feedback-rounds", args.feedback_rounds, low=0, high=100)
+    checks.whole_number("--feedback-k", args.feedback_k, high=1000)
     checks.whole_number("--concurrency", args.concurrency, high=64)
     for option, price in (("--price-in", args.price_in), ("--price-out", args.price_out)):
         if price is not None:
@@ -153,5 +176,12 @@ def _summary(run) -> str:
             f"{r['usage']['prompt_tokens']} input / {r['usage']['completion_tokens']} output tokens, "
             f"p50 latency {r['latency_s']['p50']:.2f} s, estimated cost {cost}; moves {m['rank_moves']}"
         )
+    for entry in m.get("feedback_rounds") or ():
+        overall = entry["retrieval"]["overall"]
+        recall = ", ".join(
+            f"{name} {value * 100:.1f}" for name, value in overall.items() if name.startswith("recall@")
+        )
+        lines.append(f"feedback round {entry['round']} ({entry['liked']} liked, {entry['unliked']} unliked): "
+                     f"{recall}; run folder {entry['run']}")  # fmt: skip
     lines.append(f"run folder: {run.out_dir}")
     return "\n".join(lines)

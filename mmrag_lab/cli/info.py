@@ -27,8 +27,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from mmrag_lab.cli import config_from_args
-    from mmrag_lab.inspection.collection import collection_summary
-    from mmrag_lab.store.collection import Store
+    from mmrag_lab.inspection.summary import collection_summary
+    from mmrag_lab.store.vector_store import Store
 
     with Store.open(config_from_args(args), read_only=True) as store:
         summary = collection_summary(store)

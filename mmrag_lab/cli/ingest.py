@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from mmrag_lab import checks
 from mmrag_lab.cli.engine_options import add_engine, ray_options
 from mmrag_lab.cli.options import add_encoder, add_store
+
+if TYPE_CHECKING:
+    from mmrag_lab.ingestion.options import IngestOptions
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -33,6 +37,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--replace-metadata",
         action="store_true",
         help="with --metadata: files the sidecar does not list lose their metadata (the sidecar is all of it)",
+    )
+    parser.add_argument(
+        "--text-fields",
+        metavar="COLUMNS",
+        help="sidecar columns (e.g. title,caption) joined into an analysed text field with BM25, for "
+        "search --keywords (Milvus Lite or a server >= 2.5)",
     )
     pruning = parser.add_mutually_exclusive_group()
     pruning.add_argument(
@@ -92,15 +102,10 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         prune=args.prune,
         report_path=args.report,
-        workers=args.workers,
         progress=not args.no_progress,
-        fast_decode=args.fast_decode,
-        dtype=args.dtype,
-        gpu_decode=args.gpu_decode,
-        cpu_share=args.cpu_share,
-        shard=args.shard,
-        compile=args.compile,
         replace_metadata=args.replace_metadata,
+        options=ingest_options(args),
+        text_fields=args.text_fields,
         engine=engine,
         ray_options=options,
     )
@@ -108,3 +113,18 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         print(f"report written to {args.report}")
     return 0
+
+
+def ingest_options(args: argparse.Namespace) -> IngestOptions:
+    """The decode and compute options of ``mmrag ingest``'s parsed arguments."""
+    from mmrag_lab.ingestion.options import IngestOptions
+
+    return IngestOptions(
+        workers=args.workers,
+        fast_decode=args.fast_decode,
+        gpu_decode=args.gpu_decode,
+        cpu_share=args.cpu_share,
+        dtype=args.dtype,
+        compile=args.compile,
+        shard=args.shard,
+    )

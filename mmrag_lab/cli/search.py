@@ -30,12 +30,33 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             ". The app's filter box reads comma-separated pairs by the same rules. The query image itself is "
             "left out of the hits unless --keep-query. --filter takes a raw Milvus expression. With --rerank, "
             "an OpenAI-compatible LLM (OPENAI_API_KEY, OPENAI_BASE_URL) reorders the hits; without one, "
-            "the retrieval order is kept and the command still succeeds."
+            "the retrieval order is kept and the command still succeeds. --keywords fuses BM25 over the text "
+            "field (ingest --text-fields) with the query through Milvus's hybrid search; --like/--unlike move "
+            "the query toward/away from stored rows (Rocchio: 1, 0.75, 0.15) and leave them out of the hits."
         ),
     )
     parser.add_argument("--image", metavar="PATH", help="query image")
     parser.add_argument("--instruction", metavar="TEXT", help="what to change or keep (composed query)")
     parser.add_argument("--text", metavar="TEXT", help="text-only query")
+    parser.add_argument(
+        "--keywords",
+        metavar="WORDS",
+        help="BM25 over the text field, fused with the query (alone: BM25 only)",
+    )
+    parser.add_argument(
+        "--fusion",
+        default="rrf",
+        metavar="HOW",
+        help="rrf (default; reciprocal rank fusion, constant 60), rrf:C, or weighted:W with W the keywords' "
+        "weight from 0 to 1 (weighted:1 = BM25 only)",
+    )
+    parser.add_argument(
+        "--like", action="append", default=[], metavar="PATH", help="a stored path or row id to move toward"
+    )
+    parser.add_argument(
+        "--unlike", action="append", default=[], metavar="PATH", help="a stored path or row id to move from"
+    )
+    parser.add_argument("--keep-judged", action="store_true", help="keep liked/unliked rows among the hits")
     parser.add_argument("-k", type=int, default=9, help="number of hits (default 9)")
     parser.add_argument("--where", action="append", default=[], metavar="KEY=VALUE", help="safe filter")
     parser.add_argument("--filter", metavar="EXPR", help="raw Milvus boolean expression (experts)")
@@ -69,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--image {exc}; give a JPEG, PNG, WebP, BMP, GIF or TIFF picture.") from None
     results = search(
         args.image, args.instruction, args.text, k=args.k, where=parse_where(args.where), filter=args.filter,
-        config=config, exclude_query=not args.keep_query,
+        config=config, exclude_query=not args.keep_query, keywords=args.keywords, fusion=args.fusion,
+        like=args.like, unlike=args.unlike, keep_judged=args.keep_judged,
     )  # fmt: skip
     if args.encoder and results.encoder != config.encoder:
         raise CollectionMismatchError(

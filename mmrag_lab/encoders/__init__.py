@@ -25,7 +25,7 @@ _DTYPES = {
     "bfloat16": torch.bfloat16,
 }
 # preset family -> module of this package with load(preset, config, device, dtype) -> Encoder
-FAMILIES = {"visualized-bge": "visualized_family", "clip": "clip_family", "siglip": "siglip_family"}
+FAMILIES = {"visualized-bge": "visualized_bge.family", "clip": "clip_family", "siglip": "siglip_family"}
 _warned: set[str] = set()
 
 

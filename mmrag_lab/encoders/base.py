@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from mmrag_lab import argtypes
+from mmrag_lab.encoders.batches import progress
 from mmrag_lab.encoders.compiled import eager_only
 from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ConfigError
@@ -137,6 +136,11 @@ class Encoder(ABC):
         """
         return eager_only(self.name)
 
+    def weights(self) -> torch.nn.Module | None:
+        """The module whose parameters make the vectors, so that another process can load these very weights
+        (the Ray ingest engine's actors); None for an encoder with none to share."""
+        return None
+
     def preprocess(self, image: ImageSource) -> torch.Tensor:
         """Load (if a path) and transform one image into a ``(3, S, S)`` float tensor."""
         return self.preprocessing(image)
@@ -188,23 +192,3 @@ class Encoder(ABC):
         if not parts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.ascontiguousarray(np.concatenate(parts).astype(np.float32, copy=False))
-
-
-def progress(total: int, size: int, what: str) -> tqdm:
-    """A bar counting items (so it shows items/s), shown only when there is more than one batch."""
-    return tqdm(
-        total=total,
-        desc=f"encode {what}",
-        unit=what[:-1] if what.endswith("s") else what,
-        disable=total <= size,
-    )
-
-
-def check_texts(texts: Sequence[str], pixels: int | None = None) -> list[str]:
-    """Texts as a list of strings, one per image when ``pixels`` is given."""
-    texts = list(texts)
-    for number, text in enumerate(texts, start=1):  # a lone surrogate would be a TypeError in the tokenizer
-        argtypes.text(f"Text {number} of {len(texts)} (an instruction or a text query)", text, optional=False)
-    if pixels is not None and len(texts) != pixels:
-        raise ConfigError(f"Got {pixels} images but {len(texts)} instructions; pass one per image.")
-    return texts

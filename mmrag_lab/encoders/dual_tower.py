@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmrag_lab.encoders.base import Encoder, EncoderInfo, check_texts, progress
+from mmrag_lab.encoders.base import Encoder, EncoderInfo
+from mmrag_lab.encoders.batches import check_texts, progress
 from mmrag_lab.encoders.compiled import CompiledForward
 from mmrag_lab.encoders.preprocessing import Preprocessing
 from mmrag_lab.errors import ConfigError
@@ -136,6 +137,9 @@ class DualTowerEncoder(Encoder):
         return self._images(pixels.to(self.device, self.dtype, non_blocking=True))
 
     @torch.inference_mode()
+    def weights(self) -> nn.Module:
+        return self.model
+
     def encode_pixels(self, pixels: torch.Tensor, instructions: Sequence[str] | None = None) -> np.ndarray:
         if instructions is None:
             return self.image_vectors(pixels).cpu().numpy()

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmrag_lab.encoders.bert import TextConfig
-from mmrag_lab.encoders.eva_vit import VisionConfig
+from mmrag_lab.encoders.visualized_bge.bert import TextConfig
+from mmrag_lab.encoders.visualized_bge.eva_vit import VisionConfig
 from mmrag_lab.preset_names import preset_name
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -37,7 +37,7 @@ class Preset:
         published: The authors' zero-shot CIR figures, ``(benchmark metric, value)``; not measured here.
         dim: Embedding dimension (the contract tests check it against the loaded model).
         params: Parameter count (checked the same way); None when not known offline.
-        query_template: Default name in :data:`mmrag_lab.evaluation.templates.QUERY_TEMPLATES` used by
+        query_template: Default name in :data:`mmrag_lab.evaluation.inputs.templates.QUERY_TEMPLATES` used by
             benchmarks to turn an annotation into the query text.
     """
 

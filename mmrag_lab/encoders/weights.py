@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmrag_lab.encoders.bert import TextConfig
 from mmrag_lab.encoders.presets import BUNDLED_TEXT_MODELS, WEIGHTS_REPO, Preset
+from mmrag_lab.encoders.visualized_bge.bert import TextConfig
 from mmrag_lab.errors import CheckpointMismatchError, ConfigError, WeightsError
 
 log = logging.getLogger(__name__)

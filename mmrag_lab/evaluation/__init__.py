@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from mmrag_lab.evaluation.aggregate import (
-    MAP_KS,
-    RECALL_KS,
-    SUBSET_KS,
-    RankedQuery,
-    best_target_rank,
-    query_metrics,
-    summarize,
-)
-from mmrag_lab.evaluation.benchmarks import (
+from mmrag_lab.evaluation.comparing.compare import compare
+from mmrag_lab.evaluation.comparing.comparison import Comparison
+from mmrag_lab.evaluation.inputs.benchmarks import (
     FASHIONIQ_CATEGORIES,
     coco_file_name,
     join_fashioniq_captions,
@@ -20,10 +13,22 @@ from mmrag_lab.evaluation.benchmarks import (
     load_fashioniq,
     load_queries,
 )
-from mmrag_lab.evaluation.compare import compare
-from mmrag_lab.evaluation.compare_report import Comparison
-from mmrag_lab.evaluation.match import MatchedQuery, MatchReport, match_queries
-from mmrag_lab.evaluation.metrics import (
+from mmrag_lab.evaluation.inputs.match import MatchedQuery, MatchReport, match_queries
+from mmrag_lab.evaluation.inputs.protocol import EvalProtocol
+from mmrag_lab.evaluation.inputs.querysets import ImageIndex, Query, read_jsonl, write_jsonl
+from mmrag_lab.evaluation.records.run_tables import Table, compare_runs, results_table
+from mmrag_lab.evaluation.records.rundir import EvalRun, load_run
+from mmrag_lab.evaluation.running.aggregate import (
+    MAP_KS,
+    RECALL_KS,
+    SUBSET_KS,
+    RankedQuery,
+    best_target_rank,
+    query_metrics,
+    summarize,
+)
+from mmrag_lab.evaluation.running.evaluate_run import evaluate
+from mmrag_lab.evaluation.running.metrics import (
     TIE_POLICIES,
     average_precision_at_k,
     order_ties,
@@ -32,13 +37,10 @@ from mmrag_lab.evaluation.metrics import (
     recall_subset_at_k,
     target_ranks,
 )
-from mmrag_lab.evaluation.querysets import ImageIndex, Query, read_jsonl, write_jsonl
-from mmrag_lab.evaluation.report import Table, compare_runs, results_table
-from mmrag_lab.evaluation.rundir import EvalRun, load_run
-from mmrag_lab.evaluation.runner import evaluate
 
 __all__ = [
     "Comparison",
+    "EvalProtocol",
     "EvalRun",
     "compare",
     "Table",

@@ -7,36 +7,43 @@ in place, and with ``prune`` rows of gone files are deleted. Nothing changed mea
 The pipeline is resumable after ``kill -9`` at any point: each write is one all-or-nothing upsert of
 complete rows keyed by the file, and a re-run plans again from what is stored.
 ``mmrag_lab.ingest(...)`` and ``mmrag ingest`` both run :func:`ingest`.
+
+Data flows one way: each phase takes its inputs and returns a value (:mod:`.phases`; the plan is a frozen
+:class:`~.plan.Plan`), and the report is made once from those values at the end. One :class:`Store` serves
+the whole run. :func:`encode` is the encode phase alone: another engine replaces it with a function of the
+same inputs that returns an :class:`~.phases.Encoded`.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
 
 from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
+from mmrag_lab.deprecation import folded
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.ingestion.encode_loop import RunOptions, run_ingest
+from mmrag_lab.ingestion.options import IngestOptions
+from mmrag_lab.ingestion.phases import Clock, Encoded, Scanned, Written
 from mmrag_lab.ingestion.plan import Plan, plan_ingest
 from mmrag_lab.ingestion.ray_session import RayOptions, check_ray_options
-from mmrag_lab.ingestion.report import IngestReport
+from mmrag_lab.ingestion.report import IngestReport, ReportHeader
 from mmrag_lab.ingestion.roots import moved_rule
-from mmrag_lab.ingestion.runner import RunOptions, run_ingest
-from mmrag_lab.ingestion.scan import display_path, parse_shard, scan_images, shard_scan
-from mmrag_lab.ingestion.sidecar import load_sidecar
+from mmrag_lab.ingestion.scan import display_path, scan_images, shard_scan
+from mmrag_lab.ingestion.sidecar import Sidecar, load_sidecar
 from mmrag_lab.ingestion.sync import check_prune, drop_superseded, write_copies, write_updates
 from mmrag_lab.ingestion.sync import prune as prune_rows
 from mmrag_lab.ingestion.twins import Twins
-from mmrag_lab.store.backend import display_uri
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.clients import display_uri
+from mmrag_lab.store.text_fields import parse_columns
+from mmrag_lab.store.vector_store import Store
 
-__all__ = ["IngestReport", "ingest"]
-MAX_WORKERS = 256
-DTYPES = ("auto", "fp32", "float32", "fp16", "float16", "bf16", "bfloat16")
+__all__ = ["IngestOptions", "IngestReport", "encode", "ingest"]
 
 
+@folded("options", IngestOptions)  # its fields were keywords of ingest: they still are, with a warning
 def ingest(
     images_dir: str | os.PathLike,
     *,
@@ -46,16 +53,11 @@ def ingest(
     batch_size: int | None = None,
     prune: bool | str = False,
     report_path: str | os.PathLike | None = None,
-    workers: int | None = None,
     progress: bool = True,
     collection: str | None = None,
-    fast_decode: bool = False,
-    dtype: str = "auto",
-    gpu_decode: bool | None = None,
-    cpu_share: float = 0.0,
-    shard: str | tuple[int, int] | None = None,
-    compile: bool | None = None,
     replace_metadata: bool = False,
+    options: IngestOptions | None = None,
+    text_fields: str | Sequence[str] | None = None,
     engine: str = "local",
     ray_address: str | None = None,
     ray_options: RayOptions | None = None,
@@ -76,24 +78,15 @@ def ingest(
         prune: Also delete this folder's rows whose files are gone; refused when that would delete more than
             half of them (an unmounted drive looks like an empty folder), unless ``prune="all"``.
         report_path: Where to write the report as JSON.
-        workers: Decode/preprocess processes; default :func:`mmrag_lab.ingestion.cpu_mapper.default_workers`. 0 decodes
-            inline.
         progress: Show a progress bar with images/s.
         collection: Collection name; default ``config.collection``.
-        fast_decode: Let JPEGs decode at a reduced scale (about 2x faster decoding, slightly different
-            pixels than a full decode).
-        dtype: Encoder precision when ``encoder`` is None: ``auto`` (fp16 on a GPU, fp32 on a CPU),
-            ``fp32``, ``fp16`` or ``bf16``. bf16 on a CPU with AVX512-BF16 is about twice as fast as fp32;
-            its vectors differ slightly from fp32 ones.
-        gpu_decode: Decode and preprocess JPEGs on the GPU (:mod:`.gpu_mapper`). Opt-in: None, like False,
-            decodes on CPU workers (see :mod:`.gpu_mapper` for why).
-        cpu_share: With GPU decoding, the fraction of the files decoded by CPU workers instead.
-        shard: ``"I/N"`` or ``(I, N)``: ingest only the deterministic I-th of N parts of the folder, so that
-            N processes or machines can share one folder and one collection (see docs/features.md).
-        compile: Run the model compiled by ``torch.compile`` (eager, said in one line, where that fails);
-            None = ``config.compile`` (``MMRAG_COMPILE``), whose ``auto`` compiles on CUDA for jobs of at
-            least :data:`~mmrag_lab.ingestion.runner.COMPILE_MIN_IMAGES` images.
         replace_metadata: The sidecar is the whole truth: files it does not name lose their metadata.
+        options: How to decode and compute (workers, GPU decoding, precision, compilation, a shard): an
+            :class:`~mmrag_lab.ingestion.options.IngestOptions`; default ``IngestOptions()``. Its fields
+            were keywords of ``ingest`` and still are for one release, with a ``DeprecationWarning``.
+        text_fields: Sidecar columns (``"title,caption"``) joined into an analysed text field with a BM25
+            function, for ``search(keywords=...)``; kept up to date with the sidecar. Milvus Lite or a
+            server >= 2.5 only (see :mod:`mmrag_lab.store.text_fields`).
         engine: ``local`` (this process: the default, best for small jobs) or ``ray`` (Ray Data: decoding,
             GPU actors and writers in processes of their own, on this machine or a cluster; see
             :mod:`.ray_engine` and docs/scale-out.md). Both write the same rows.
@@ -106,115 +99,182 @@ def ingest(
 
     Raises:
         ConfigError: The folder or the metadata file does not exist, or a setting is wrong.
+        TextSearchUnsupportedError: ``text_fields`` on a backend without BM25 (the Milvus 2.3 server).
         SchemaOutdatedError: The collection has the older content-hash keyed schema (run ``mmrag migrate``).
         CollectionMismatchError: The collection holds vectors of another encoder, dimension or metric.
         StoreLockedError: Another process holds the Milvus Lite file.
         StoreError: The store cannot be reached or refuses a write.
     """
-    started = time.perf_counter()
-    argtypes.instance("config", config, Config, "e.g. Config.load(milvus_uri=...)")
-    argtypes.instance("encoder", encoder, Encoder, "from load_encoder(...); a preset's name goes in Config")
-    flags = {"progress": progress, "fast_decode": fast_decode, "replace_metadata": replace_metadata}
-    for name, value in {**flags, "gpu_decode": gpu_decode, "compile": compile}.items():  # prune: below
-        argtypes.flag(name, value, optional=name not in flags)
-    argtypes.local_path("metadata (--metadata)", metadata, optional=True)
-    argtypes.local_path("report_path (--report)", report_path, optional=True)
+    clock = Clock()
+    options = _check_arguments(
+        config, encoder, progress, replace_metadata, metadata, report_path, prune, options
+    )
     cfg = (config or Config.load()).with_overrides(collection=collection, batch_size=batch_size)
     root = _check_folder(images_dir)
-    part = _check_shard(shard, prune)
-    _check_options(workers, cpu_share, dtype, report_path, prune)
-    ray_options = _check_engine(engine, ray_address, ray_options)
-    if replace_metadata and metadata is None:
-        raise ConfigError("--replace-metadata needs --metadata FILE: the sidecar that replaces the metadata.")
+    engine_run = _engine(cfg, engine, ray_address, ray_options)
+    columns = parse_columns("text_fields (--text-fields)", text_fields)
     sidecar = load_sidecar(metadata)
-    Store.open(cfg).close()  # the URI and the backend are checked before the model loads
-    if encoder is None:
-        from mmrag_lab.encoders import load_encoder, pick_device
-
-        pick_device(cfg.device)
-        encoder = load_encoder(config=cfg, dtype=dtype)
-    report = IngestReport(
-        images_dir=display_path(root),
-        collection=cfg.collection,
-        uri=display_uri(cfg.milvus_uri),
-        encoder=encoder.name,
-        untrained=encoder.untrained,
-        fingerprint=encoder.info.fingerprint,
-    )
-    with ExitStack() as writing:
-        with Store.open(cfg) as store:
-            store.ensure_collection(encoder.info, metadata_types=sidecar.types)
-            # From the plan to the last write, other writers of this collection can see this one (Store.writing)
-            writing.enter_context(store.writing())
-            with _phase(report, "scan"):
-                scan = scan_images(root)
-                report.root = store.register_root(report.images_dir, moved_rule(store, scan))
-                _note_sidecar(report, sidecar, [file.rel for file in scan.files])
-                scan = shard_scan(scan, part) if part else scan
-                report.seen = len(scan.files) + len(scan.problems)
-                report.failed.extend(scan.problems)
-            with _phase(report, "hash"):
-                plan = plan_ingest(
-                    scan, store, report.root, sidecar, report, shard=part, replace_metadata=replace_metadata
-                )
+    check_columns(columns, sidecar.types if sidecar.source else None)
+    # The one store of this run, passed to every phase (the row writer's thread included). It is opened
+    # before the model loads, so that a wrong URI or an unreachable backend is said at once. The decode worker
+    # processes forked later only decode; they never use it.
+    with Store.open(cfg) as store:
+        if columns:
+            store.require_text_search("--text-fields")
+        if encoder is None:
+            encoder = _load_encoder(cfg, options.dtype)
+        header = ReportHeader(display_path(root), cfg.collection, display_uri(cfg.milvus_uri), encoder.name,
+                              encoder.untrained, encoder.info.fingerprint)  # fmt: skip
+        store.ensure_collection(encoder.info, metadata_types=sidecar.types, text_fields=columns)
+        # From the plan to the last write, other writers of this collection can see this one (Store.writing)
+        with store.writing():
+            with clock.phase("scan"):
+                scanned = scan_folder(store, root, header.images_dir, sidecar, options.part)
+            with clock.phase("hash"):
+                plan = plan_ingest(scanned.scan, store, scanned.root, sidecar, shard=options.part,
+                                   replace_metadata=replace_metadata)  # fmt: skip
             if prune:
-                check_prune(plan, report, everything=prune == "all")
-            with _phase(report, "copy"):
-                already = write_copies(store, plan, report)
-                drop_superseded(store, plan)
-            with _phase(report, "update"):
-                write_updates(store, plan, report)
-        # Closed while the writer owns the store: a Milvus Lite file admits one process at a time.
-        twins = None if plan.hashed else Twins()
-        if plan.tasks:
-            with _phase(report, "encode"):
-                choice = cfg.compile_choice() if compile is None else compile
-                options = RunOptions(
-                    cfg.batch_size, workers, progress, fast_decode, bool(gpu_decode), cpu_share, choice
-                )
-                if ray_options is not None:
-                    from mmrag_lab.ingestion.ray_engine import run_ingest_ray
-
-                    args = (plan.tasks, encoder, cfg, sidecar, report, options, ray_options, twins, dtype)
-                    already |= run_ingest_ray(*args)
-                else:
-                    already |= run_ingest(plan.tasks, encoder, cfg, sidecar, report, options, twins)
-        if twins is not None and twins.copies:  # identical bytes met while reading: the first is stored
-            plan.copies = twins.copies
-            with Store.open(cfg) as store, _phase(report, "copy"):
-                already |= write_copies(store, plan, report)
-        _count(report, plan, already)
-        if prune and plan.stale or report.ingested or report.updated:
-            with Store.open(cfg) as store:
-                if prune:
-                    with _phase(report, "prune"):
-                        prune_rows(store, plan, report)
-                with _phase(report, "flush"):
-                    store.flush_and_load()
-    report.finish(time.perf_counter() - started)
+                check_prune(plan, header.images_dir, everything=prune == "all")
+            run = _run_options(cfg, options, progress)
+            written = _write(store, plan, encoder, sidecar, run, bool(prune), clock, engine_run)
+    report = IngestReport.assemble(header, scanned, plan, written, clock.elapsed(), clock.phases)
     if report_path is not None:
         report.write(report_path)
     return report
 
 
-def _count(report: IngestReport, plan: Plan, already: set[str]) -> None:
-    """This run's counts: a row that another process stored first is unchanged here, not added."""
-    failed = {item["path"] for item in report.failed}
-    paths = {row["id"]: row["path"] for task in plan.tasks for row in task.rows}
-    paths.update((row["id"], row["path"]) for row, _ in plan.copies)
-    kinds = {key: kind for key, kind in plan.kinds.items() if paths.get(key) not in failed}
-    report.written_by_others = sum(key in already for key in kinds)
-    report.count_kinds({key: kind for key, kind in kinds.items() if key not in already}, plan.unchanged)
-    report.unchanged += report.written_by_others
-    report.ingested -= report.written_by_others
-
-
-def _note_sidecar(report: IngestReport, sidecar, rels: list[str]) -> None:
+def scan_folder(
+    store: Store, root: bytes, images_dir: str, sidecar: Sidecar, part: tuple[int, int] | None
+) -> Scanned:
+    """The scan phase: the folder's images (of shard ``part``), its root name in the collection record (a
+    moved folder keeps its name) and what the sidecar says of them."""
+    scan = scan_images(root)
+    name = store.register_root(images_dir, moved_rule(store, scan))
+    rels = [file.rel for file in scan.files]
+    about: dict = {}
     if sidecar.source:
         sidecar.prefer_exact(rels)
-        report.metadata = {"file": sidecar.source, "encoding": sidecar.encoding, "rows": len(sidecar.entries)}
-        report.metadata_problems = list(sidecar.problems)
-        report.metadata_unmatched = sidecar.unmatched(rels)
+        about = {
+            "metadata": {"file": sidecar.source, "encoding": sidecar.encoding, "rows": len(sidecar.entries)},
+            "metadata_problems": tuple(sidecar.problems),
+            "metadata_unmatched": tuple(sidecar.unmatched(rels)),
+        }
+    return Scanned(shard_scan(scan, part) if part else scan, name, **about)
+
+
+def encode(
+    plan: Plan, encoder: Encoder, store: Store, sidecar: Sidecar, options: RunOptions, engine=None
+) -> Encoded:
+    """The encode phase: the plan's tasks read, decoded, encoded and written to ``store`` as complete rows.
+
+    A first ingest's plan hashed nothing: identical bytes are found as they are read, encoded once, and the
+    rows of the later files come back in ``Encoded.copies`` for the copy phase. Another engine takes the
+    same inputs and returns an :class:`~.phases.Encoded`.
+    """
+    run = engine or run_ingest  # the in-process engine, or another's function of the same inputs
+    return run(plan.tasks, encoder, store, sidecar, options, None if plan.hashed else Twins())
+
+
+def _write(
+    store: Store,
+    plan: Plan,
+    encoder: Encoder,
+    sidecar: Sidecar,
+    run: RunOptions,
+    prune: bool,
+    clock: Clock,
+    engine=None,
+) -> Written:
+    """The writing phases, in order: copy, update, encode, copy (a first ingest's twins), prune, flush."""
+    with clock.phase("copy"):
+        copies = (write_copies(store, plan.copies),)
+        drop_superseded(store, plan)
+    with clock.phase("update"):
+        updated = write_updates(store, plan)
+    encoded = Encoded()
+    if plan.tasks:
+        with clock.phase("encode"):
+            encoded = encode(plan, encoder, store, sidecar, run, engine)
+    if encoded.copies:  # identical bytes met while reading: the first is stored, the others copy it
+        with clock.phase("copy"):
+            copies += (write_copies(store, encoded.copies),)
+    pruned = 0
+    if prune and plan.stale:
+        with clock.phase("prune"):
+            pruned = prune_rows(store, plan)
+    if pruned or updated.rows or encoded.written or any(copy.written for copy in copies):
+        with clock.phase("flush"):
+            store.flush_and_load()
+    return Written(copies, updated, encoded, pruned)
+
+
+def _run_options(cfg: Config, options: IngestOptions, progress: bool) -> RunOptions:
+    choice = cfg.compile_choice() if options.compile is None else options.compile
+    return RunOptions(
+        batch_size=cfg.batch_size,
+        workers=options.workers,
+        progress=progress,
+        fast_decode=options.fast_decode,
+        gpu_decode=bool(options.gpu_decode),
+        cpu_share=options.cpu_share,
+        compile=choice,
+        compile_mode=cfg.compile_mode,
+        cache_dir=cfg.cache_dir,
+    )
+
+
+def _engine(cfg: Config, engine: str, address: str | None, options: RayOptions | None):
+    """The encode engine: None for the in-process one, else the Ray engine's function (bad options refused
+    before any work)."""
+    if not isinstance(engine, str):
+        raise ConfigError(f"engine (--engine) must be 'local' or 'ray', got {engine!r}.")
+    if address is not None:
+        if options is not None and options.address not in (None, address):
+            raise ConfigError("ray_address and ray_options.address disagree; give one of them.")
+        options = RayOptions(**{**(options or RayOptions()).__dict__, "address": address})
+    check_ray_options(engine, options)
+    if engine != "ray":
+        return None
+    from mmrag_lab.ingestion.ray_engine import ray_engine
+
+    return ray_engine(cfg, options or RayOptions())
+
+
+def _load_encoder(cfg: Config, dtype: str) -> Encoder:
+    from mmrag_lab.encoders import load_encoder, pick_device
+
+    pick_device(cfg.device)
+    return load_encoder(config=cfg, dtype=dtype)
+
+
+def _check_arguments(
+    config: object,
+    encoder: object,
+    progress: object,
+    replace_metadata: object,
+    metadata: object,
+    report_path: object,
+    prune: object,
+    options: object,
+) -> IngestOptions:
+    """Every argument but the folder checked before anything is opened; returns the options to use."""
+    argtypes.instance("config", config, Config, "e.g. Config.load(milvus_uri=...)")
+    argtypes.instance("encoder", encoder, Encoder, "from load_encoder(...); a preset's name goes in Config")
+    argtypes.flag("progress", progress)
+    argtypes.flag("replace_metadata", replace_metadata)
+    argtypes.instance("options", options, IngestOptions, "e.g. IngestOptions(workers=0)")
+    options = options or IngestOptions()
+    argtypes.local_path("metadata (--metadata)", metadata, optional=True)
+    argtypes.local_path("report_path (--report)", report_path, optional=True)
+    if not any(prune is choice for choice in (False, True)) and prune != "all":
+        raise ConfigError(f"prune must be False, True or 'all' (--prune, --prune-all), got {prune!r}.")
+    if prune and options.shard is not None:
+        raise ConfigError("--prune needs the whole folder; run it once without --shard after the shards.")
+    if report_path is not None:
+        checks.output_file("report_path (--report)", report_path)
+    if replace_metadata and metadata is None:
+        raise ConfigError("--replace-metadata needs --metadata FILE: the sidecar that replaces the metadata.")
+    return options
 
 
 def _check_folder(images_dir: str | os.PathLike) -> bytes:
@@ -230,48 +290,11 @@ def _check_folder(images_dir: str | os.PathLike) -> bytes:
         ) from None
 
 
-def _check_options(
-    workers: int | None, cpu_share: float, dtype: str, report_path: object, prune: object
-) -> None:
-    if not any(prune is choice for choice in (False, True)) and prune != "all":
-        raise ConfigError(f"prune must be False, True or 'all' (--prune, --prune-all), got {prune!r}.")
-    if workers is not None:
-        checks.whole_number("workers (--workers)", workers, low=0, high=MAX_WORKERS)
-    checks.fraction("cpu_share (--cpu-share)", cpu_share)
-    if not isinstance(dtype, str) or dtype.lower() not in DTYPES:
-        raise ConfigError(f"dtype (--dtype) must be one of {', '.join(DTYPES)}, got {dtype!r}.")
-    if report_path is not None:
-        checks.output_file("report_path (--report)", report_path)
-
-
-def _check_engine(engine: str, address: str | None, options: RayOptions | None) -> RayOptions | None:
-    """The Ray engine's options, or None for the in-process engine; bad ones refused before any work."""
-    if not isinstance(engine, str):
-        raise ConfigError(f"engine (--engine) must be 'local' or 'ray', got {engine!r}.")
-    if address is not None:
-        if options is not None and options.address not in (None, address):
-            raise ConfigError("ray_address and ray_options.address disagree; give one of them.")
-        options = RayOptions(**{**(options or RayOptions()).__dict__, "address": address})
-    check_ray_options(engine, options)
-    return (options or RayOptions()) if engine == "ray" else None
-
-
-def _check_shard(shard: str | tuple[int, int] | None, prune: bool) -> tuple[int, int] | None:
-    if shard is None:
-        return None
-    if prune:
-        raise ConfigError("--prune needs the whole folder; run it once without --shard after the shards.")
-    try:
-        return parse_shard(shard) if isinstance(shard, str) else parse_shard(f"{shard[0]}/{shard[1]}")
-    except ValueError as exc:
-        raise ConfigError(f"Bad shard: {exc}.") from None
-
-
-@contextmanager
-def _phase(report: IngestReport, name: str):
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        spent = time.perf_counter() - started
-        report.phases_s[name] = round(report.phases_s.get(name, 0.0) + spent, 3)
+def check_columns(columns: tuple[str, ...], known: dict[str, str] | None) -> None:
+    """Refuse text columns that the sidecar given does not have (none given: they may come later)."""
+    missing = [name for name in columns if known is not None and name not in known]
+    if missing:
+        raise ConfigError(
+            f"--text-fields names {', '.join(missing)}, which the sidecar does not have; its columns are "
+            f"{', '.join(sorted(known or {})) or '(none)'}."
+        )

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from mmrag_lab.ingestion.reader import Task
-from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.roots import orphans
 from mmrag_lab.ingestion.scan import (
     FileStamp,
@@ -42,21 +42,21 @@ from mmrag_lab.ingestion.scan import (
     in_shard,
 )
 from mmrag_lab.ingestion.sidecar import Sidecar
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.schema import row_id
+from mmrag_lab.store.vector_store import Store
 
 UPDATABLE = ("path", "file_size", "meta")
 STORED_FIELDS = ("content_hash", "path", "rel_path", "file_size", "meta")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    """What to write, by kind of change.
+    """What to write, by kind of change; made once by :func:`plan_ingest` and never changed.
 
     Attributes:
         root: The folder's root name (the first part of every row id).
         tasks: Images to encode, one per new content hash; each carries the rows it will fill.
-        copies: Row (without vector, width and height) to the id of a stored row with the same bytes.
+        copies: Row (without vector, width and height) and the id of a stored row with the same bytes.
         updates: Row id to the fields that changed.
         kinds: Row id to ``added``, ``reencoded`` or ``renamed`` for every row that gets a vector.
         unchanged: Files whose row is already up to date.
@@ -65,18 +65,45 @@ class Plan:
         superseded: Ids of rows stored under another name for files of this folder (see :mod:`.roots`):
             deleted once the rows that replace them are written.
         hashed: False for a first ingest into an empty collection: the tasks are hashed as they are read.
+        failed: Files that could not be read to be hashed: ``{path, reason}``.
+        duplicates: Files with the same bytes as another new file (encoded once): ``{path, same_as}``.
     """
 
     root: str
-    tasks: list[Task] = field(default_factory=list)
+    tasks: tuple[Task, ...] = ()
+    copies: tuple[tuple[dict[str, Any], str], ...] = ()
+    updates: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    kinds: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    unchanged: int = 0
+    stale: tuple[str, ...] = ()
+    stored: int = 0
+    superseded: tuple[str, ...] = ()
+    hashed: bool = True
+    failed: tuple[dict[str, str], ...] = ()
+    duplicates: tuple[dict[str, str], ...] = ()
+
+
+class _Hashed(NamedTuple):
+    """The scanned files that could be hashed, as rows to want, and those that could not."""
+
+    wanted: list[dict[str, Any]]
+    files: dict[str, ImageFile]
+    stamps: dict[str, FileStamp]
+    unreadable: set[str]
+    failed: list[dict[str, str]]
+
+
+@dataclass
+class _Decisions:
+    """What :func:`_decide` works out row by row, before it becomes a frozen :class:`Plan`."""
+
+    tasks: dict[str, Task] = field(default_factory=dict)
     copies: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
-    unchanged: int = 0
-    stale: list[str] = field(default_factory=list)
-    stored: int = 0
     superseded: list[str] = field(default_factory=list)
-    hashed: bool = True
+    duplicates: list[dict[str, str]] = field(default_factory=list)
+    unchanged: int = 0
 
 
 def plan_ingest(
@@ -84,7 +111,6 @@ def plan_ingest(
     store: Store,
     root: str,
     sidecar: Sidecar,
-    report: IngestReport,
     threads: int | None = None,
     shard: tuple[int, int] | None = None,
     replace_metadata: bool = False,
@@ -92,48 +118,81 @@ def plan_ingest(
     """Hash every scanned file and compare it with the rows stored for the folder named ``root``.
 
     An empty collection is not compared with: nothing is hashed, and every file is a task to encode
-    (``plan.hashed`` is False). With ``shard``, ``scan`` holds that shard's files, and only that shard's stored rows are compared: the
-    rows of other shards are neither gone nor renamed here.
+    (``plan.hashed`` is False). With ``shard``, ``scan`` holds that shard's files, and only that shard's
+    stored rows are compared: the rows of other shards are neither gone nor renamed here.
     """
-    plan = Plan(root)
-    wanted: list[dict[str, Any]] = []
-    files: dict[str, ImageFile] = {}
-    stamps: dict[str, FileStamp] = {}
-    unreadable: set[str] = set()
     # the store answers while we hash; both questions at once (a server makes each consistent read wait)
     with ThreadPoolExecutor(2, thread_name_prefix="mmrag-plan") as pool:
         counted = pool.submit(store.count)
         asked = pool.submit(store.rows_under, root, STORED_FIELDS)
         if counted.result() == 0:
-            return _first_ingest(plan, scan, sidecar)
+            return _first_ingest(root, scan, sidecar)
         hashes = hash_files_stamped(scan.files, threads or hash_threads())
         stored, count = asked.result(), counted.result()
-    for file, hashed in zip(scan.files, hashes, strict=True):
-        if isinstance(hashed, OSError):
-            report.add_failure(file.display, f"cannot read file ({hashed.strerror or hashed})")
-            unreadable.add(file.rel)
-            continue
-        digest, stamps[file.rel] = hashed
-        row = partial_row(root, file, digest, sidecar.lookup(file.rel))
-        wanted.append(row)
-        files[row["id"]] = file
+    hashed = _hash_rows(root, scan, hashes, sidecar)
     if shard is not None:
         stored = {key: row for key, row in stored.items() if in_shard(row["rel_path"], shard)}
-    plan.stored = len(stored)
-    gone = {key: row for key, row in stored.items() if key not in files}
+    gone = {key: row for key, row in stored.items() if key not in hashed.files}
+    sources = _vector_sources(store, hashed.wanted, stored, gone, others=count > len(stored))
+    new = [row for row in hashed.wanted if row["id"] not in stored]
+    claimed = orphans(store, root, new) if new and count > len(stored) else {}
+    decided = _decide(hashed, stored, gone, sources, claimed, sidecar, replace_metadata)
+    return Plan(
+        root,
+        tasks=tuple(decided.tasks.values()),
+        copies=tuple(decided.copies),
+        updates=MappingProxyType(decided.updates),
+        kinds=MappingProxyType(decided.kinds),
+        unchanged=decided.unchanged,
+        stale=_stale(gone, hashed.unreadable, scan),
+        stored=len(stored),
+        superseded=tuple(decided.superseded),
+        failed=tuple(hashed.failed),
+        duplicates=tuple(decided.duplicates),
+    )
+
+
+def _hash_rows(root: str, scan: ScanResult, hashes: list, sidecar: Sidecar) -> _Hashed:
+    hashed = _Hashed([], {}, {}, set(), [])
+    for file, result in zip(scan.files, hashes, strict=True):
+        if isinstance(result, OSError):
+            hashed.failed.append(
+                {"path": file.display, "reason": f"cannot read file ({result.strerror or result})"}
+            )
+            hashed.unreadable.add(file.rel)
+            continue
+        digest, hashed.stamps[file.rel] = result
+        row = partial_row(root, file, digest, sidecar.lookup(file.rel))
+        hashed.wanted.append(row)
+        hashed.files[row["id"]] = file
+    return hashed
+
+
+def _stale(gone: dict[str, dict], unreadable: set[str], scan: ScanResult) -> tuple[str, ...]:
+    """Gone rows to prune: not those of files that could not be read, nor of entries the scan could not
+    list (a folder it could not open may still hold them)."""
     prefix = scan.root.rstrip("/") + "/"
     blocked = [problem["path"].removeprefix(prefix) for problem in scan.problems]  # never pruned
-    plan.stale = [
+    return tuple(
         key
         for key, row in gone.items()
         if row["rel_path"] not in unreadable and not any(_within(row["rel_path"], b) for b in blocked)
-    ]
-    sources = _vector_sources(store, wanted, stored, gone, others=count > len(stored))
+    )
+
+
+def _decide(
+    hashed: _Hashed,
+    stored: dict[str, dict],
+    gone: dict[str, dict],
+    sources: dict[str, str],
+    claimed: dict[str, dict],
+    sidecar: Sidecar,
+    replace_metadata: bool,
+) -> _Decisions:
+    """Each wanted row: unchanged, updated, or given a vector (copied from ``sources`` or encoded)."""
+    decided = _Decisions()
     renamed_meta = {row["content_hash"]: row.get("meta") or {} for row in gone.values()}
-    new = [row for row in wanted if row["id"] not in stored]
-    claimed = orphans(store, root, new) if new and count > len(stored) else {}
-    encoding: dict[str, Task] = {}
-    for row in wanted:
+    for row in hashed.wanted:
         old = stored.get(row["id"])
         keep_meta = not sidecar.source or (not replace_metadata and sidecar.match(row["rel_path"]) is None)
         if old is not None and keep_meta:
@@ -141,42 +200,48 @@ def plan_ingest(
         if old is not None and old["content_hash"] == row["content_hash"]:
             changed = {name: row[name] for name in UPDATABLE if old.get(name) != row[name]}
             if changed:
-                plan.updates[row["id"]] = changed
+                decided.updates[row["id"]] = changed
             else:
-                plan.unchanged += 1
+                decided.unchanged += 1
             continue
         digest = row["content_hash"]
         orphan = claimed.get(row["path"])
         kind = "reencoded" if old else "renamed" if digest in renamed_meta else "added"
         if orphan is not None:  # this very file, stored under a name whose folder no longer holds it
-            plan.superseded.append(str(orphan["id"]))
+            decided.superseded.append(str(orphan["id"]))
             kind = "renamed" if orphan["content_hash"] == digest else "reencoded"
             if keep_meta:
                 row["meta"] = orphan.get("meta") or {}
         elif kind == "renamed" and keep_meta:  # the metadata moves with the file
             row["meta"] = renamed_meta[digest]
-        plan.kinds[row["id"]] = kind
-        if digest in sources:
-            plan.copies.append((row, sources[digest]))
-        elif digest in encoding:
-            task = encoding[digest]
-            encoding[digest] = Task(task.file, digest, (*task.rows, row), task.stamp)
-            report.duplicates.append({"path": row["path"], "same_as": task.file.display})
-        else:
-            file = files[row["id"]]
-            encoding[digest] = Task(file, digest, (row,), stamps[file.rel])
-    plan.tasks = list(encoding.values())
-    return plan
+        decided.kinds[row["id"]] = kind
+        _give_vector(decided, row, sources, hashed)
+    return decided
 
 
-def _first_ingest(plan: Plan, scan: ScanResult, sidecar: Sidecar) -> Plan:
+def _give_vector(decided: _Decisions, row: dict[str, Any], sources: dict[str, str], hashed: _Hashed) -> None:
+    """A stored vector of the same bytes, or a task to encode (one per content hash, one row per name)."""
+    digest = row["content_hash"]
+    if digest in sources:
+        decided.copies.append((row, sources[digest]))
+    elif digest in decided.tasks:
+        task = decided.tasks[digest]
+        decided.tasks[digest] = Task(task.file, digest, (*task.rows, row), task.stamp)
+        decided.duplicates.append({"path": row["path"], "same_as": task.file.display})
+    else:
+        file = hashed.files[row["id"]]
+        decided.tasks[digest] = Task(file, digest, (row,), hashed.stamps[file.rel])
+
+
+def _first_ingest(root: str, scan: ScanResult, sidecar: Sidecar) -> Plan:
     """Every file added, one task each, hashed when it is read."""
-    for file in scan.files:
-        row = partial_row(plan.root, file, None, sidecar.lookup(file.rel))
-        plan.kinds[row["id"]] = "added"
-        plan.tasks.append(Task(file, None, (row,)))
-    plan.hashed = False
-    return plan
+    rows = [partial_row(root, file, None, sidecar.lookup(file.rel)) for file in scan.files]
+    return Plan(
+        root,
+        tasks=tuple(Task(file, None, (row,)) for file, row in zip(scan.files, rows, strict=True)),
+        kinds=MappingProxyType({row["id"]: "added" for row in rows}),
+        hashed=False,
+    )
 
 
 def partial_row(root: str, file: ImageFile, digest: str | None, meta: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@
 
 Everything else of an ingest (scan, plan, copies, updates, prune, flush, report) is the in-process
 pipeline's own (:mod:`.pipeline`): :func:`run_ingest_ray` takes the place of
-:func:`~mmrag_lab.ingestion.runner.run_ingest` and keeps its contract, so the ids, the counts and the
+:func:`~mmrag_lab.ingestion.encode_loop.run_ingest` and keeps its contract, so the ids, the counts and the
 promises (idempotence, mirroring, resuming, bad files reported) are the same. Decoding and the model run in
 different processes, so they never share one interpreter lock. Ray Data streams the batches with
 back-pressure, restarts an actor that dies and runs its batch again (the upserts are keyed, so the rows come
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pickle
 import time
+from collections.abc import Sequence
 from functools import partial
 
 from tqdm.auto import tqdm
@@ -25,14 +26,15 @@ from tqdm.auto import tqdm
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import Encoder
 from mmrag_lab.errors import ConfigError, MmragError, StoreFailedError
+from mmrag_lab.ingestion.encode_loop import RunOptions, should_compile
+from mmrag_lab.ingestion.phases import Encoded
 from mmrag_lab.ingestion.ray_session import RayOptions, ray_for_job
 from mmrag_lab.ingestion.ray_stages import EncodeActor, RunLedger, WriteActor, model_state, read_decode
 from mmrag_lab.ingestion.reader import Task
-from mmrag_lab.ingestion.report import IngestReport
-from mmrag_lab.ingestion.runner import RunOptions, should_compile
 from mmrag_lab.ingestion.sidecar import Sidecar
 from mmrag_lab.ingestion.twins import Twins
-from mmrag_lab.ingestion.writer import report_failures
+from mmrag_lab.ingestion.writer import failures
+from mmrag_lab.store.vector_store import Store
 
 READ_BATCH = 64  # files per read task: large enough to amortise a task, small enough to spread the work
 # The last run's shape and timings in this process, for benchmarks: Ray's start, the first batch written,
@@ -40,21 +42,26 @@ READ_BATCH = 64  # files per read task: large enough to amortise a task, small e
 last_run: dict = {}
 
 
-def run_ingest_ray(
-    tasks: list[Task],
-    encoder: Encoder,
-    config: Config,
-    sidecar: Sidecar,
-    report: IngestReport,
-    options: RunOptions,
-    ray_options: RayOptions,
-    twins: Twins | None = None,
-    dtype: str = "auto",
-) -> set[str]:
-    """:func:`~mmrag_lab.ingestion.runner.run_ingest`'s work and contract, run by Ray Data.
+def ray_engine(config: Config, ray_options: RayOptions):
+    """The Ray engine as :func:`~mmrag_lab.ingestion.pipeline.encode` calls an engine: a function of the same
+    inputs as :func:`~mmrag_lab.ingestion.encode_loop.run_ingest`, for the job's ``config`` and Ray settings."""
+    return partial(run_ingest_ray, config=config, ray_options=ray_options)
 
-    Returns:
-        The ids of rows that another process had already stored with the same bytes.
+
+def run_ingest_ray(
+    tasks: Sequence[Task],
+    encoder: Encoder,
+    store: Store,
+    sidecar: Sidecar,
+    options: RunOptions,
+    twins: Twins | None = None,
+    *,
+    config: Config,
+    ray_options: RayOptions,
+) -> Encoded:
+    """:func:`~mmrag_lab.ingestion.encode_loop.run_ingest`'s work and contract, run by Ray Data.
+
+    ``store`` is the driver's; each writer opens its own client from ``config``.
 
     Raises:
         ConfigError: GPU decoding was asked for with a preprocessing it does not reproduce, or a worker
@@ -62,35 +69,47 @@ def run_ingest_ray(
         StoreError: A write failed for good (Ray retried it first).
     """
     if not tasks:
-        return set()
+        return Encoded()
     if options.gpu_decode and not encoder.preprocessing.gpu_reproducible():
         raise ConfigError(f"GPU decoding cannot reproduce {encoder.name}'s preprocessing. Ingest without it.")
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not options.progress, dynamic_ncols=True)
-    already: set[str] = set()
+    tally = {"encoded": 0, "written": 0, "already": set(), "failed": [], "duplicates": [], "copies": []}
     last_run.clear()
     started = time.perf_counter()
     try:
         with ray_for_job(ray_options):
             last_run["ray_start_s"] = round(time.perf_counter() - started, 2)
-            for summary in _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dtype):
+            for summary in _summaries(list(tasks), encoder, config, sidecar, options, ray_options, twins):
                 last_run.setdefault("first_write_s", round(time.perf_counter() - started, 2))
-                report.encoded += summary["encoded"]
-                report.ingested += summary["written"]
-                already.update(summary["already"])
-                report_failures(report, summary["failed"], sidecar)
-                for task, first, path in summary["twins"]:
-                    for row in task.rows:
-                        twins.copies.append((row, first))
-                        report.duplicates.append({"path": row["path"], "same_as": path})
+                _fold(tally, summary, sidecar)
                 bar.update(summary["done"])
-                bar.set_postfix(stored=report.ingested, failed=len(report.failed), refresh=False)
+                bar.set_postfix(stored=tally["written"], failed=len(tally["failed"]), refresh=False)
     finally:
-        bar.set_postfix(stored=report.ingested, failed=len(report.failed))
+        bar.set_postfix(stored=tally["written"], failed=len(tally["failed"]))
         bar.close()
-    return already
+    return Encoded(
+        encoded=tally["encoded"],
+        written=tally["written"],
+        failed=tuple(tally["failed"]),
+        duplicates=tuple(tally["duplicates"]),
+        copies=tuple(tally["copies"]),
+        already=frozenset(tally["already"]),
+    )
 
 
-def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dtype):
+def _fold(tally: dict, summary: dict, sidecar: Sidecar) -> None:
+    """One writer batch's summary into the job's tally."""
+    tally["encoded"] += summary["encoded"]
+    tally["written"] += summary["written"]
+    tally["already"].update(summary["already"])
+    tally["failed"] += failures(summary["failed"], sidecar)
+    for task, first, path in summary["twins"]:  # identical bytes met in a first ingest: copied after the run
+        for row in task.rows:
+            tally["copies"].append((row, first))
+            tally["duplicates"].append({"path": row["path"], "same_as": path})
+
+
+def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins):
     """The pipeline's per-batch summaries, as the writers finish them; a stage's failure is raised here."""
     import ray
     import ray.data
@@ -124,7 +143,7 @@ def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, dty
             EncodeActor,
             fn_constructor_kwargs=dict(
                 config=config,
-                dtype=dtype,
+                dtype=encoder.dtype,
                 compiled=compiled,
                 fingerprint=encoder.info.fingerprint,
                 ledger=ledger if twins is not None else None,

@@ -34,7 +34,7 @@ from mmrag_lab.ingestion.cpu_mapper import PrepareDataset
 from mmrag_lab.ingestion.reader import read_settled
 from mmrag_lab.ingestion.staging import Staging
 from mmrag_lab.ingestion.writer import make_rows
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 Batch = dict[str, np.ndarray]
 
@@ -100,8 +100,8 @@ class RunLedger:
 
 def model_state(encoder) -> dict[str, torch.Tensor] | None:
     """The encoder's parameters and buffers on the CPU, for the actors to load; None if it has no model."""
-    model = getattr(encoder, "model", None)
-    if not isinstance(model, torch.nn.Module):
+    model = encoder.weights()
+    if model is None:
         return None
     return {key: value.detach().cpu() for key, value in model.state_dict().items()}
 
@@ -119,10 +119,12 @@ class EncodeActor:
         device = "cuda" if torch.cuda.is_available() else "cpu"
         overrides = {"device": device, **({"weights": "untrained"} if state is not None else {})}
         self.encoder = load_encoder(config=config.with_overrides(**overrides), dtype=dtype)
-        if state is not None:
+        if state is not None and self.encoder.weights() is not None:
             import ray
 
-            self.encoder.model.load_state_dict(ray.get(state) if isinstance(state, ray.ObjectRef) else state)
+            self.encoder.weights().load_state_dict(
+                ray.get(state) if isinstance(state, ray.ObjectRef) else state
+            )
         elif self.encoder.info.fingerprint != fingerprint:
             raise ConfigError(
                 f"A Ray worker built {config.encoder} with other weights (fingerprint "

@@ -1,5 +1,7 @@
 """The ingest report: what happened to every image, returned and written as JSON.
 
+It is made once, at the end of a run, from the values the phases returned (:meth:`IngestReport.assemble`).
+
 Every image-named entry found lands in exactly one bucket, so
 ``seen == added + reencoded + renamed + updated + unchanged + len(failed)``.
 """
@@ -10,9 +12,25 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmrag_lab.terminal import printable
+
+if TYPE_CHECKING:
+    from mmrag_lab.ingestion.phases import Scanned, Written
+    from mmrag_lab.ingestion.plan import Plan
+
+
+@dataclass(frozen=True)
+class ReportHeader:
+    """What a report is about: the folder, where its rows went and which encoder made them."""
+
+    images_dir: str
+    collection: str
+    uri: str
+    encoder: str
+    untrained: bool
+    fingerprint: str = ""
 
 
 @dataclass
@@ -79,12 +97,60 @@ class IngestReport:
     images_per_s: float = 0.0
     phases_s: dict[str, float] = field(default_factory=dict)
 
-    def add_failure(self, path: str, reason: str) -> None:
-        self.failed.append({"path": path, "reason": reason})
+    @classmethod
+    def assemble(
+        cls,
+        header: ReportHeader,
+        scanned: Scanned,
+        plan: Plan,
+        written: Written,
+        duration_s: float,
+        phases_s: dict[str, float],
+    ) -> IngestReport:
+        """The report of one run, made once from the values its phases returned.
 
-    def finish(self, duration_s: float) -> None:
-        self.duration_s = round(duration_s, 3)
-        self.images_per_s = round(self.ingested / duration_s, 2) if duration_s > 0 else 0.0
+        A row that another process stored first, with the same bytes, counts as unchanged here, not added.
+        """
+        copies, encoded = written.copies, written.encoded
+        failed = [
+            *scanned.scan.problems,
+            *plan.failed,
+            *(f for c in copies for f in c.failed),
+            *encoded.failed,
+        ]
+        lost = {item["path"] for item in failed}
+        paths = {row["id"]: row["path"] for task in plan.tasks for row in task.rows}
+        paths.update((row["id"], row["path"]) for row, _ in (*plan.copies, *encoded.copies))
+        kinds = {key: kind for key, kind in plan.kinds.items() if paths.get(key) not in lost}
+        already = encoded.already.union(*(c.already for c in copies))
+        others = sum(key in already for key in kinds)
+        stored = [kind for key, kind in kinds.items() if key not in already]
+        copied = sum(c.written for c in copies)
+        ingested = copied + encoded.written - others
+        return cls(
+            **asdict(header),
+            root=scanned.root,
+            seen=scanned.seen,
+            added=stored.count("added"),
+            reencoded=stored.count("reencoded"),
+            renamed=stored.count("renamed"),
+            updated=written.updated.rows,
+            metadata_updated=written.updated.metadata,
+            unchanged=plan.unchanged + others,
+            written_by_others=others,
+            pruned=written.pruned,
+            encoded=encoded.encoded,
+            copied=copied,
+            ingested=ingested,
+            duplicates=[*plan.duplicates, *encoded.duplicates],
+            failed=failed,
+            metadata=dict(scanned.metadata),
+            metadata_problems=list(scanned.metadata_problems),
+            metadata_unmatched=list(scanned.metadata_unmatched),
+            duration_s=round(duration_s, 3),
+            images_per_s=round(ingested / duration_s, 2) if duration_s > 0 else 0.0,
+            phases_s=dict(phases_s),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -99,12 +165,6 @@ class IngestReport:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(self.to_json() + "\n", encoding="utf-8")
         return target
-
-    def count_kinds(self, kinds: dict[str, str], unchanged: int) -> None:
-        """Set added / re-encoded / renamed from the plan's kinds of the rows that were written."""
-        values = list(kinds.values())
-        self.added, self.reencoded = values.count("added"), values.count("reencoded")
-        self.renamed, self.unchanged = values.count("renamed"), unchanged
 
     def summary(self) -> str:
         """A few human lines for a terminal or a notebook."""

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mmrag_lab.ingestion.scan import ScanResult, hash_file
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 SAMPLE = 32  # shared relative paths hashed to decide a move: enough to tell two folders apart, cheap
 ORPHAN_FIELDS = ("root", "path", "content_hash", "meta")

@@ -6,6 +6,8 @@ once, one task per hash. A first ingest into an empty collection hashes as it re
 :class:`Twins` keeps the first image of each hash in the batch and takes the others out before the model
 runs; after the run their rows get the first one's stored vector (:func:`~.sync.write_copies`). The
 report is the same as a hashed plan's: each later file is a duplicate of the first, encoded once.
+:class:`Twins` is the encode phase's own state: what it found goes out in its
+:class:`~mmrag_lab.ingestion.phases.Encoded` value.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 import torch
 
 from mmrag_lab.ingestion.mapper import PreparedBatch
-from mmrag_lab.ingestion.report import IngestReport
 
 
 class Twins:
@@ -24,10 +25,11 @@ class Twins:
     def __init__(self) -> None:
         self.first: dict[str, tuple[str, str]] = {}  # hash -> (row id, display path)
         self.copies: list[tuple[dict[str, Any], str]] = []
+        self.duplicates: list[dict[str, str]] = []
 
-    def keep_first(self, batch: PreparedBatch, report: IngestReport) -> PreparedBatch:
+    def keep_first(self, batch: PreparedBatch) -> PreparedBatch:
         """``batch`` without the images whose bytes an earlier image of this run had; each of those is
-        noted in ``report.duplicates`` and queued in :attr:`copies`."""
+        noted in :attr:`duplicates` and queued in :attr:`copies`."""
         keep: list[int] = []
         for index, task in enumerate(batch.tasks):
             if not task.rows:  # a task made without a plan (benchmarks): its own row
@@ -39,7 +41,7 @@ class Twins:
                 continue
             for row in task.rows:
                 self.copies.append((row, first[0]))
-                report.duplicates.append({"path": row["path"], "same_as": first[1]})
+                self.duplicates.append({"path": row["path"], "same_as": first[1]})
         if len(keep) == len(batch.tasks):
             return batch
         pixels = None

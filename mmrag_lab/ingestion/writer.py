@@ -1,7 +1,7 @@
 """The writer role of the ingest runner: vectors → complete rows, upserted on a background thread.
 
-:func:`make_rows` turns encoded tasks into one row per name their bytes have; :func:`report_failures`
-puts every name of a bad file into the report. :class:`RowWriter` writes, so that the encoder loop never
+:func:`make_rows` turns encoded tasks into one row per name their bytes have; :func:`failures`
+lists every name of a bad file with the reason. :class:`RowWriter` writes, so that the encoder loop never
 waits for Milvus.
 
 Each batch of complete rows is one upsert (all-or-nothing), made by a thread of this process through the
@@ -17,13 +17,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from mmrag_lab.config import Config
 from mmrag_lab.errors import MmragError, StoreFailedError
 from mmrag_lab.ingestion.plan import partial_row
 from mmrag_lab.ingestion.reader import Task
-from mmrag_lab.ingestion.report import IngestReport
 from mmrag_lab.ingestion.sidecar import Sidecar
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 # Rows between flushes. Each upsert is durable once acknowledged (Milvus Lite appends it to its write-ahead
 # log, a server to its message log); a periodic flush only bounds how much log a restart must replay.
@@ -34,7 +32,7 @@ class RowWriter:
     """Upserts batches of complete rows in order, on a thread; errors are raised in the caller.
 
     Args:
-        config: Where to write (URI, token, collection).
+        store: Where to write: the ingest's open store (the caller closes it).
         on_written: Called with the number of rows after each acknowledged write.
         depth: Batches that may wait before :meth:`put` blocks (bounds memory).
         flush_every: Rows between flushes.
@@ -44,7 +42,7 @@ class RowWriter:
 
     def __init__(
         self,
-        config: Config,
+        store: Store,
         on_written: Callable[[int], None] = lambda n: None,
         depth: int = 4,
         flush_every: int = FLUSH_EVERY,
@@ -54,7 +52,7 @@ class RowWriter:
         self.already: set[str] = set()
         self._error: BaseException | None = None
         self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=depth)
-        self._store = Store.open(config)
+        self._store = store
         self._thread = threading.Thread(target=self._run, name="mmrag-writer", daemon=True)
         self._thread.start()
 
@@ -67,7 +65,6 @@ class RowWriter:
         """Wait until every queued row is written; raise any error."""
         self._queue.put(None)
         self._thread.join()
-        self._store.close()
         self._raise_if_failed()
 
     def _run(self) -> None:
@@ -92,11 +89,13 @@ class RowWriter:
             raise self._error
 
 
-def report_failures(report: IngestReport, failed: list[tuple[Task, str]], sidecar: Sidecar) -> None:
-    """Every name of each bad file goes to ``report.failed`` with the reason."""
-    for task, reason in failed:
-        for partial in _partials(task, sidecar):
-            report.add_failure(partial["path"], reason)
+def failures(failed: list[tuple[Task, str]], sidecar: Sidecar) -> list[dict[str, str]]:
+    """Every name of each bad file, with the reason: ``{path, reason}``."""
+    return [
+        {"path": partial["path"], "reason": reason}
+        for task, reason in failed
+        for partial in _partials(task, sidecar)
+    ]
 
 
 def make_rows(tasks: list[Task], vectors, sizes: list[tuple[int, int]], sidecar: Sidecar) -> list[dict]:

@@ -1,10 +1,17 @@
 """Inspect: look at what a collection holds.
 
-:mod:`.collection` reads summaries, embeddings, near-duplicates and score distributions from the store;
+:mod:`.summary` reads summaries, embeddings, near-duplicates and score distributions from the store;
 :mod:`.plots` draws them (thumbnails, failures, a 2-D embedding map, duplicates, score histograms).
 """
 
-from mmrag_lab.inspection.collection import (
+from mmrag_lab.inspection.plots import (
+    plot_embedding_map,
+    plot_failures,
+    plot_near_duplicates,
+    plot_score_distribution,
+    plot_thumbnails,
+)
+from mmrag_lab.inspection.summary import (
     CollectionSummary,
     DuplicatePair,
     Embeddings,
@@ -15,13 +22,6 @@ from mmrag_lab.inspection.collection import (
     query_scores,
     query_vector,
     sample_paths,
-)
-from mmrag_lab.inspection.plots import (
-    plot_embedding_map,
-    plot_failures,
-    plot_near_duplicates,
-    plot_score_distribution,
-    plot_thumbnails,
 )
 
 __all__ = [

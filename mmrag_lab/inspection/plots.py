@@ -84,7 +84,7 @@ def plot_embedding_map(
     """Each vector as a point at its 2-D position, with thumbnails where they do not overlap.
 
     Args:
-        coords: ``(n, 2)`` positions, e.g. from :func:`mmrag_lab.inspection.collection.project_2d`.
+        coords: ``(n, 2)`` positions, e.g. from :func:`mmrag_lab.inspection.summary.project_2d`.
         images: The picture of each point.
         title: Figure title.
         max_thumbnails: At most this many points get a thumbnail (the rest stay dots).

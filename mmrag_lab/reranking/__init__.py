@@ -6,7 +6,8 @@ reply into a validated :class:`RerankResult` (:mod:`.parse`, :mod:`.result`), fa
 retrieval order with a reason when the reply is unusable.
 """
 
+from mmrag_lab.reranking.panorama import PanoramaOptions
 from mmrag_lab.reranking.reranker import rerank, rerank_many
 from mmrag_lab.reranking.result import RerankResult
 
-__all__ = ["RerankResult", "rerank", "rerank_many"]
+__all__ = ["PanoramaOptions", "RerankResult", "rerank", "rerank_many"]

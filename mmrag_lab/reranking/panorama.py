@@ -28,6 +28,21 @@ MIN_SIDE = 96
 
 
 @dataclass(frozen=True)
+class PanoramaOptions:
+    """How a reranking panorama is drawn: ``rerank(..., panorama=PanoramaOptions(grid=(2, 4)))``.
+
+    Attributes:
+        grid: ``(rows, cols)`` of the candidate grid; only the first ``rows * cols`` candidates are shown.
+        tile: Tile side in pixels.
+        max_bytes: Upper bound on the JPEG's size (quality, then scale, give way to it).
+    """
+
+    grid: tuple[int, int] = (3, 3)
+    tile: int = 300
+    max_bytes: int = 400_000
+
+
+@dataclass(frozen=True)
 class PanoramaLayout:
     """Where things are in the final JPEG (pixel boxes ``(x0, y0, x1, y1)``, already scaled)."""
 

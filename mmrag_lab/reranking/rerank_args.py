@@ -14,15 +14,16 @@ from mmrag_lab import argtypes, checks
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.images import is_content
+from mmrag_lab.reranking.panorama import PanoramaOptions
 
 FLAGS = ("include_metadata", "strict", "use_cache", "exclude_query")
 TEXTS = ("model", "base_url")
 MAX_GRID = 40  # rows of a top-100 A/B grid (3 columns)
 
 
-def check_rerank(given: Mapping[str, Any]) -> Any:
+def check_rerank(given: Mapping[str, Any]) -> tuple[Any, PanoramaOptions]:
     """Refuse the first argument of ``rerank`` whose type or range cannot work; returns the query image
-    (a path given as bytes becomes a ``str``)."""
+    (a path given as bytes becomes a ``str``) and the panorama's options as whole numbers."""
     results = given["results"]
     if not isinstance(results, Iterable) or isinstance(results, (str, bytes, Mapping)):
         raise ConfigError(
@@ -42,14 +43,17 @@ def check_rerank(given: Mapping[str, Any]) -> Any:
         checks.seconds("timeout", given["timeout"])
     if given["max_retries"] is not None:
         checks.whole_number("max_retries", given["max_retries"], low=0, high=20)
-    grid = given["grid"]
+    argtypes.instance("panorama", given["panorama"], PanoramaOptions, "e.g. PanoramaOptions(grid=(3, 3))")
+    layout = given["panorama"] or PanoramaOptions()
+    grid = layout.grid
     if not isinstance(grid, (tuple, list)) or len(grid) != 2:
         raise ConfigError(f"grid must be (rows, cols), e.g. (3, 3); got {argtypes.given(grid)}.")
-    for part in grid:
-        checks.whole_number("grid (rows, cols)", part, high=MAX_GRID)
-    checks.whole_number("tile (pixels)", given["tile"], low=32, high=2048)
-    checks.whole_number("max_bytes", given["max_bytes"], low=10_000, high=20_000_000)
-    return os.fsdecode(image) if isinstance(image, bytes) and not is_content(image) else image
+    layout = PanoramaOptions(
+        grid=tuple(checks.whole_number("grid (rows, cols)", part, high=MAX_GRID) for part in grid),
+        tile=checks.whole_number("tile (pixels)", layout.tile, low=32, high=2048),
+        max_bytes=checks.whole_number("max_bytes", layout.max_bytes, low=10_000, high=20_000_000),
+    )
+    return (os.fsdecode(image) if isinstance(image, bytes) and not is_content(image) else image), layout
 
 
 def check_many(queries: Any, concurrency: Any) -> int:

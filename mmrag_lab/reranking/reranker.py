@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from mmrag_lab.config import Config
-from mmrag_lab.deprecation import renamed, renamed_key
+from mmrag_lab.deprecation import folded, renamed, renamed_key
 from mmrag_lab.errors import MmragError
 from mmrag_lab.images import ImageSource, file_identity, is_same_file
 from mmrag_lab.reranking.cache import ReplyCache, cache_key
 from mmrag_lab.reranking.llm import RetryPolicy, Sampling, chat, endpoint_url, make_client
-from mmrag_lab.reranking.panorama import build_panorama
+from mmrag_lab.reranking.panorama import PanoramaOptions, build_panorama
 from mmrag_lab.reranking.prompt import FIRST_NUMBER, RESPONSE_FORMAT, build_messages, prompt_text
 from mmrag_lab.reranking.rerank_args import check_many, check_rerank
 from mmrag_lab.reranking.result import RerankResult, fallback, from_reply, split_candidates
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 @renamed(query_image="image")
+@folded("panorama", PanoramaOptions)
 def rerank(
     results: Iterable[Any],
     image: ImageSource,
@@ -46,9 +47,7 @@ def rerank(
     client: Any = None,
     strict: bool = False,
     retry: RetryPolicy | None = None,
-    grid: tuple[int, int] = (3, 3),
-    tile: int = 300,
-    max_bytes: int = 400_000,
+    panorama: PanoramaOptions | None = None,
     use_cache: bool = True,
     sampling: Sampling | None = None,
     exclude_query: bool = True,
@@ -74,9 +73,10 @@ def rerank(
         strict: Raise ``RerankError`` (incl. ``AuthenticationError``) and ``ConfigError`` instead of
             falling back. A bad reply never raises.
         retry: Backoff policy; ``max_retries`` wins over its count when both are given.
-        grid: ``(rows, cols)`` of the panorama's candidate grid.
-        tile: Tile side in pixels.
-        max_bytes: Upper bound on the panorama's JPEG size.
+        panorama: How the panorama is drawn: grid, tile side and byte budget
+            (:class:`~mmrag_lab.reranking.panorama.PanoramaOptions`; default a 3x3 grid of 300-pixel tiles
+            under 400 kB). ``grid=``, ``tile=`` and ``max_bytes=`` as keywords of their own still work until
+            the next release, with a ``DeprecationWarning``.
         use_cache: Read and write the reply cache.
         sampling: Temperature, max tokens and seed; default :class:`~mmrag_lab.reranking.llm.Sampling`
             (temperature 0, 800 tokens, seed 0).
@@ -86,23 +86,23 @@ def rerank(
     Raises:
         ImageLoadError: The query image cannot be read (unreadable candidates become grey tiles).
     """
-    image = check_rerank(locals())
+    image, layout = check_rerank(locals())
     cfg = config or Config.load()
     if exclude_query:
         own = file_identity(image)
         results = [item for item in results if not is_same_file(item, own)]
     items, sources, metas = split_candidates(results)
-    cells = min(len(items), grid[0] * grid[1])
+    cells = min(len(items), layout.grid[0] * layout.grid[1])
     if cells == 0:
         return fallback(items, "there are no candidates to rerank")
     model = model or cfg.llm_model
-    panorama = build_panorama(
-        image, sources[:cells], grid=grid, tile=tile, max_bytes=max_bytes, skip_unreadable=True,
-        start_index=FIRST_NUMBER,
+    drawn = build_panorama(
+        image, sources[:cells], grid=layout.grid, tile=layout.tile, max_bytes=layout.max_bytes,
+        skip_unreadable=True, start_index=FIRST_NUMBER,
     )  # fmt: skip
     text = prompt_text(instruction, cells, metas[:cells] if include_metadata else None)
     request = {
-        "messages": build_messages(text, panorama.data_url()),
+        "messages": build_messages(text, drawn.data_url()),
         "response_format": RESPONSE_FORMAT,
         **(sampling or Sampling()).fields(),
     }
@@ -122,8 +122,8 @@ def rerank(
             if strict:
                 raise
             log.info("rerank fell back to retrieval order: %s", exc)
-            return fallback(items, str(exc), model, panorama, time.perf_counter() - started)
-    result = from_reply(items, cells, reply, panorama, cached, time.perf_counter() - started)
+            return fallback(items, str(exc), model, drawn, time.perf_counter() - started)
+    result = from_reply(items, cells, reply, drawn, cached, time.perf_counter() - started)
     if result.ok and not cached and use_cache:
         cache.store(key, reply, text)
     log.info("rerank %s: %d candidates in %.2fs, cached=%s, fallback=%s", result.model, len(items),

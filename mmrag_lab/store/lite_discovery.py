@@ -175,7 +175,7 @@ def verify(record: dict[str, Any] | None, db: str, touch: bool, patience_s: floa
 
 
 def _ask(record: dict[str, Any], touch: bool, timeout: float = ASK_TIMEOUT_S) -> dict[str, Any] | None:
-    from mmrag_lab.store.backends.base import quiet_grpc
+    from mmrag_lab.store.backends.connect import quiet_grpc
 
     quiet_grpc()
     import grpc

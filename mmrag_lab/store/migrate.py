@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mmrag_lab.errors import StoreError, StoreFailedError
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.metatypes import infer_types
 from mmrag_lab.store.record import RECORD_FORMAT
 from mmrag_lab.store.schema import FORMAT1_FIELDS, row_id
+from mmrag_lab.store.vector_store import Store
 
 SUFFIX = "__mmrag_migrating"
 BATCH = 2000
@@ -66,7 +66,7 @@ def migrate(store: Store, roots: list[str] | tuple[str, ...] = ()) -> MigrationR
         ForeignCollectionError: The collection was not made by mmrag_lab.
         StoreError: The copy came out short (the old one is kept).
     """
-    temp = Store(store.client, store.uri, store.collection + SUFFIX, store.config)
+    temp = Store(store.client, store.uri, store.collection + SUFFIX, store.config, store.handle.token)
     if temp.exists() and _replaceable(store) and (_copy_is_whole(temp) or not store.exists()):
         return _finish(store, temp, resumed=True)  # stopped after the copy: drop what is left, rename
     record = store.open_collection("migrate")
@@ -84,7 +84,7 @@ def migrate(store: Store, roots: list[str] | tuple[str, ...] = ()) -> MigrationR
         roots={name: folder for folder, name in folders.items()},
         metadata_types=infer_types(metas, from_text=False),
     )
-    temp._create(upgraded)  # the same schema and index as a new collection
+    temp.manager.create(upgraded)  # the same schema and index as a new collection
     written, batch = 0, []
     for row in store.iterate(("vector", *FORMAT1_FIELDS), batch_size=BATCH):
         batch.append(_upgrade(row, folders))
@@ -98,7 +98,7 @@ def migrate(store: Store, roots: list[str] | tuple[str, ...] = ()) -> MigrationR
             f"Migration of {store.collection!r} copied {temp.count()} of {len(paths)} rows; the old "
             "collection is untouched. Run mmrag migrate again."
         )
-    temp._call("alter_collection_properties", temp.collection, {COPIED: str(written)})
+    temp.handle.call("alter_collection_properties", temp.collection, {COPIED: str(written)})
     return _finish(store, temp)
 
 
@@ -114,7 +114,7 @@ def _replaceable(store: Store) -> bool:
 
 
 def _copy_is_whole(temp: Store) -> bool:
-    properties = temp._call("describe_collection", temp.collection).get("properties") or {}
+    properties = temp.handle.call("describe_collection", temp.collection).get("properties") or {}
     return bool(properties.get(COPIED))
 
 
@@ -122,7 +122,7 @@ def _finish(store: Store, temp: Store, resumed: bool = False) -> MigrationResult
     """Steps 2 and 3: drop the old collection (or what an interrupted drop left of it), rename the copy."""
     if store.exists():
         store.drop()
-    store._call("rename_collection", temp.collection, store.collection)
+    store.handle.call("rename_collection", temp.collection, store.collection)
     store.refresh()
     store.load()
     record = store.record()

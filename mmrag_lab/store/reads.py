@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmrag_lab.store import backend as clients
-from mmrag_lab.store import retry
+from mmrag_lab.store import clients
 from mmrag_lab.store import rows as store_rows
 from mmrag_lab.store.filters import string_literal
 from mmrag_lab.store.rows import ID_CHUNK, SESSION, STRONG
 from mmrag_lab.store.schema import CORE_FIELDS, search_params
 
+if TYPE_CHECKING:
+    from mmrag_lab.store.handle import CollectionHandle
+    from mmrag_lab.store.manager import CollectionManager
 
-class StoreReads:
-    """The read half of :class:`~mmrag_lab.store.collection.Store` (it supplies ``client`` and ``_call``)."""
+
+class Reads:
+    """Reading one collection's rows, through a :class:`~mmrag_lab.store.handle.CollectionHandle`; the
+    :class:`~mmrag_lab.store.manager.CollectionManager` gives the record that searches and descriptions
+    need. Every read loads the collection first (once per process)."""
+
+    def __init__(self, handle: CollectionHandle, manager: CollectionManager):
+        self.handle = handle
+        self.manager = manager
 
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
         """The subset of ``ids`` already stored."""
-        self.load()
+        self.handle.load()
         found: set[str] = set()
         for chunk in store_rows.chunks(list(ids), ID_CHUNK):
-            rows = self._call(
+            rows = self.handle.call(
                 "query",
-                self.collection,
+                self.handle.collection,
                 filter=store_rows.in_filter(chunk),
                 output_fields=["id"],
                 consistency_level=STRONG,
@@ -33,16 +42,12 @@ class StoreReads:
             found.update(row["id"] for row in rows)
         return found
 
-    def collections(self) -> list[str]:
-        """The names of every collection on this backend (this one's or not), sorted."""
-        return sorted(self._call("list_collections"))
-
     def count(self) -> int:
         """Number of rows (deleted rows excluded)."""
-        self.load()
-        rows = self._call(
+        self.handle.load()
+        rows = self.handle.call(
             "query",
-            self.collection,
+            self.handle.collection,
             filter="",
             output_fields=["count(*)"],
             consistency_level=STRONG,
@@ -51,11 +56,11 @@ class StoreReads:
 
     def describe(self) -> dict[str, Any]:
         """Row count, backend, encoder, dimension, metric, index and metadata fields, as a plain dict."""
-        record = self.record()
+        record = self.manager.record()
         out: dict[str, Any] = {
-            "collection": self.collection,
-            "uri": self.backend.display_uri(),
-            "backend": self.backend.name,
+            "collection": self.handle.collection,
+            "uri": self.handle.backend.display_uri(),
+            "backend": self.handle.backend.name,
             "count": self.count(),
         }
         if record is not None:
@@ -70,6 +75,7 @@ class StoreReads:
                 metadata_keys=list(record.metadata_keys),
                 metadata_types=dict(sorted(record.metadata_types.items())),
                 roots=dict(record.roots),
+                text_fields=list(record.text_fields),
             )
         return out
 
@@ -82,12 +88,12 @@ class StoreReads:
         self, hashes: Iterable[str], fields: Sequence[str] = ("content_hash",)
     ) -> list[dict]:
         """Rows (any folder) whose ``content_hash`` is one of ``hashes``."""
-        self.load()
+        self.handle.load()
         found: list[dict[str, Any]] = []
         for chunk in store_rows.chunks(sorted(set(hashes)), ID_CHUNK):
-            found += self._call(
+            found += self.handle.call(
                 "query",
-                self.collection,
+                self.handle.collection,
                 filter=store_rows.in_filter(chunk, "content_hash"),
                 output_fields=["id", *fields],
                 consistency_level=STRONG,
@@ -96,12 +102,12 @@ class StoreReads:
 
     def rows_at_paths(self, paths: Iterable[str], fields: Sequence[str] = ("root",)) -> list[dict]:
         """Rows (any folder) whose ``path`` is one of ``paths``."""
-        self.load()
+        self.handle.load()
         found: list[dict[str, Any]] = []
         for chunk in store_rows.chunks(sorted(set(paths)), ID_CHUNK):
-            found += self._call(
+            found += self.handle.call(
                 "query",
-                self.collection,
+                self.handle.collection,
                 filter=f"path in [{', '.join(map(string_literal, chunk))}]",
                 output_fields=["id", *fields],
                 consistency_level=STRONG,
@@ -131,17 +137,19 @@ class StoreReads:
             fields. ``score`` is the COSINE (or IP) similarity, higher is better; under L2 it is the negated
             distance so that higher is still better.
         """
-        self.load()
-        record = self._require_record()
+        self.handle.load()
+        record = self.manager.require_record()
         data = np.asarray(vectors, dtype=np.float32).reshape(-1, record.dim)
-        answer = self._call(
+        answer = self.handle.call(
             "search",
-            self.collection,
+            self.handle.collection,
             data=[row for row in data],
             limit=k,
             filter=filter or "",
             output_fields=list(output_fields or CORE_FIELDS),
-            search_params=search_params(record.index_type, record.metric, k, ef or self.backend.search_ef),
+            search_params=search_params(
+                record.index_type, record.metric, k, ef or self.handle.backend.search_ef
+            ),
             consistency_level=SESSION,
         )
         sign = -1.0 if record.metric == "L2" else 1.0
@@ -149,13 +157,13 @@ class StoreReads:
 
     def get(self, ids: Iterable[str], output_fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows by id (any order), with ``id`` and the asked-for fields (default all but the vector)."""
-        self.load()
+        self.handle.load()
         fields = ["id", *(output_fields or CORE_FIELDS)]
         rows: list[dict[str, Any]] = []
         for chunk in store_rows.chunks(list(ids), ID_CHUNK):
-            rows += self._call(
+            rows += self.handle.call(
                 "query",
-                self.collection,
+                self.handle.collection,
                 filter=store_rows.in_filter(chunk),
                 output_fields=fields,
                 consistency_level=STRONG,
@@ -166,15 +174,18 @@ class StoreReads:
         self, output_fields: Sequence[str] = ("path",), filter: str = "", batch_size: int = 1000
     ) -> Iterator[dict[str, Any]]:
         """Yield every row matching ``filter`` (all rows by default) with ``id`` and ``output_fields``."""
-        self.load()
-        fields, timeout = ["id", *output_fields], self.config.milvus_timeout
+        self.handle.load()
+        handle = self.handle
+        fields, timeout = ["id", *output_fields], handle.config.milvus_timeout
 
         def start() -> Any:
-            return clients.query_iterator(self.client, self.collection, fields, filter, batch_size, timeout)
+            return clients.query_iterator(
+                handle.client, handle.collection, fields, filter, batch_size, timeout
+            )
 
-        iterator = retry.once(self, start, "query_iterator")
+        iterator = handle.once(start, "query_iterator")
         try:
-            while batch := retry.once(self, iterator.next, "query_iterator"):
+            while batch := handle.once(iterator.next, "query_iterator"):
                 yield from (dict(row) for row in batch)
         finally:
             iterator.close()

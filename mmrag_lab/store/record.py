@@ -40,6 +40,8 @@ class CollectionRecord:
         roots: Name of each ingested folder to its absolute path when it was last ingested. Row ids are
             made from the name and the path relative to the folder, so a moved folder keeps its rows.
         format: Record format; 1 is the content-hash keyed schema that must be migrated.
+        text_fields: The sidecar columns joined into the analysed ``text`` field (BM25); empty when the
+            collection has no text field (see :mod:`mmrag_lab.store.text_fields`).
     """
 
     encoder: str
@@ -53,6 +55,7 @@ class CollectionRecord:
     metadata_types: dict[str, str] = field(default_factory=dict)
     roots: dict[str, str] = field(default_factory=dict)
     format: int = RECORD_FORMAT
+    text_fields: tuple[str, ...] = field(default=())
 
     @classmethod
     def for_encoder(cls, info: EncoderInfo, metric: str, index_type: str) -> CollectionRecord:
@@ -76,11 +79,18 @@ class CollectionRecord:
         data = json.loads(raw)
         data["format"] = int(data.get("format", 1))
         data["metadata_keys"] = tuple(data.get("metadata_keys", ()))
+        data["text_fields"] = tuple(data.get("text_fields", ()))
         known = cls.__dataclass_fields__
         return cls(**{key: value for key, value in data.items() if key in known})
 
     def to_properties(self) -> dict[str, str]:
-        data = {**asdict(self), "metadata_keys": list(self.metadata_keys)}
+        data = {
+            **asdict(self),
+            "metadata_keys": list(self.metadata_keys),
+            "text_fields": list(self.text_fields),
+        }
+        if not self.text_fields:
+            del data["text_fields"]  # a record without text reads the same to an older mmrag_lab
         return {RECORD_PROPERTY: json.dumps(data, sort_keys=True)}
 
     def with_metadata_keys(self, keys: set[str] | list[str] | tuple[str, ...]) -> CollectionRecord:

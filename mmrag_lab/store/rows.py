@@ -10,6 +10,7 @@ import numpy as np
 
 from mmrag_lab.errors import StoreError
 from mmrag_lab.store.schema import CORE_FIELDS
+from mmrag_lab.store.text_fields import TEXT_FIELD, text_of
 
 # Milvus caps one RPC at 64 MB; stay well below it so that large paths or metadata never reach the cap.
 MAX_WRITE_BYTES = 16 * 1024 * 1024
@@ -27,8 +28,11 @@ def to_hit(hit: Mapping[str, Any], sign: float) -> dict[str, Any]:
     return {"id": hit["id"], "score": sign * float(hit["distance"]), **entity}
 
 
-def complete_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The row with exactly the schema's fields and a float32 vector; refuses incomplete rows."""
+def complete_row(row: Mapping[str, Any], text_columns: Sequence[str] = ()) -> dict[str, Any]:
+    """The row with exactly the schema's fields and a float32 vector; refuses incomplete rows.
+
+    With ``text_columns`` (a collection with a text field) the row's ``text`` is made from its ``meta``.
+    """
     missing = {"id", "vector", *CORE_FIELDS} - set(row)
     if missing:
         raise StoreError(
@@ -36,6 +40,8 @@ def complete_row(row: Mapping[str, Any]) -> dict[str, Any]:
         )
     out = {name: row[name] for name in ("id", "vector", *CORE_FIELDS)}
     out["vector"] = np.asarray(out["vector"], dtype=np.float32)
+    if text_columns:
+        out[TEXT_FIELD] = text_of(out["meta"], text_columns)
     return out
 
 

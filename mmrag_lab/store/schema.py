@@ -17,6 +17,8 @@ field             type                  meaning
 ``meta``          JSON                  sidecar metadata for the file, typed (``{}`` when it has none)
 ================  ====================  ===================================================================
 
+A collection made with text fields also has ``text`` and ``text_sparse`` (see :mod:`.text_fields`).
+
 Collections of record format 1 were keyed by content hash and had only ``path``, ``width``, ``height``,
 ``file_size`` and ``meta``; :mod:`mmrag_lab.store.migrate` upgrades them in place.
 """
@@ -27,6 +29,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from mmrag_lab.store.record import RECORD_FORMAT, RECORD_PROPERTY, CollectionRecord  # noqa: F401
+from mmrag_lab.store.text_fields import add_text_fields
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -59,9 +62,10 @@ SERVER_SEARCH_EF = 128
 SEARCH_EF = LITE_SEARCH_EF
 
 
-def build_schema(dim: int, fields: tuple[str, ...] = CORE_FIELDS):
-    """The explicit collection schema for ``dim``-dimensional vectors (``fields``: which core fields)."""
-    from pymilvus import DataType, MilvusClient  # loaded with the client (see backends.base.quiet_grpc)
+def build_schema(dim: int, fields: tuple[str, ...] = CORE_FIELDS, text: bool = False):
+    """The explicit collection schema for ``dim``-dimensional vectors (``fields``: which core fields;
+    ``text``: with the analysed text field and its BM25 sparse field, see :mod:`.text_fields`)."""
+    from pymilvus import DataType, MilvusClient  # loaded with the client (see backends.connect.quiet_grpc)
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, max_length=ID_LENGTH, is_primary=True)
@@ -69,6 +73,8 @@ def build_schema(dim: int, fields: tuple[str, ...] = CORE_FIELDS):
     for name in fields:
         kind, options = _FIELD_TYPES[name]
         schema.add_field(name, DataType[kind], **options)
+    if text:
+        add_text_fields(schema)
     return schema
 
 

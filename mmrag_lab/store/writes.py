@@ -10,18 +10,23 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmrag_lab.store import rows as store_rows
 from mmrag_lab.store.rows import ID_CHUNK, MAX_WRITE_BYTES, STRONG
 from mmrag_lab.store.schema import CORE_FIELDS
+from mmrag_lab.store.text_fields import TEXT_FIELD, text_of
+
+if TYPE_CHECKING:
+    from mmrag_lab.store.handle import CollectionHandle
+    from mmrag_lab.store.reads import Reads
 
 EVENTUALLY = "Eventually"
 
 
 @dataclass
 class _Writing:
-    """This process's writing session on one collection (see :meth:`StoreWrites.writing`)."""
+    """This process's writing session on one collection (see :meth:`Writes.writing`)."""
 
     fd: int  # the presence file, held with a shared flock while the session lasts
     generation: int  # the presence file's count of sessions begun, as this one began
@@ -33,8 +38,13 @@ _SESSIONS: dict[str, _Writing] = {}
 _SESSIONS_GUARD = threading.Lock()
 
 
-class StoreWrites:
-    """The write half of :class:`~mmrag_lab.store.collection.Store` (it supplies ``client`` and ``_call``)."""
+class Writes:
+    """Writing one collection's rows, through a :class:`~mmrag_lab.store.handle.CollectionHandle`;
+    :class:`~mmrag_lab.store.reads.Reads` reads back the whole rows that an older server's update needs."""
+
+    def __init__(self, handle: CollectionHandle, reads: Reads):
+        self.handle = handle
+        self.reads = reads
 
     def insert(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write complete rows (``id``, ``vector`` and the :data:`CORE_FIELDS`), batched under the RPC cap.
@@ -46,7 +56,7 @@ class StoreWrites:
         """
         written = 0
         for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
-            self._call("upsert", self.collection, [store_rows.complete_row(row) for row in batch])
+            self.handle.call("upsert", self.handle.collection, self._complete(batch))
             written += len(batch)
         return written
 
@@ -67,9 +77,17 @@ class StoreWrites:
             with self._writers_lock():
                 alone = self._alone()
                 stored = {} if alone else self._stored_hashes([str(row["id"]) for row in batch])
-                self._call("upsert", self.collection, [store_rows.complete_row(row) for row in batch])
+                self.handle.call("upsert", self.handle.collection, self._complete(batch))
             already.update(str(r["id"]) for r in batch if stored.get(str(r["id"])) == r["content_hash"])
         return already
+
+    def _complete(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        columns = self._text_columns()
+        return [store_rows.complete_row(row, columns) for row in rows]
+
+    def _text_columns(self) -> tuple[str, ...]:
+        record = self.reads.manager.record()
+        return record.text_fields if record is not None else ()
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -83,7 +101,7 @@ class StoreWrites:
         however it ends, drops its flock on it. A write by :meth:`insert_new` outside any block counts as a
         session begun, so blocks open elsewhere go back to looking up.
         """
-        if not self.backend.served_file():  # a server's other writers may be on other machines
+        if not self.handle.backend.served_file():  # a server's other writers may be on other machines
             yield
             return
         path = self._lock_path() + ".present"
@@ -124,7 +142,7 @@ class StoreWrites:
     def _alone(self) -> bool:
         """Whether this process has been the collection's only writer since its session began (the writers'
         lock is held). Never on a server: no lock here sees a writer on another machine."""
-        if not self.backend.served_file():
+        if not self.handle.backend.served_file():
             return False
         path = self._lock_path() + ".present"
         session = _SESSIONS.get(path)
@@ -143,15 +161,15 @@ class StoreWrites:
         return session.alone
 
     def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
-        self.load()
-        level = STRONG if self.backend.served_file() else EVENTUALLY
-        rows = self._call("query", self.collection, filter=store_rows.in_filter(ids),
+        self.handle.load()
+        level = STRONG if self.handle.backend.served_file() else EVENTUALLY
+        rows = self.handle.call("query", self.handle.collection, filter=store_rows.in_filter(ids),
                           output_fields=["id", "content_hash"], consistency_level=level)  # fmt: skip
         return {str(row["id"]): row["content_hash"] for row in rows}
 
     def _lock_path(self) -> str:
-        served = self.backend.served_file()
-        name = hashlib.sha256(f"{self.uri}\0{self.collection}".encode()).hexdigest()[:16]
+        served = self.handle.backend.served_file()
+        name = hashlib.sha256(f"{self.handle.uri}\0{self.handle.collection}".encode()).hexdigest()[:16]
         return (
             f"{served}.writers.lock" if served else os.path.join(tempfile.gettempdir(), f"mmrag-{name}.lock")
         )
@@ -183,28 +201,31 @@ class StoreWrites:
         """
         if not changes:
             return 0
-        if self.supports_partial_update():
+        columns = self._text_columns()
+        if columns:  # the text follows the metadata it is made from
+            changes = {key: _with_text(fields, columns) for key, fields in changes.items()}
+        if self.handle.supports_partial_update():
             groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for key, fields in changes.items():  # one request carries one set of fields
                 groups.setdefault(tuple(sorted(fields)), []).append({"id": key, **fields})
             for rows in groups.values():
                 for batch in store_rows.byte_batches(rows, MAX_WRITE_BYTES):
-                    self._call("upsert", self.collection, list(batch), partial_update=True)
+                    self.handle.call("upsert", self.handle.collection, list(batch), partial_update=True)
             return len(changes)
-        stored = self.get(list(changes), output_fields=["vector", *CORE_FIELDS])
+        stored = self.reads.get(list(changes), output_fields=["vector", *CORE_FIELDS])
         return self.insert([{**row, **changes[row["id"]]} for row in stored])
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete rows by id; returns how many ids were asked for deletion."""
         count = 0
         for chunk in store_rows.chunks(list(ids), ID_CHUNK):
-            self._call("delete", self.collection, filter=store_rows.in_filter(chunk))
+            self.handle.call("delete", self.handle.collection, filter=store_rows.in_filter(chunk))
             count += len(chunk)
         return count
 
     def flush(self) -> None:
         """Seal written rows into segments (durable on disk); their index may still be building."""
-        self._call("flush", self.collection)
+        self.handle.call("flush", self.handle.collection)
 
     def flush_and_load(self, index_timeout: float = 1800.0) -> None:
         """Seal new rows, build their index, and load the collection. Every ingest ends here.
@@ -215,17 +236,14 @@ class StoreWrites:
         loading it builds each index once, now. A server reports its progress, so we wait for it (up to
         ``index_timeout`` seconds, then go on with a warning).
         """
-        self.backend.seal(self, index_timeout)
-        self.load()
+        self.handle.backend.seal(self.handle, index_timeout)
+        self.handle.load()
 
-    def release(self) -> None:
-        """Release the collection from memory. Writes still work; reads load it again first.
 
-        Ingest releases a Milvus Lite collection while writing, so that its automatic flushes do not build
-        indexes in the background that :meth:`flush_and_load` would build again.
-        """
-        self._call("release_collection", self.collection)
-        self._loaded = False
+def _with_text(fields: Mapping[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    if "meta" not in fields:
+        return dict(fields)
+    return {**fields, TEXT_FIELD: text_of(fields["meta"], columns)}
 
 
 def _generation(fd: int) -> int:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 TRACEBACK = "Traceback (most recent call last)"
 COLLECTION = "badinput"

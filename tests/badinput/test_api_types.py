@@ -169,6 +169,8 @@ RERANK = [
     ({"base_url": 5}, "base_url must be a text"),
     ({"cache_dir": 5}, "cache_dir must be a path"),
     ({"grid": "3x3"}, "grid must be (rows, cols)"),
+    ({"panorama": mmrag_lab.PanoramaOptions(grid=(3, "x"))}, "grid (rows, cols) must be a whole number"),
+    ({"panorama": "3x3"}, "panorama must be"),
     ({"tile": "big"}, "tile (pixels) must be a whole number from 32"),
     ({"max_bytes": 5}, "max_bytes must be a whole number from 10000"),
     ({"timeout": "soon"}, "timeout must be a number of seconds"),

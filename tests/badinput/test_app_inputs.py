@@ -1,7 +1,7 @@
 """The app's text boxes and upload, given a generated corpus of hostile values: each ends in a grid or in a
 message that names the problem, never in a traceback, and the collection is never changed.
 
-The app is driven headless, as tests/workbench/test_app.py does (the browser test drives the same widgets
+The app is driven headless, as tests/workbench/widgets/test_search_app.py does (the browser test drives the same widgets
 in Chromium): set a widget's value, click Search, read what the app shows.
 """
 
@@ -17,8 +17,8 @@ from PIL import Image
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
-from mmrag_lab.workbench.app import SearchApp
+from mmrag_lab.store.vector_store import Store
+from mmrag_lab.workbench.widgets.search_app import SearchApp
 
 TRACEBACK = "Traceback (most recent call last)"
 MAX_UPLOAD_MB = 0.05  # 50 kB, so that an oversized upload is cheap to make

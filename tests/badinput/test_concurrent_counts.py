@@ -12,7 +12,7 @@ import pytest
 from badimages import photo
 
 from mmrag_lab.config import Config
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = 30

@@ -18,8 +18,7 @@ from cli_inputs import (
 
 from mmrag_lab.cli import main
 from mmrag_lab.errors import ConfigError
-from mmrag_lab.workbench.params import check_values
-from mmrag_lab.workbench.runs import run_notebook
+from mmrag_lab.workbench.runtime.notebook_runs import run_notebook
 
 
 @pytest.fixture(scope="module")
@@ -101,24 +100,12 @@ def test_run_notebook_refuses_a_bad_parameter_before_the_kernel_starts(tmp_path,
     assert not (tmp_path / f"{notebook}.ipynb").exists(), "no kernel ran"
 
 
-def test_every_rule_accepts_the_notebooks_own_defaults():
-    """The defaults in each parameters cell pass the rules (a rule that refuses them would be wrong)."""
-    import papermill
-
-    from mmrag_lab.workbench.runs import NOTEBOOKS_DIR, available_notebooks
-
-    for name in available_notebooks():
-        declared = papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"))
-        defaults = {key: eval(spec["default"]) for key, spec in declared.items()}  # noqa: S307 - our notebooks
-        check_values(defaults, name)
-
-
 @pytest.mark.slow
 def test_papermill_given_a_bad_parameter_ends_with_one_line_naming_it(tmp_path, monkeypatch):
     """Run directly through papermill (no pre-check): the first cell that uses the value says which it is."""
     import papermill
 
-    from mmrag_lab.workbench.runs import NOTEBOOKS_DIR
+    from mmrag_lab.workbench.runtime.notebook_runs import NOTEBOOKS_DIR
 
     monkeypatch.setenv("MMRAG_LITE_IDLE_TIMEOUT", "30")
     with pytest.raises(papermill.PapermillExecutionError) as caught:

@@ -22,8 +22,8 @@ from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
 from mmrag_lab.errors import QueryError
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.filters import build_filter
+from mmrag_lab.store.vector_store import Store
 
 SPECIALS = ["\\", "%", "_", '"', "'", " ", "☃", "\t"]
 POSITIONS = ["start", "middle", "end"]

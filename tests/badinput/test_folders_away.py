@@ -13,7 +13,7 @@ from badimages import encoded, photo
 
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 
 def write_photos(folder, seeds: dict[str, int]) -> None:

@@ -22,9 +22,9 @@ import mmrag_lab.encoders
 from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.errors import EvaluationError
-from mmrag_lab.evaluation.benchmarks import load_queries
+from mmrag_lab.evaluation.inputs.benchmarks import load_queries
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 TRACEBACK = "Traceback (most recent call last)"
 GOOD = {"id": "q", "image": "i0.jpg", "instruction": "make it red", "targets": ["i1.jpg"]}

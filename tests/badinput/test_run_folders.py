@@ -18,8 +18,8 @@ from cli_inputs import TRACEBACK, assert_refused
 from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.evaluation import compare, load_run
-from mmrag_lab.evaluation.rundir import write_run
-from mmrag_lab.evaluation.runfiles import INCOMPLETE, MANIFEST
+from mmrag_lab.evaluation.records.rundir import write_run
+from mmrag_lab.evaluation.records.runfiles import INCOMPLETE, MANIFEST
 from mmrag_lab.ingestion.pipeline import ingest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,8 +70,8 @@ def test_no_password_query_key_or_token_reaches_the_run_folder_or_the_terminal(m
 
 
 def test_a_logged_bug_and_every_record_of_the_settings_hide_the_url_secrets(tmp_path, monkeypatch):
-    from mmrag_lab.guard import log_unexpected
-    from mmrag_lab.workbench.recorder import to_jsonable
+    from mmrag_lab.bugs import log_unexpected
+    from mmrag_lab.workbench.runtime.recorder import to_jsonable
 
     monkeypatch.setenv("MMRAG_LOG_DIR", str(tmp_path))
     monkeypatch.setattr(sys, "argv", ["mmrag", "search", "--base-url", LEAKY_URL])

@@ -9,7 +9,7 @@ import json
 from badimages import encoded, photo
 
 from mmrag_lab.cli import main
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 
 def test_a_backslash_key_goes_to_the_file_of_that_exact_name_and_else_reads_as_a_path(

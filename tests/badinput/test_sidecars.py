@@ -19,7 +19,7 @@ from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError, StoreError
 from mmrag_lab.ingestion.sidecar import META_LIMIT, load_sidecar
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 FILES = [f"{folder}/{folder[0]}{i}.jpg" for folder in ("shoes", "hats") for i in range(3)]
 META = {rel: {"category": rel.split("/")[0], "title": f"Café n°{i}"} for i, rel in enumerate(FILES)}

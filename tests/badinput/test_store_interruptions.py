@@ -23,11 +23,11 @@ from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
 from mmrag_lab.errors import StoreError, StoreStalledError
 from mmrag_lab.store import lite_discovery
-from mmrag_lab.store.backends.base import new_client
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.backends.connect import new_client
 from mmrag_lab.store.migrate import SUFFIX
 from mmrag_lab.store.record import RECORD_PROPERTY
 from mmrag_lab.store.schema import FORMAT1_FIELDS, build_index, build_schema
+from mmrag_lab.store.vector_store import Store
 
 INFO = EncoderInfo(name="tiny", dim=8, untrained=True, weights="untrained", fingerprint="f00d")
 CLI = [sys.executable, "-m", "mmrag_lab.cli"]
@@ -134,7 +134,7 @@ KILLED_MIGRATE = textwrap.dedent(
     import os, signal, sys
     from mmrag_lab.config import Config
     from mmrag_lab.store import migrate
-    from mmrag_lab.store.collection import Store
+    from mmrag_lab.store.vector_store import Store
 
     uri, collection, point = sys.argv[1:4]
     drop = Store.drop

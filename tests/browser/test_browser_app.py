@@ -20,8 +20,8 @@ from PIL import Image
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.workbench.app_server import APP_NOTEBOOK
-from mmrag_lab.workbench.sample import sample_metadata
+from mmrag_lab.workbench.runtime.sample import sample_metadata
+from mmrag_lab.workbench.serving.app_server import APP_NOTEBOOK
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 LOAD_MS = 120_000

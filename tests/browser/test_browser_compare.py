@@ -13,7 +13,7 @@ NB = "compare_view.ipynb"
 SETUP = """\
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.workbench.sample import sample_dir, sample_metadata
+from mmrag_lab.workbench.runtime.sample import sample_dir, sample_metadata
 
 config = Config.load(milvus_uri={uri!r}, encoder="tiny", weights="untrained", device="cpu")
 ingest(sample_dir(), config=config.with_overrides(collection="all"), metadata=sample_metadata(), progress=False)
@@ -22,7 +22,7 @@ for folder in ("dress", "hat"):
 print("ingested")
 """
 VIEW = """\
-from mmrag_lab.workbench.compare_app import CompareApp
+from mmrag_lab.workbench.widgets.compare_app import CompareApp
 
 view = CompareApp(config, k=6)
 view

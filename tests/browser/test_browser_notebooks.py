@@ -18,7 +18,7 @@ import jlab
 import pytest
 from openai_stub import OpenAIStub
 
-from mmrag_lab.workbench.sample import sample_dir, sample_metadata
+from mmrag_lab.workbench.runtime.sample import sample_dir, sample_metadata
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(420)]
 

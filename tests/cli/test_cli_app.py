@@ -14,7 +14,7 @@ import pytest
 from mmrag_lab.cli import build_parser, main
 from mmrag_lab.cli.app import app_config, kernel_environment
 from mmrag_lab.config import Config
-from mmrag_lab.workbench.app_server import APP_NOTEBOOK, page_url, voila_command
+from mmrag_lab.workbench.serving.app_server import APP_NOTEBOOK, page_url, voila_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,7 +47,7 @@ def test_the_page_has_no_code_no_tracebacks_no_browser_and_the_limits(monkeypatc
                  "--template=lab", "--CappedKernelManager.max_kernels=5",
                  "--MappingKernelManager.cull_idle_timeout=300", "--MappingKernelManager.cull_interval=60",
                  "--MappingKernelManager.cull_connected=True",
-                 "--VoilaConfiguration.multi_kernel_manager_class=mmrag_lab.workbench.app_server.CappedKernelManager",
+                 "--VoilaConfiguration.multi_kernel_manager_class=mmrag_lab.workbench.serving.app_server.CappedKernelManager",
                  f"--Voila.tornado_settings={{'websocket_max_message_size': {9 * 1024 * 1024}}}"):  # fmt: skip
         assert flag in command
     assert app_config(_args("--max-kernels", "2")).app_max_kernels == 2

@@ -12,7 +12,7 @@ from openai_stub import OpenAIStub
 
 from mmrag_lab.cli import main
 from mmrag_lab.config import collection_for
-from mmrag_lab.evaluation.rundir import load_run
+from mmrag_lab.evaluation.records.rundir import load_run
 
 pytestmark = pytest.mark.slow
 QUERY_TEMPLATE = {"bge-vl-base": "circo-shared-concept", "clip-vit-b16": "instruction"}

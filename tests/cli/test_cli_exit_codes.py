@@ -14,7 +14,7 @@ from badimages import encoded, photo
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import FilterRefusedError, QueryError, StoreError
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 CLI = [sys.executable, "-m", "mmrag_lab.cli"]
 ENV = {**os.environ, "MMRAG_ENCODER": "tiny", "MMRAG_WEIGHTS": "untrained", "MMRAG_DEVICE": "cpu",

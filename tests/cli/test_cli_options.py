@@ -1,7 +1,6 @@
 """One spelling per option: the store, encoder and reranker options are declared once (``cli/options.py``)
 and read the same way by every subcommand; ``mmrag lite`` takes ``--uri``; the old reranker spellings of
-``mmrag search`` still work for one release; ``--devices`` is the Ray engine over those GPUs; bad engine
-options are refused before any work."""
+``mmrag search`` still work for one release; ``--devices`` is the Ray engine (tests/cli/test_cli_engine_options.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ import pytest
 
 from mmrag_lab.cli import build_parser
 from mmrag_lab.cli.options import RENAMED, SHARED
-from mmrag_lab.errors import ConfigError
 
 CLI = [sys.executable, "-m", "mmrag_lab.cli"]
 
@@ -88,7 +86,7 @@ def test_lite_status_takes_uri_like_every_command_and_the_positional_still_works
 def test_lite_status_uri_reports_a_running_server(tmp_path, sample_dir):
     db = str(tmp_path / "served.db")
     from mmrag_lab.config import Config
-    from mmrag_lab.store.collection import Store
+    from mmrag_lab.store.vector_store import Store
 
     with Store.open(Config.load(env={}, milvus_uri=db, collection="c")) as store:
         store.collections()  # the file's server starts
@@ -96,42 +94,3 @@ def test_lite_status_uri_reports_a_running_server(tmp_path, sample_dir):
     assert done.returncode == 0 and "served by pid" in done.stdout, done.stdout + done.stderr
     stop = mmrag("lite", "stop", "--uri", db)
     assert stop.returncode == 0 and "stopped the server" in stop.stdout
-
-
-def test_devices_is_the_ray_engine_over_those_gpus():
-    from mmrag_lab.cli.engine_options import ray_options
-
-    parser = build_parser()
-    engine, options = ray_options(parser.parse_args(["ingest", "/data", "--devices", " cuda:0, cuda:1 "]))
-    assert engine == "ray" and options.gpus == (0, 1) and options.address is None
-    engine, options = ray_options(parser.parse_args(["ingest", "/data"]))
-    assert (engine, options) == ("local", None)
-    for argv, message in [
-        (["--devices", "cuda:0,cuda:0"], "distinct"),
-        (["--devices", "cpu"], "CUDA devices"),
-        (["--ray-address", "auto"], "--ray-address needs --engine ray"),
-        (["--engine", "ray", "--devices", "cuda:0", "--ray-address", "auto"], "cluster's GPUs"),
-        (["--engine", "ray", "--ray-actors", "0"], "--ray-actors"),
-    ]:
-        with pytest.raises(ConfigError, match=message):
-            ray_options(parser.parse_args(["ingest", "/data", *argv]))
-
-
-@pytest.mark.parametrize(
-    "argv, message",
-    [(["--ray-address", "auto"], "--ray-address needs --engine ray"),
-     (["--engine", "ray", "--ray-address", "localhost:6379"], "auto or ray://host:port")],
-)  # fmt: skip
-def test_bad_engine_options_are_refused_before_any_work(tmp_path, argv, message):
-    done = mmrag("ingest", str(tmp_path), "--uri", str(tmp_path / "x.db"), *argv)
-    assert done.returncode == 2 and message in done.stderr, done.stderr
-    assert not (tmp_path / "x.db").exists()
-
-
-def test_the_ray_engine_without_ray_installed_says_what_to_install(tmp_path):
-    code = "import sys; sys.modules['ray'] = None; from mmrag_lab.cli import main; sys.exit(main())"
-    done = subprocess.run(
-        [sys.executable, "-c", code, "ingest", str(tmp_path), "--uri", str(tmp_path / "x.db"), "--engine", "ray"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 2 and "pip install 'mmrag-lab[ray]'" in done.stderr, done.stderr

@@ -11,7 +11,7 @@ from PIL import Image
 from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.workbench.sample import sample_metadata
+from mmrag_lab.workbench.runtime.sample import sample_metadata
 
 CANARY = "sk-" + "canary-cli-5e1d7a9b3c2f4e6a8b0c"  # built, so no key-like literal is tracked
 

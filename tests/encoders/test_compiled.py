@@ -13,7 +13,7 @@ from badimages import encoded, photo
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
 
@@ -116,7 +116,7 @@ def test_a_failing_compile_runs_eager_and_says_so_once(tmp_path, monkeypatch, ca
 
 
 def test_compile_is_off_on_the_cpu_unless_asked_and_on_for_large_cuda_jobs(tiny_encoder):
-    from mmrag_lab.ingestion.runner import COMPILE_MIN_IMAGES, should_compile
+    from mmrag_lab.ingestion.encode_loop import COMPILE_MIN_IMAGES, should_compile
 
     assert not should_compile(tiny_encoder, 10 * COMPILE_MIN_IMAGES, None)
     assert should_compile(tiny_encoder, 1, True)

@@ -14,7 +14,7 @@ from badimages import encoded, photo
 import mmrag_lab.ingestion.plan as plan_module
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 MAPPERS = {
     "cpu-inline": dict(workers=0),

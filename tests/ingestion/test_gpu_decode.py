@@ -13,8 +13,8 @@ from PIL import Image
 
 from mmrag_lab.ingestion import gpu_decode as G
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
-from mmrag_lab.workbench.sample import sample_dir
+from mmrag_lab.store.vector_store import Store
+from mmrag_lab.workbench.runtime.sample import sample_dir
 
 XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:Orientation="%d"/></x:xmpmeta>'
 
@@ -194,7 +194,7 @@ def test_upright_matches_exif_transpose():
 
 
 def test_normalize_gives_the_encoders_floats(odd):
-    from mmrag_lab.encoders.visual_bge_encoder import eva_preprocessing
+    from mmrag_lab.encoders.visualized_bge.encoder import eva_preprocessing
 
     data = odd["exif_orientation_6"][0]
     prep = eva_preprocessing(224)

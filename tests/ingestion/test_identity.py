@@ -14,10 +14,10 @@ import pytest
 from PIL import Image
 
 from mmrag_lab.cli import main as cli_main
-from mmrag_lab.evaluation import evaluate
-from mmrag_lab.evaluation.querysets import Query
+from mmrag_lab.evaluation import EvalProtocol, evaluate
+from mmrag_lab.evaluation.inputs.querysets import Query
 from mmrag_lab.ingestion.pipeline import ingest
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 
 def cli_target(target) -> list[str]:
@@ -125,8 +125,8 @@ def test_both_duplicate_names_resolve_and_are_scored(edited, tiny_encoder):
         Query("to-copy", other, "the same", (names["copy"].split("/")[1],)),
         Query("from-copy", str(folder / names["copy"]), "the same", (names["redated"].split("/")[1],)),
     ]
-    run = evaluate(queries, config=target.config(), encoder=tiny_encoder, ks=(1, 50), map_ks=(5,),
-                   subset_ks=())  # fmt: skip
+    run = evaluate(queries, config=target.config(), encoder=tiny_encoder,
+                   protocol=EvalProtocol(ks=(1, 50), map_ks=(5,), subset_ks=()))  # fmt: skip
     retrieval = run.metrics["retrieval"]
     assert retrieval["n_evaluated"] == 3 and retrieval["missing"]["skipped_queries"] == []
     assert retrieval["overall"]["recall@50"] == 1.0  # 40 rows: every target is in the top 50

@@ -14,7 +14,7 @@ import pytest
 from badimages import encoded, photo
 
 from mmrag_lab.ingestion.scan import content_id
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 IMAGES = 360
 PROGRESS = re.compile(rb"\d+/(\d+) \[[^\]]*stored=(\d+)")

@@ -20,9 +20,10 @@ import pytest
 from test_ingest_resume import ingest_command, make_photos
 
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.ingestion.ray_session import RayOptions, ray_for_job
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 pytest.importorskip("ray", reason="the Ray engine's tests need Ray: pip install -e '.[ray]'")
 psutil = pytest.importorskip("psutil")
@@ -48,7 +49,7 @@ def photo_folder(folder, count: int) -> None:
 
 
 def run(folder, config: Config, engine: str, **options):
-    kwargs = dict(workers=0, progress=False, engine=engine, **options)
+    kwargs = dict(options=IngestOptions(workers=0), progress=False, engine=engine, **options)
     if engine == "ray":
         kwargs.setdefault("ray_options", RayOptions(actors=2, writers=2))
     return ingest(folder, config=config, **kwargs)

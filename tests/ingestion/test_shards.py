@@ -13,7 +13,7 @@ from test_ingest_resume import ingest_command, make_photos
 
 from mmrag_lab.config import Config
 from mmrag_lab.ingestion.scan import in_shard, parse_shard
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 RELS = [f"part{i % 7}/img_{i:05d}.jpg" for i in range(3000)]
 

@@ -6,7 +6,7 @@ import pytest
 
 from mmrag_lab.errors import ConfigError
 from mmrag_lab.ingestion.sidecar import load_sidecar
-from mmrag_lab.workbench.sample import sample_dir, sample_metadata
+from mmrag_lab.workbench.runtime.sample import sample_dir, sample_metadata
 
 
 def test_csv_keys_and_lookup(tmp_path):

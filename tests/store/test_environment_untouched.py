@@ -43,7 +43,7 @@ def test_forks_beside_running_grpc_threads_print_no_notice(tmp_path):
         f"""
         import os, threading, time
         from mmrag_lab.config import Config
-        from mmrag_lab.store.collection import Store
+        from mmrag_lab.store.vector_store import Store
         store = Store.open(Config.load(env={{}}, milvus_uri={str(tmp_path / "fork.db")!r}))
         busy = threading.Thread(target=lambda: [store.exists() for _ in iter(int, 1)], daemon=True)
         busy.start()

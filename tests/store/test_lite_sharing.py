@@ -16,8 +16,9 @@ import pytest
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
 from mmrag_lab.errors import StoreLockedError
-from mmrag_lab.store import backend, lite_discovery
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store import clients as backend
+from mmrag_lab.store import lite_discovery
+from mmrag_lab.store.vector_store import Store
 
 INFO = EncoderInfo(name="tiny", dim=8, untrained=True, weights="untrained", fingerprint="f00d")
 WRITER = textwrap.dedent(
@@ -26,7 +27,7 @@ WRITER = textwrap.dedent(
     import numpy as np
     from mmrag_lab.config import Config
     from mmrag_lab.encoders.base import EncoderInfo
-    from mmrag_lab.store.collection import Store
+    from mmrag_lab.store.vector_store import Store
     uri, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
     store = Store.open(Config.load(env={}, milvus_uri=uri, collection="shared"))
     store.ensure_collection(EncoderInfo("tiny", 8, True, "untrained", "f00d"))
@@ -84,7 +85,7 @@ def test_processes_write_one_file_at_once_and_see_every_row(tmp_path):
 @pytest.mark.slow
 def test_racing_processes_end_with_one_server(tmp_path):
     uri = str(tmp_path / "race.db")
-    script = "import sys; from mmrag_lab.store import backend; backend.connect(sys.argv[1]); print('ok')"
+    script = "import sys; from mmrag_lab.store import clients as backend; backend.connect(sys.argv[1]); print('ok')"
     racers = [
         subprocess.Popen([sys.executable, "-c", script, uri], stdout=subprocess.PIPE, text=True)
         for _ in range(4)

@@ -16,9 +16,9 @@ from mmrag_lab.errors import SchemaOutdatedError
 from mmrag_lab.images import load_image
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.retrieval.query import search
-from mmrag_lab.store.collection import Store
 from mmrag_lab.store.record import RECORD_PROPERTY
 from mmrag_lab.store.schema import FORMAT1_FIELDS, build_index, build_schema
+from mmrag_lab.store.vector_store import Store
 
 
 def write_format1_collection(target, folder, encoder) -> dict[str, dict]:

@@ -18,7 +18,7 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
-from mmrag_lab.store.collection import Store
+from mmrag_lab.store.vector_store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 INFO = EncoderInfo("tiny", 8, True, "untrained", "0")
@@ -39,13 +39,13 @@ def counting_store(config, monkeypatch):
     with Store.open(config) as opened:
         opened.ensure_collection(INFO)
         opened.lookups = 0
-        real = opened._stored_hashes
+        real = opened.writes._stored_hashes
 
         def counting(ids):
             opened.lookups += 1
             return real(ids)
 
-        monkeypatch.setattr(opened, "_stored_hashes", counting)
+        monkeypatch.setattr(opened.writes, "_stored_hashes", counting)
         yield opened
 
 
@@ -62,7 +62,7 @@ def other_process(uri: str, body: str) -> subprocess.Popen:
         f"""
         import sys
         from mmrag_lab.config import Config
-        from mmrag_lab.store.collection import Store
+        from mmrag_lab.store.vector_store import Store
         store = Store.open(Config.load(env={{}}, milvus_uri={uri!r}, collection="s"))
         """
     ) + textwrap.dedent(body)

@@ -19,8 +19,8 @@ import pytest
 from jupyter_client import KernelManager
 
 from mmrag_lab.config import Config
-from mmrag_lab.store.collection import Store
-from mmrag_lab.workbench.runs import NOTEBOOKS_DIR
+from mmrag_lab.store.vector_store import Store
+from mmrag_lab.workbench.runtime.notebook_runs import NOTEBOOKS_DIR
 
 NOISE = ("too_many_pings", "GOAWAY", "Traceback", "StatusCode.UNAVAILABLE", "Connection recovery failed")
 

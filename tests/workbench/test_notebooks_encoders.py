@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from mmrag_lab.config import collection_for
-from mmrag_lab.workbench.recorder import load_record
-from mmrag_lab.workbench.runs import run_notebook
+from mmrag_lab.workbench.runtime.notebook_runs import run_notebook
+from mmrag_lab.workbench.runtime.recorder import load_record
 
 pytestmark = pytest.mark.slow
 

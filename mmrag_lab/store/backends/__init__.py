@@ -3,7 +3,7 @@
 :func:`backend_for` is the one place a URI picks its backend: a local path ending in ``.db`` is Milvus Lite
 (:mod:`.lite`), ``http(s)://host:port`` (or another server scheme) a Milvus server or Zilliz Cloud
 (:mod:`.server`). Code outside the store never imports an implementation; it asks a
-:class:`~mmrag_lab.store.collection.Store` (``store.backend``, ``store.dialect()``).
+:class:`~mmrag_lab.store.vector_store.Store` (``store.backend``, ``store.dialect()``).
 """
 
 from __future__ import annotations

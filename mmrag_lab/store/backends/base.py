@@ -9,28 +9,17 @@ upserts work, how written rows are sealed and indexed, and which failures a retr
 
 from __future__ import annotations
 
-import os
-import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmrag_lab.errors import StoreError
+from mmrag_lab.store.backends.connect import needs_load
 from mmrag_lab.store.filters import Dialect, dialect_for
 from mmrag_lab.store.schema import build_index
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
-# Keepalive pings every 30 s, also while idle and during a long call (an index build): the Lite server
-# accepts them at any rate, and a Milvus server's minimum ping interval is below this.
-CLIENT_GRPC_OPTIONS = {
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.keepalive_timeout_ms": 20_000,
-    "grpc.keepalive_permit_without_calls": True,
-    "grpc.http2.max_pings_without_data": 0,
-}
-DEFAULT_CONNECT_TIMEOUT_S = 10.0
 # What the retry layer (:mod:`mmrag_lab.store.retry`) does about a failed call.
 RELOAD = "reload"  # the collection was released (another process, a restarted server): load it, call again
 RECONNECT = "reconnect"  # the connection is gone: make a new client, call again
@@ -45,11 +34,14 @@ class Backend(ABC):
         name: Short machine name (``describe()["backend"]``), e.g. ``"milvus-lite"``.
         label: What a person reads, e.g. ``"Milvus Lite"``.
         search_ef: HNSW search breadth when a search gives none.
+        bm25_sign: What turns the backend's plain BM25 search distances into scores where higher is
+            better (Milvus Lite 3.2.2 reports them negated; fused ``hybrid_search`` scores are not).
     """
 
     name: str
     label: str
     search_ef: int
+    bm25_sign: float = 1.0
 
     def __init__(self, uri: str):
         self.uri = uri
@@ -91,8 +83,15 @@ class Backend(ABC):
         """True when ``upsert(..., partial_update=True)`` works."""
 
     @abstractmethod
-    def seal(self, store: Any, index_timeout: float) -> None:
-        """Make written rows durable and build their index (the backend's half of ``flush_and_load``)."""
+    def seal(self, handle: Any, index_timeout: float) -> None:
+        """Make written rows durable and build their index (the backend's half of ``flush_and_load``).
+
+        ``handle`` is the collection's :class:`~mmrag_lab.store.handle.CollectionHandle`."""
+
+    def text_search_refusal(self, client: MilvusClient) -> str | None:
+        """Why this deployment cannot hold analysed text with a BM25 function and fuse it with the vector
+        search (``hybrid_search``), or None when it can: what ``--text-fields`` and ``--keywords`` need."""
+        return None
 
     def index_params(self, client: MilvusClient, index_type: str, metric: str) -> Any:
         """The vector index a new collection gets (both backends take the same HNSW/AUTOINDEX/FLAT)."""
@@ -143,75 +142,3 @@ class Backend(ABC):
             "again; a server that is slow on purpose (a large load or index build) may need a longer "
             "MMRAG_MILVUS_TIMEOUT."
         )
-
-
-def new_client(address: str, token: str, display: str, timeout_s: float | None = None) -> MilvusClient:
-    """A pymilvus client for ``address``, waiting at most ``timeout_s`` (default 10) seconds for an answer;
-    gRPC is loaded here, first, with its fork notices silenced.
-
-    Raises:
-        StoreError: The server cannot be reached; the message shows ``display``, never credentials.
-    """
-    quiet_grpc()
-    from pymilvus import MilvusClient
-
-    try:
-        return MilvusClient(
-            uri=address, token=token, dedicated=True, grpc_options=dict(CLIENT_GRPC_OPTIONS),
-            timeout=DEFAULT_CONNECT_TIMEOUT_S if timeout_s is None else timeout_s,
-        )  # fmt: skip
-    except failures() as exc:
-        raise StoreError(
-            f"Cannot reach the Milvus server at {display} ({error_text(exc)}). Check that it runs and that "
-            "the URI and port are right (a server's gRPC port, 19530 by default); a slow network may need "
-            "a longer --connect-timeout (MMRAG_MILVUS_CONNECT_TIMEOUT); Zilliz Cloud and servers with "
-            "authentication need MMRAG_MILVUS_TOKEN."
-        ) from None
-
-
-def quiet_grpc() -> None:
-    """Keep gRPC's INFO lines out of the output, before gRPC first loads (it reads its level only then).
-
-    Without this every fork of an ingest decode worker (done on purpose, while gRPC threads run) prints a
-    notice. A level the user set wins; once gRPC has loaded, this changes nothing.
-    """
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
-
-def failures() -> tuple[type[Exception], ...]:
-    """What a Milvus client raises for a failed call: pymilvus' errors, and gRPC's (a deadline, a denial)."""
-    import grpc
-    from pymilvus.exceptions import MilvusException
-
-    return MilvusException, grpc.RpcError
-
-
-def error_text(exc: Exception) -> str:
-    """The message of a Milvus or gRPC error, without its class decoration."""
-    code, details = getattr(exc, "code", None), getattr(exc, "details", None)
-    if callable(code) and callable(details):  # a raw grpc.RpcError
-        return f"{getattr(code(), 'name', code())}: {details()}"
-    return str(getattr(exc, "message", exc))
-
-
-def timed_out(exc: Exception) -> bool:
-    """True when ``exc`` says the call's deadline passed without an answer."""
-    return "deadline_exceeded" in error_text(exc).lower().replace(" ", "_")
-
-
-def lost_connection(exc: Exception) -> bool:
-    """True when ``exc`` says the server could not be reached (rather than refusing the request)."""
-    text = error_text(exc).lower()
-    return any(s in text for s in ("fail connecting", "unavailable", "connection refused", "closed channel"))
-
-
-def needs_load(exc: Exception) -> bool:
-    """True when ``exc`` says the collection is released (a restarted Lite server starts that way)."""
-    text = error_text(exc).lower()
-    return "not loaded" in text or "state 'released'" in text or "call load()" in text
-
-
-def version_at_least(version: str, major: int, minor: int) -> bool:
-    """True when a version string such as ``v2.6.1`` is at least ``major.minor``."""
-    found = re.match(r"v?(\d+)\.(\d+)", version)
-    return bool(found) and (int(found[1]), int(found[2])) >= (major, minor)

@@ -24,7 +24,8 @@ from mmrag_lab.errors import (
     StoreRepairedWarning,
 )
 from mmrag_lab.store import lite_discovery
-from mmrag_lab.store.backends.base import RECONNECT, REPAIR, Backend, error_text, lost_connection, new_client
+from mmrag_lab.store.backends.base import RECONNECT, REPAIR, Backend
+from mmrag_lab.store.backends.connect import error_text, lost_connection, new_client
 from mmrag_lab.store.filters import LITE, Dialect
 from mmrag_lab.store.schema import LITE_SEARCH_EF
 
@@ -38,6 +39,7 @@ class LiteBackend(Backend):
     name = "milvus-lite"
     label = "Milvus Lite"
     search_ef = LITE_SEARCH_EF
+    bm25_sign = -1.0  # Milvus Lite 3.2.2 reports plain BM25 search scores negated
     _identity: tuple[int, int] | None = None  # (device, inode) of the folder when the client was made
 
     @staticmethod
@@ -82,11 +84,11 @@ class LiteBackend(Backend):
     def supports_partial_update(self, client: MilvusClient) -> bool:
         return True  # Milvus Lite 3.x
 
-    def seal(self, store: Any, index_timeout: float) -> None:
+    def seal(self, handle: Any, index_timeout: float) -> None:
         # A flush of a loaded Lite collection builds the new segments' HNSW on a background thread while
         # searches brute-force them; flushing it released and then loading it builds each index once, now.
-        store.release()
-        store.flush()
+        handle.release()
+        handle.call("flush", handle.collection)
 
     def recovery(self, exc: Exception) -> str | None:
         if lost_connection(exc):  # the file's server went away (killed, stopped while idle): find or start it

@@ -1,0 +1,1 @@
+"""What the notebooks stand on: parameters, the session, the recorder, headless runs, the demo and the sample."""
