@@ -136,10 +136,10 @@ class DualTowerEncoder(Encoder):
     def image_vectors(self, pixels: torch.Tensor) -> torch.Tensor:
         return self._images(pixels.to(self.device, self.dtype, non_blocking=True))
 
-    @torch.inference_mode()
     def weights(self) -> nn.Module:
         return self.model
 
+    @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, instructions: Sequence[str] | None = None) -> np.ndarray:
         if instructions is None:
             return self.image_vectors(pixels).cpu().numpy()

@@ -79,10 +79,10 @@ class VisualBGEEncoder(Encoder):
         tokens = {k: v.expand(len(pixels), -1) for k, v in self._no_instruction[key].items()}
         return self._images(pixels, **tokens).float()
 
-    @torch.inference_mode()
     def weights(self) -> torch.nn.Module:
         return self.model
 
+    @torch.inference_mode()
     def encode_pixels(self, pixels: torch.Tensor, instructions: Sequence[str] | None = None) -> np.ndarray:
         if instructions is None:
             return self.image_vectors(pixels).cpu().numpy()
