@@ -131,6 +131,24 @@ def test_image_vectors_are_encode_pixels_on_the_device(encoder):
     assert np.abs(on_device.cpu().numpy() - encoder.encode_pixels(pixels)).max() <= 1e-6
 
 
+def test_weights_are_the_module_whose_parameters_make_the_vectors(encoder):
+    """Another encoder of the preset that loads ``weights()``'s state embeds exactly alike (the Ray engine's
+    actors load the driver's weights this way); changing the weights changes the vectors."""
+    pixels = torch.stack([encoder.preprocess(path) for path in IMAGES])
+    module = encoder.weights()
+    assert isinstance(module, torch.nn.Module)
+    state = {key: value.detach().clone() for key, value in module.state_dict().items()}
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            noise = torch.randn(parameter.shape, generator=generator, dtype=torch.float32)
+            parameter.add_(noise.to(parameter.dtype) * 0.1)
+    changed = encoder.encode_pixels(pixels)
+    module.load_state_dict(state)
+    assert np.abs(changed - encoder.encode_pixels(pixels)).max() > 1e-4
+    assert np.array_equal(encoder.encode_pixels(pixels), encoder.encode_pixels(pixels))
+
+
 def test_instruction_changes_the_query_and_empty_means_image(encoder):
     images = encoder.encode_images(IMAGES[:2])
     composed = encoder.encode_queries(IMAGES[:2], ["make it blue", ""])
