@@ -285,6 +285,7 @@ CLI = [
 
 
 @pytest.mark.parametrize("argv,message", CLI, ids=[m[:40] for _, m in CLI])
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_the_cli_refuses_empty_paths_urls_and_surrogates(lite, tmp_path, argv, message):
     config, images, query, before = lite
     (tmp_path / "images").mkdir()

@@ -41,6 +41,7 @@ def _app(tmp_path: Path, *argv: str) -> tuple[int, str, str]:
      (["--port", "70000"], ["--port must be a whole number from 1 to 65,535, got 70000"]),
      (["--port", "65536"], ["--port", "65536"])],
 )  # fmt: skip
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_an_address_it_cannot_listen_on_is_refused_before_it_is_announced(tmp_path, argv, fragments):
     code, out, err = _app(tmp_path, *argv)
     assert_refused(code, out + err, fragments)
@@ -48,6 +49,7 @@ def test_an_address_it_cannot_listen_on_is_refused_before_it_is_announced(tmp_pa
     assert "This is a bug" not in err and not (tmp_path / "logs").exists()
 
 
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_a_busy_port_is_refused_and_not_announced(tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

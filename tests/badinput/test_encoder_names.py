@@ -40,6 +40,7 @@ COMMANDS = {
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_every_command_names_an_unknown_preset_and_lists_the_presets(tmp_path, command):
     (tmp_path / "images").mkdir()
     (tmp_path / "queries.jsonl").write_text(
@@ -60,6 +61,7 @@ def test_every_command_names_an_unknown_preset_and_lists_the_presets(tmp_path, c
     assert not (tmp_path / "lite.db").exists()
 
 
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_an_unknown_preset_in_the_environment_is_named_as_the_variable(tmp_path):
     code, text = mmrag("info", "--uri", str(tmp_path / "lite.db"), folder=tmp_path, MMRAG_ENCODER="nope")
     assert_refused(code, text, ["MMRAG_ENCODER: 'nope' is not an encoder preset", "tiny-clip"])

@@ -23,6 +23,7 @@ STORED = re.compile(rb"stored=(\d+)")
 TRACEBACK = "Traceback (most recent call last)"
 
 
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_a_collection_dropped_during_an_ingest_is_a_failed_job_exit_1(tmp_path):
     folder, uri = tmp_path / "photos", str(tmp_path / "lite.db")
     folder.mkdir()

@@ -71,6 +71,7 @@ def test_an_old_spelling_warns_names_the_new_one_and_its_value_is_checked_as_typ
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_lite_status_takes_uri_like_every_command_and_the_positional_still_works(tmp_path):
     db = str(tmp_path / "nothing.db")
     for argv in (["lite", "status", "--uri", db], ["lite", "status", db], ["lite", "stop", "--uri", db]):
@@ -83,6 +84,7 @@ def test_lite_status_takes_uri_like_every_command_and_the_positional_still_works
     assert env.returncode == 0 and db in env.stdout
 
 
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_lite_status_uri_reports_a_running_server(tmp_path, sample_dir):
     db = str(tmp_path / "served.db")
     from mmrag_lab.config import Config

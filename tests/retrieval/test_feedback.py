@@ -131,6 +131,7 @@ def test_refine_adds_up_judgements_and_positions_follow_the_order_given(twins, t
         third.refine(like=[9])
 
 
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_the_cli_takes_like_and_unlike_and_refuses_an_unknown_path(twins):
     cfg, named = twins
     store = ["--uri", cfg.milvus_uri, "--collection", cfg.collection]

@@ -175,6 +175,7 @@ def test_a_program_holding_the_file_directly_gets_a_clear_error(tmp_path):
         holder.communicate("done\n", timeout=60)
 
 
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_lite_cli_shows_and_stops_the_server(tmp_path):
     uri = str(tmp_path / "cli.db")
     with Store.open(config(uri)) as store:

@@ -29,6 +29,7 @@ def test_text_of_joins_the_named_columns_it_has():
         parse_columns("--text-fields", "title,,caption")
 
 
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_migrate_adds_text_fields_to_an_old_collection_keeping_every_vector(
     tmp_path, sample_dir, tiny_encoder
 ):

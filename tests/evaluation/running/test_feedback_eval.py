@@ -88,6 +88,7 @@ def test_keywords_from_a_field_with_bm25_alone_put_the_only_titled_image_first(s
         )
 
 
+@pytest.mark.slow  # starts the CLI or a server in a subprocess
 def test_the_cli_prints_each_round(sample, sample_dir, tmp_path):
     done = subprocess.run([sys.executable, "-m", "mmrag_lab.cli", "eval", str(sample_dir), "--kind", "folders",
                            "--uri", sample.milvus_uri, "--collection", "s", "--encoder", "tiny", "--weights",
