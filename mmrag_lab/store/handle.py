@@ -77,7 +77,12 @@ class CollectionHandle:
             self.loaded = True
 
     def release(self) -> None:
-        """Release the collection from memory; the next read loads it again."""
+        """Release the collection from memory. Writes still work; the next read loads it again.
+
+        Ingest releases a Milvus Lite collection while writing, so that its automatic flushes do not build
+        indexes in the background that :meth:`~mmrag_lab.store.writes.Writes.flush_and_load` would build
+        again.
+        """
         self.call("release_collection", self.collection)
         self.loaded = False
 

@@ -177,12 +177,8 @@ class Store:
     def load(self) -> None:
         self.handle.load()
 
+    @_doc(CollectionHandle.release)
     def release(self) -> None:
-        """Release the collection from memory. Writes still work; reads load it again first.
-
-        Ingest releases a Milvus Lite collection while writing, so that its automatic flushes do not build
-        indexes in the background that :meth:`flush_and_load` would build again.
-        """
         self.handle.release()
 
     # --- collection management ---

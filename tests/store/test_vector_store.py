@@ -1,6 +1,14 @@
-"""The store against a real Milvus Lite file and a real Milvus 2.3.5 server."""
+"""The store against a real Milvus Lite file and a real Milvus 2.3.5 server; its passing-on methods against
+the parts they call."""
 
 from __future__ import annotations
+
+import ast
+import inspect
+import itertools
+import textwrap
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -9,6 +17,7 @@ from pymilvus import DataType, MilvusClient
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
 from mmrag_lab.errors import CollectionMismatchError, ConfigError
+from mmrag_lab.store import vector_store
 from mmrag_lab.store import writes as store_writes
 from mmrag_lab.store.clients import display_uri
 from mmrag_lab.store.schema import CORE_FIELDS
@@ -197,3 +206,137 @@ def test_hnsw_build_parameters_reach_the_backend(store_uri):
         store.ensure_collection(INFO)
         params = store.client.describe_index(store.collection, "vector").get("params", {})
     assert {k: int(params[k]) for k in HNSW_PARAMS} == HNSW_PARAMS
+
+
+# --- a passing-on method promises what the part's method promises: same parameters, same documentation ---
+
+# Store's passing-on methods today; the check below must find at least these many, so it cannot pass empty.
+FORWARDERS_TODAY = 38
+
+
+def parts_of(cls: type) -> dict[str, type]:
+    """``cls``'s parts by attribute, read from its ``__init__``: each ``self.<name> = <Class>(...)``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls.__init__)))
+    module = inspect.getmodule(cls)
+    parts = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
+            continue
+        [target], made_by = node.targets, node.value.func
+        if (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == "self"
+        ):
+            if isinstance(made_by, ast.Name) and isinstance(getattr(module, made_by.id, None), type):
+                parts[target.attr] = getattr(module, made_by.id)
+    return parts
+
+
+def forwarded_call(function) -> tuple[str, str, ast.Call] | None:
+    """``(part, method, call)`` when ``function`` only does ``[return] self.<part>.<method>(...)`` with its
+    own parameters as the arguments; None when it does anything more."""
+    [definition] = ast.parse(textwrap.dedent(inspect.getsource(function))).body
+    body = definition.body[1:] if ast.get_docstring(definition) is not None else definition.body
+    if len(body) != 1 or not isinstance(body[0], (ast.Return, ast.Expr)):
+        return None
+    call = body[0].value
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)):
+        return None
+    holder = call.func.value
+    if not (
+        isinstance(holder, ast.Attribute) and isinstance(holder.value, ast.Name) and holder.value.id == "self"
+    ):
+        return None
+    if not all(isinstance(arg, ast.Name) for arg in [*call.args, *(k.value for k in call.keywords)]):
+        return None
+    return holder.attr, call.func.attr, call
+
+
+def forwarders(cls: type) -> dict[str, tuple[Callable[..., Any], ast.Call]]:
+    """``cls``'s public methods that only pass the call on to a part: name -> (the part's method, the call)."""
+    parts, found = parts_of(cls), {}
+    for name, function in vars(cls).items():
+        if name.startswith("_") or not inspect.isfunction(function):
+            continue
+        forwarded = forwarded_call(function)
+        if forwarded and forwarded[0] in parts:
+            found[name] = (getattr(parts[forwarded[0]], forwarded[1]), forwarded[2])
+    return found
+
+
+def differences(mine, theirs, call: ast.Call) -> list[str]:
+    """How ``mine`` (a passing-on method) differs from ``theirs`` (the part's method it calls): each
+    parameter's name, kind, default and annotation (``self`` left out), the documentation, and whether the
+    call hands every parameter to the parameter of the same name."""
+    ours = list(inspect.signature(mine).parameters.values())[1:]
+    part = list(inspect.signature(theirs).parameters.values())[1:]
+    found = []
+    for here, there in itertools.zip_longest(ours, part):
+        if here is None or there is None:
+            found.append(
+                f"parameter {(here or there).name!r} only in {'the part' if here is None else 'Store'}"
+            )
+            continue
+        for what in ("name", "kind", "default", "annotation"):
+            if getattr(here, what) != getattr(there, what):
+                found.append(
+                    f"{here.name}: {what} {getattr(here, what)!r} here, {getattr(there, what)!r} there"
+                )
+    if mine.__doc__ != theirs.__doc__:
+        found.append(f"docstring differs from {theirs.__qualname__}'s (give it @_doc({theirs.__qualname__}))")
+    passed = [(there.name, arg.id) for there, arg in zip(part, call.args, strict=False)]
+    passed += [(keyword.arg, keyword.value.id) for keyword in call.keywords]
+    found += [f"passes {value!r} as {name!r}" for name, value in passed if name != value]
+    if len(passed) != len(part):
+        found.append(f"passes {len(passed)} of the part's {len(part)} parameters")
+    return found
+
+
+class _Part:
+    def get(self, ids, limit=10):
+        """Rows by id."""
+
+    def put(self, rows, *, flush=False):
+        """Write rows."""
+
+
+class _Front:
+    def __init__(self):
+        self.part = _Part()
+
+    def get(self, ids, limit=5):
+        return self.part.get(ids, limit)
+
+    def put(self, rows, flush=False):
+        """Write rows, but say it differently."""
+        return self.part.put(rows, flush=flush)
+
+    def count(self, ids):
+        return len(self.part.get(ids))  # does more than pass on: not a passing-on method
+
+
+def test_the_passing_on_check_finds_planted_mismatches():
+    found = forwarders(_Front)
+    assert set(found) == {"get", "put"}
+    get = differences(_Front.get, *found["get"])
+    assert "limit: default 5 here, 10 there" in get
+    assert any(line.startswith("docstring differs") for line in get)
+    put = differences(_Front.put, *found["put"])
+    assert any(line.startswith("flush: kind") for line in put) and len(put) == 2
+    [swapped] = ast.parse("self.part.get(limit, ids)").body
+    assert differences(_Part.get, _Part.get, swapped.value) == [
+        "passes 'limit' as 'ids'",
+        "passes 'ids' as 'limit'",
+    ]
+
+
+def test_every_passing_on_method_keeps_the_parts_signature_and_documentation():
+    found = forwarders(vector_store.Store)
+    assert len(found) >= FORWARDERS_TODAY, sorted(found)
+    wrong = [
+        f"Store.{name} -> {target.__qualname__}: {difference}"
+        for name, (target, call) in sorted(found.items())
+        for difference in differences(getattr(vector_store.Store, name), target, call)
+    ]
+    assert not wrong, "\n".join(wrong)
