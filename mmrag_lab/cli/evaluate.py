@@ -78,13 +78,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     feedback.add_argument(
         "--feedback-rounds",
         type=int,
-        default=0,
         metavar="N",
         help="simulate N rounds of relevance feedback (Rocchio) by an oracle user; each round a run folder "
         "round-N inside --out (optimistic: see docs/evaluation.md)",
     )
     feedback.add_argument(
-        "--feedback-k", type=int, default=10, metavar="K", help="hits the oracle judges per round (10)"
+        "--feedback-k",
+        type=int,
+        metavar="K",
+        help="hits the oracle judges per round (default: EvalProtocol's)",
     )
     rerank = parser.add_argument_group("reranker A/B")
     rerank.add_argument("--rerank", action="store_true", help="also rerank the top-N of every query")
@@ -120,11 +122,13 @@ def run(args: argparse.Namespace) -> int:
         from mmrag_lab.evaluation.inputs.folders import folder_queries
 
         queries, kind = folder_queries(args.queries), None
-    extra = {k: v for k, v in {"ks": args.ks, "map_ks": args.map_k, "subset_ks": args.subset_k}.items() if v}
+    chosen = {"ks": args.ks, "map_ks": args.map_k, "subset_ks": args.subset_k,
+              "feedback_rounds": args.feedback_rounds, "feedback_k": args.feedback_k}  # fmt: skip
+    extra = {k: v for k, v in chosen.items() if v is not None}  # an option not given: EvalProtocol's default
     protocol = EvalProtocol(
         exclude_reference=args.exclude_reference, ann=args.ann, cirr_soft=args.cirr_soft, missing=args.missing,
         ties=args.ties, query_template=args.query_template, keywords_from=args.keywords_from, fusion=args.fusion,
-        feedback_rounds=args.feedback_rounds, feedback_k=args.feedback_k, **extra,
+        **extra,
     )  # fmt: skip
     result = evaluate(
         queries, kind=kind, loader_options=options, config=config, protocol=protocol, rerank=args.rerank,
@@ -140,8 +144,10 @@ def _check_numbers(args: argparse.Namespace) -> None:
         for value in values or ():
             checks.whole_number(option, value, high=16384)
     checks.whole_number("--top-n", args.top_n, high=100)
-    checks.whole_number("--feedback-rounds", args.feedback_rounds, low=0, high=100)
-    checks.whole_number("--feedback-k", args.feedback_k, high=1000)
+    if args.feedback_rounds is not None:
+        checks.whole_number("--feedback-rounds", args.feedback_rounds, low=0, high=100)
+    if args.feedback_k is not None:
+        checks.whole_number("--feedback-k", args.feedback_k, high=1000)
     checks.whole_number("--concurrency", args.concurrency, high=64)
     for option, price in (("--price-in", args.price_in), ("--price-out", args.price_out)):
         if price is not None:

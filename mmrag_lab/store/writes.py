@@ -196,6 +196,9 @@ class Writes:
         servers (2.3.5 answers "float vector field 'vector' is illegal") get the whole row: it is read
         back with its vector, changed, and upserted.
 
+        A partial upsert of an id that is not stored would make Milvus refuse the whole batch ("vector field
+        missing"), so the stored ids are looked up first and only those are sent.
+
         Returns:
             The number of rows updated (ids that are not stored are skipped).
         """
@@ -205,6 +208,8 @@ class Writes:
         if columns:  # the text follows the metadata it is made from
             changes = {key: _with_text(fields, columns) for key, fields in changes.items()}
         if self.handle.supports_partial_update():
+            known = self.reads.existing_ids(changes)
+            changes = {key: fields for key, fields in changes.items() if key in known}
             groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for key, fields in changes.items():  # one request carries one set of fields
                 groups.setdefault(tuple(sorted(fields)), []).append({"id": key, **fields})

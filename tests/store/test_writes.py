@@ -58,6 +58,17 @@ def test_update_fields_keeps_the_vector_and_delete_removes(writes):
     assert sorted(stored(writes, [r["id"] for r in rows], ["path"])) == ["r1", "r3", "r4"]
 
 
+def test_update_fields_skips_ids_that_are_not_stored_and_updates_the_rest(writes):
+    rows = part_rows(3)
+    writes.insert(rows)
+    changes = {"r1": {"width": 999}, "gone": {"width": 5}, "r2": {"width": 998}, "never": {"height": 1}}
+    assert writes.update_fields(changes) == 2
+    got = stored(writes, ["r1", "r2", "gone", "never"], ["width", "vector"])
+    assert sorted(got) == ["r1", "r2"] and (got["r1"]["width"], got["r2"]["width"]) == (999, 998)
+    np.testing.assert_allclose(got["r2"]["vector"], rows[2]["vector"], atol=1e-6)
+    assert writes.update_fields({"gone": {"width": 5}}) == 0
+
+
 def test_flush_and_load_leaves_the_rows_indexed_loaded_and_found(writes):
     rows = part_rows(8)
     writes.insert(rows)

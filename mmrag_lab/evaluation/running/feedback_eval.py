@@ -5,9 +5,9 @@ beside ``image`` and ``instruction``) and ranks it by Milvus's ``hybrid_search``
 with BM25 over the collection's text field; a query without the field is a plain vector search).
 
 ``--feedback-rounds N`` simulates a user. Round 0 is the ordinary run. In each round every query's top
-``K`` hits (``--feedback-k``, default 10) are judged by the labels: targets are liked, the others unliked;
+``K`` hits (``--feedback-k``, default :attr:`EvalProtocol.feedback_k`) are judged by the labels: targets are liked, the others unliked;
 judgements add up over rounds (a row judged once keeps its judgement). The query vector is moved by Rocchio
-(:mod:`mmrag_lab.retrieval.feedback`, 1 / 0.75 / 0.15) from the first query, and every candidate is ranked
+(:mod:`mmrag_lab.retrieval.feedback`, its weights) from the first query, and every candidate is ranked
 again, judged rows included, so each round is a run over the same candidates that ``mmrag compare`` pairs
 with round 0.
 
@@ -29,8 +29,6 @@ from mmrag_lab.evaluation.inputs.match import MatchedQuery
 from mmrag_lab.evaluation.running.exact import VectorTable
 from mmrag_lab.retrieval.feedback import ROCCHIO
 from mmrag_lab.retrieval.fusion import Fusion
-
-DEFAULT_FEEDBACK_K = 10
 
 
 def keyword_settings(field: str | None, fusion: str | None, queries: Sequence[Any]) -> dict | None:

@@ -23,6 +23,7 @@ from mmrag_lab.evaluation.running.aggregate import query_metrics, summarize
 from mmrag_lab.evaluation.running.feedback_eval import feedback_rounds, hybrid_hits, keyword_settings
 from mmrag_lab.evaluation.running.ranking import pool_rows, rank_query, subset_scores
 from mmrag_lab.evaluation.running.rerank_ab import rerank_stage
+from mmrag_lab.retrieval.feedback import ROCCHIO
 from mmrag_lab.store.vector_store import Store
 
 
@@ -127,7 +128,8 @@ def extra_settings(keywords_from, fusion, rounds: int, k: int, loaded, rerank: b
     if words:
         out["keywords"] = words
     if rounds:
-        out["feedback"] = {"method": "Rocchio (alpha 1, beta 0.75, gamma 0.15)", "oracle": "labelled targets",
+        weights = f"alpha {ROCCHIO.alpha:g}, beta {ROCCHIO.beta:g}, gamma {ROCCHIO.gamma:g}"
+        out["feedback"] = {"method": f"Rocchio ({weights})", "oracle": "labelled targets",
                            "k": k, "round": 0, "rounds": rounds}  # fmt: skip
     return out
 

@@ -11,6 +11,7 @@ from IPython.display import Markdown
 
 from mmrag_lab.evaluation.inputs.benchmarks import guess_kind, load_queries
 from mmrag_lab.evaluation.inputs.folders import folder_queries
+from mmrag_lab.evaluation.inputs.protocol import EvalProtocol
 from mmrag_lab.evaluation.inputs.querysets import Query
 from mmrag_lab.evaluation.records.run_tables import Table
 from mmrag_lab.evaluation.records.rundir import EvalRun
@@ -98,6 +99,11 @@ def feedback_folder(out_dir: str | os.PathLike | None, run_dir: str | os.PathLik
     """Where the simulated feedback run goes: beside the evaluation run, ``...-feedback``, else nowhere."""
     folder = run_folder(out_dir, run_dir)
     return folder.with_name(folder.name + "-feedback") if folder else None
+
+
+def feedback_protocol(ks: Any, rounds: int, k: int | None) -> EvalProtocol:
+    """The feedback run's protocol: ``FEEDBACK_K`` None keeps :class:`EvalProtocol`'s own default."""
+    return EvalProtocol(ks=ks, feedback_rounds=rounds, **({} if k is None else {"feedback_k": k}))
 
 
 def feedback_table(run: EvalRun | None) -> Any:

@@ -43,3 +43,15 @@ def test_run_folder_and_prices():
     assert eval_notebook.run_folder(None, None) is None
     assert eval_notebook.prices(2, 10.0) == {"input_per_1m": 2.0, "output_per_1m": 10.0}
     assert eval_notebook.prices(2, None) is None and eval_notebook.prices(None, 1) is None
+
+
+def test_feedback_k_none_keeps_the_protocols_default_and_a_number_overrides_it():
+    from mmrag_lab.evaluation.inputs.protocol import EvalProtocol
+
+    default = eval_notebook.feedback_protocol([1, 10], 2, None)
+    assert (default.ks, default.feedback_rounds, default.feedback_k) == (
+        [1, 10],
+        2,
+        EvalProtocol().feedback_k,
+    )
+    assert eval_notebook.feedback_protocol([1], 1, 3).feedback_k == 3
