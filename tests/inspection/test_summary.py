@@ -7,11 +7,14 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import StoreError
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.inspection import summary as inspection
 from mmrag_lab.retrieval.query import search
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.workbench.runtime.sample import sample_metadata
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +23,12 @@ def store(tmp_path_factory, sample_dir, tiny_encoder):
     config = Config.load(env={}, milvus_uri=str(root / "i.db"), collection="inspect", encoder="tiny",
                          weights="untrained", device="cpu")  # fmt: skip
     ingest(
-        sample_dir, config=config, encoder=tiny_encoder, metadata=sample_metadata(), progress=False, workers=0
+        sample_dir,
+        config=config,
+        encoder=tiny_encoder,
+        metadata=sample_metadata(),
+        progress=False,
+        options=INLINE,
     )
     with Store.open(config) as opened:
         yield opened
