@@ -35,7 +35,7 @@ def _exact_module():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "exact", HERE.parent / "mmrag_lab" / "evaluation" / "exact.py"
+        "exact", HERE.parent / "mmrag_lab" / "evaluation" / "running" / "exact.py"
     )
     module = importlib.util.module_from_spec(spec)
     sys.modules["exact"] = module  # dataclasses look their module up while it loads

@@ -2,7 +2,9 @@
 
 Each section's result is kept in benchmarks/results/<name>.json, so `--only NAME` re-measures one section and
 the page is re-stitched from the rest. GPU sections are measured on a GPU machine by the scripts
-benchmarks/gpu_*.py, whose JSON is kept in benchmarks/results/gpu_*.json and rendered here.
+benchmarks/gpu_*.py, whose JSON is kept in benchmarks/results/gpu_*.json and rendered here. Sections written by
+hand from GPU runs are benchmarks/results/gpu_r<round>_<topic>_<card>.md (the card they were measured on, e.g.
+h200 or h100), stitched in round order.
 
 usage: python benchmarks/run.py [--quick] [--only NAME ...] [--images N] [--encoder PRESET] [--render-only]
 """
@@ -15,6 +17,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -44,6 +47,19 @@ GPU_SECTIONS = {
     "gpu_eval.json": ("bench_eval", "render_gpu"),
     "gpu_ingest_h200.json": ("gpu_ingest", "render"),
 }
+# a hand-written GPU section: gpu_r<round>_<topic>_<card>.md, e.g. gpu_r7_ray_engines_h100.md
+GPU_NOTE = re.compile(r"gpu_r(?P<round>\d+)_(?P<topic>[a-z0-9_]+)_(?P<card>[a-z0-9-]+)\.md")
+
+
+def gpu_notes() -> list[Path]:
+    """The hand-written GPU sections in benchmarks/results/, in round order (r2 before r10)."""
+    found = []
+    for path in RESULTS.glob("gpu_*.md"):
+        match = GPU_NOTE.fullmatch(path.name)
+        if not match:
+            raise SystemExit(f"{path}: name a hand-written GPU section gpu_r<round>_<topic>_<card>.md")
+        found.append((int(match["round"]), path.name, path))
+    return [path for _, _, path in sorted(found)]
 
 
 def machine() -> str:
@@ -107,7 +123,7 @@ def render() -> str:
         if path.exists():
             section = getattr(importlib.import_module(module_name), fn)(json.loads(path.read_text()))
             parts += [f"## {section['title']}", "", section["markdown"], ""]
-    for path in sorted(RESULTS.glob("h200_*.md")):  # sections written by hand from GPU runs, in name order
+    for path in gpu_notes():  # sections written by hand from GPU runs, in round order
         parts += [path.read_text().rstrip(), ""]
     for path in sorted(RESULTS.glob("note_*.md")):  # figures that code comments once quoted, kept by hand
         parts += [path.read_text().rstrip(), ""]

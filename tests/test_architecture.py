@@ -567,7 +567,6 @@ TESTED_ELSEWHERE: dict[str, str] = {
     # the CLI: each subcommand is run whole, in the tests of what it drives
     "cli/__init__.py": "tests/cli/test_cli_exit_codes.py",
     "cli/evaluate.py": "tests/evaluation/running/test_evaluate_run.py",
-    "cli/info.py": "tests/cli/test_cli_encoders.py",
     "cli/ingest.py": "tests/ingestion/test_pipeline.py",
     "cli/lite.py": "tests/store/test_lite_sharing.py",
     "cli/migrate.py": "tests/store/test_migrate.py",

@@ -11,11 +11,12 @@ from mmrag_lab.cli.options import add_encoder, add_store
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "info",
-        help="show a collection: rows, encoder, ingested folders, metadata columns and their types",
+        help="show a collection: rows, encoder, folders, metadata columns and types, keyword search fields",
         description=(
             "Print the collection's row count, backend, encoder, the folders ingested into it (by root "
             "name) and each sidecar metadata column with its type (int, float, bool, text, list[...]): "
-            "the types that --where values are read as."
+            "the types that --where values are read as; and whether --keywords can search it: the sidecar "
+            "columns joined into its BM25 text field (ingest --text-fields, or migrate --text-fields)."
         ),
     )
     parser.add_argument("--json", action="store_true", help="print JSON")

@@ -17,6 +17,9 @@ from mmrag_lab.store.target import target_config
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.terminal import printable
 
+# migrate, not ingest: ingest refuses text fields other than those in the record (none here)
+TEXT_FIELDS_HINT = "mmrag migrate --text-fields title,caption, on Milvus Lite or a server >= 2.5"
+
 
 @dataclass(frozen=True)
 class CollectionSummary:
@@ -35,25 +38,36 @@ class CollectionSummary:
     metadata_keys: tuple[str, ...] = ()
     metadata_types: dict[str, str] = field(default_factory=dict)
     roots: dict[str, str] = field(default_factory=dict)
+    text_fields: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "metadata_keys": list(self.metadata_keys)}
+        return {
+            **asdict(self),
+            "metadata_keys": list(self.metadata_keys),
+            "text_fields": list(self.text_fields),
+        }
 
     def to_text(self) -> str:
         """Aligned lines for a terminal (``mmrag info``)."""
-        lines = [f"{name:>12}: {_cell(value)}" for name, value in self._settings().items()]
+        lines = [f"{name:>14}: {_cell(value)}" for name, value in self._settings().items()]
         return "\n".join(lines) + (
             "\nUNTRAINED WEIGHTS: the vectors carry no meaning." if self.untrained else ""
         )
 
     def _settings(self) -> dict[str, Any]:
-        values = {
-            k: v for k, v in self.to_dict().items() if k not in ("metadata_keys", "metadata_types", "roots")
-        }
+        grouped = ("metadata_keys", "metadata_types", "roots", "text_fields")
+        values = {k: v for k, v in self.to_dict().items() if k not in grouped}
         types = self.metadata_types or dict.fromkeys(self.metadata_keys, "?")
         values["metadata"] = [f"{key} ({kind})" for key, kind in sorted(types.items())]
         values["folders"] = [f"{name} = {path}" for name, path in sorted(self.roots.items())]
+        values["keyword search"] = self.keyword_search()
         return values
+
+    def keyword_search(self) -> str:
+        """Whether ``--keywords`` can search this collection, and which sidecar columns feed its BM25 text."""
+        if self.text_fields:
+            return ", ".join(map(printable, self.text_fields)) + " (BM25)"
+        return f"none (add it: {TEXT_FIELDS_HINT})"
 
     def _repr_markdown_(self) -> str:
         rows = [f"| {name} | {_cell(value)} |" for name, value in self._settings().items()]
@@ -81,9 +95,9 @@ def require_collection(store: Store) -> None:
 def collection_summary(
     store: Store | None = None, *, config: Config | None = None, collection: str | None = None
 ) -> CollectionSummary:
-    """Row count, backend, encoder, dimension, metric, weights, ingested folders and typed metadata fields
-    of ``store``'s collection, or of ``collection`` (default ``config.collection``) in a store opened (read
-    only) from ``config`` and closed again."""
+    """Row count, backend, encoder, dimension, metric, weights, ingested folders, typed metadata fields and
+    keyword search's text fields of ``store``'s collection, or of ``collection`` (default
+    ``config.collection``) in a store opened (read only) from ``config`` and closed again."""
     if store is None:
         with Store.open(target_config(config, collection), read_only=True) as opened:
             return collection_summary(opened)
@@ -95,6 +109,7 @@ def collection_summary(
     values["metadata_keys"] = tuple(described.get("metadata_keys") or ())
     values["metadata_types"] = dict(described.get("metadata_types") or {})
     values["roots"] = dict(described.get("roots") or {})
+    values["text_fields"] = tuple(described.get("text_fields") or ())
     return CollectionSummary(**values)
 
 

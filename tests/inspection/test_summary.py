@@ -13,6 +13,7 @@ from mmrag_lab.inspection import summary as inspection
 from mmrag_lab.retrieval.query import search
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.workbench.runtime.sample import sample_metadata
+from tests.retrieval.hybrid_corpus import make_corpus
 
 INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
@@ -41,6 +42,25 @@ def test_collection_summary(store, tiny_encoder):
     assert summary.metadata_keys == ("category", "title")
     markdown = summary._repr_markdown_()
     assert "| count | 40 |" in markdown and "UNTRAINED WEIGHTS" in markdown
+
+
+def test_a_collection_without_text_fields_has_no_keyword_search(store):
+    summary = inspection.collection_summary(store)
+    assert summary.text_fields == () and summary.to_dict()["text_fields"] == []
+    assert "keyword search: none (add it: mmrag migrate --text-fields title,caption" in summary.to_text()
+    assert "| keyword search | none (add it: mmrag migrate" in summary._repr_markdown_()
+
+
+def test_text_fields_show_as_keyword_search(tmp_path, sample_dir, tiny_encoder):
+    images, sidecar, _ = make_corpus(sample_dir, tmp_path, count=6)
+    config = Config.load(env={}, milvus_uri=str(tmp_path / "t.db"), collection="words", encoder="tiny",
+                         weights="untrained", device="cpu")  # fmt: skip
+    ingest(images, config=config, encoder=tiny_encoder, metadata=sidecar, text_fields="title", workers=0,
+           progress=False)  # fmt: skip
+    summary = inspection.collection_summary(config=config)
+    assert summary.text_fields == ("title",) and summary.to_dict()["text_fields"] == ["title"]
+    assert "keyword search: title (BM25)" in summary.to_text()
+    assert "| keyword search | title (BM25) |" in summary._repr_markdown_()
 
 
 def test_vectors_read_back_are_the_stored_ones(store, tiny_encoder):

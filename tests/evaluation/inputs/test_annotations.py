@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.inputs.annotations import entries, guess_kind, image_id, read_json_list, read_text
+from tests.evaluation.inputs.annotation_samples import write_json
 
 
 def test_text_is_utf8_with_the_bom_dropped_and_bad_bytes_named_by_line(tmp_path):
@@ -35,8 +34,7 @@ def test_a_json_list_or_a_named_refusal(tmp_path, content, message):
 
 
 def test_an_empty_list_when_allowed_and_entries_checked(tmp_path):
-    path = tmp_path / "ann.json"
-    path.write_text("[]")
+    path = write_json(tmp_path / "ann.json", [])
     assert read_json_list(path, allow_empty=True) == []
     data = [{"reference": "a", "caption": "x"}, {"reference": "b"}]
     assert entries(path, data[:1], ("reference", "caption")) == data[:1]
@@ -56,18 +54,14 @@ def test_coco_ids_are_numbers():
 
 
 def test_the_kind_is_told_by_the_files(tmp_path):
-    fiq = tmp_path / "captions"
-    fiq.mkdir()
-    (fiq / "cap.dress.val.json").write_text("[]")
+    fiq = write_json(tmp_path / "captions" / "cap.dress.val.json", []).parent
     assert guess_kind(fiq) == "fashioniq"
-    (tmp_path / "cap.rc2.val.json").write_text("[]")
-    assert guess_kind(tmp_path / "cap.rc2.val.json") == "cirr"
+    assert guess_kind(write_json(tmp_path / "cap.rc2.val.json", [])) == "cirr"
     (tmp_path / "q.jsonl").write_text("")
     assert guess_kind(tmp_path / "q.jsonl") == "jsonl"
-    (tmp_path / "circo.json").write_text(json.dumps([{"reference_img_id": 1, "relative_caption": "x"}]))
-    assert guess_kind(tmp_path / "circo.json") == "circo"
-    (tmp_path / "cirr.json").write_text(json.dumps([{"reference": "a", "caption": "x"}]))
-    assert guess_kind(tmp_path / "cirr.json") == "cirr"
+    circo = write_json(tmp_path / "circo.json", [{"reference_img_id": 1, "relative_caption": "x"}])
+    assert guess_kind(circo) == "circo"
+    assert guess_kind(write_json(tmp_path / "cirr.json", [{"reference": "a", "caption": "x"}])) == "cirr"
 
 
 def test_an_unknown_kind_lists_the_choices(tmp_path):
@@ -79,9 +73,9 @@ def test_an_unknown_kind_lists_the_choices(tmp_path):
         EvaluationError, match="pass --kind .kind=. one of jsonl, cirr, fashioniq, circo, folders"
     ):
         guess_kind(tmp_path / "empty")
-    (tmp_path / "other.json").write_text(json.dumps([{"id": 1}]))
+    other = write_json(tmp_path / "other.json", [{"id": 1}])
     with pytest.raises(EvaluationError, match="neither CIRR's keys"):
-        guess_kind(tmp_path / "other.json")
+        guess_kind(other)
     (tmp_path / "q.txt").write_text("x")
     with pytest.raises(EvaluationError, match="Cannot tell what kind of query set"):
         guess_kind(tmp_path / "q.txt")

@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from mmrag_lab.evaluation import ImageIndex, Query, load_cirr, match_queries
-
-
-def _write_json(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
-
-
-CIRR_VAL = [
-    {
-        "pairid": 10,
-        "reference": "dev-1-0-img0",
-        "target_hard": "dev-1-1-img1",
-        "target_soft": {"dev-1-1-img1": 1.0},
-        "caption": "show two dogs",
-        "img_set": {"id": 1, "members": ["dev-1-0-img0", "dev-1-1-img1", "dev-1-2-img2"]},
-    },
-    {
-        "pairid": 11,
-        "reference": "dev-2-0-img0",
-        "target_hard": "dev-9-9-img9",
-        "caption": "make it night",
-        "img_set": {"id": 2, "members": ["dev-2-0-img0", "dev-9-9-img9"]},
-    },
-]
+from tests.evaluation.inputs.annotation_samples import CIRR_VAL, write_json
 
 
 def test_match_reports_missing_targets_unmatched_images_and_subset_members(tmp_path):
-    cirr = load_cirr(_write_json(tmp_path / "cap.rc2.val.json", CIRR_VAL))
+    cirr = load_cirr(write_json(tmp_path / "cap.rc2.val.json", CIRR_VAL))
     loose = tmp_path / "outside.jpg"
     loose.write_bytes(b"x")
     extra = [

@@ -19,12 +19,7 @@ from mmrag_lab.evaluation import (
     read_jsonl,
     write_jsonl,
 )
-
-
-def _write_json(path, data):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return path
+from tests.evaluation.inputs.annotation_samples import CIRR_VAL, write_json
 
 
 def test_jsonl_round_trip_keeps_every_field(tmp_path):
@@ -78,27 +73,8 @@ def test_missing_query_file_is_an_evaluation_error(tmp_path):
         read_jsonl(tmp_path / "nope.jsonl")
 
 
-CIRR_VAL = [
-    {
-        "pairid": 10,
-        "reference": "dev-1-0-img0",
-        "target_hard": "dev-1-1-img1",
-        "target_soft": {"dev-1-1-img1": 1.0},
-        "caption": "show two dogs",
-        "img_set": {"id": 1, "members": ["dev-1-0-img0", "dev-1-1-img1", "dev-1-2-img2"]},
-    },
-    {
-        "pairid": 11,
-        "reference": "dev-2-0-img0",
-        "target_hard": "dev-9-9-img9",
-        "caption": "make it night",
-        "img_set": {"id": 2, "members": ["dev-2-0-img0", "dev-9-9-img9"]},
-    },
-]
-
-
 def test_load_cirr_reads_reference_caption_target_and_img_set(tmp_path):
-    path = _write_json(tmp_path / "captions" / "cap.rc2.val.json", CIRR_VAL)
+    path = write_json(tmp_path / "captions" / "cap.rc2.val.json", CIRR_VAL)
     q = load_cirr(path)[0]
     assert (q.query_id, q.image, q.instruction, q.targets) == (
         "10",
@@ -111,7 +87,7 @@ def test_load_cirr_reads_reference_caption_target_and_img_set(tmp_path):
 
 
 def test_load_cirr_test_split_says_to_use_val(tmp_path):
-    path = _write_json(tmp_path / "cap.rc2.test1.json", [{"pairid": 1, "reference": "a", "caption": "b"}])
+    path = write_json(tmp_path / "cap.rc2.test1.json", [{"pairid": 1, "reference": "a", "caption": "b"}])
     with pytest.raises(EvaluationError, match="cap.rc2.val.json"):
         load_cirr(path)
 
@@ -125,14 +101,12 @@ def test_fashioniq_caption_join():
 
 
 def test_load_fashioniq_reads_every_category_with_its_name(tmp_path):
-    _write_json(
+    write_json(
         tmp_path / "cap.dress.val.json",
         [{"target": "B002", "candidate": "B001", "captions": ["is blue", "is shorter."]}],
     )
-    _write_json(
-        tmp_path / "cap.shirt.val.json", [{"target": "S2", "candidate": "S1", "captions": ["a", "b"]}]
-    )
-    _write_json(tmp_path / "cap.toptee.val.json", [])
+    write_json(tmp_path / "cap.shirt.val.json", [{"target": "S2", "candidate": "S1", "captions": ["a", "b"]}])
+    write_json(tmp_path / "cap.toptee.val.json", [])
     queries = load_fashioniq(tmp_path)
     assert [(q.query_id, q.category, q.image, q.targets) for q in queries] == [
         ("dress-0", "dress", "B001", ("B002",)),
@@ -158,7 +132,7 @@ CIRCO_VAL = [
 
 
 def test_load_circo_maps_coco_ids_to_file_names(tmp_path):
-    path = _write_json(tmp_path / "val.json", CIRCO_VAL)
+    path = write_json(tmp_path / "val.json", CIRCO_VAL)
     q = load_circo(path)[0]
     assert coco_file_name(2097) == "000000002097.jpg"
     assert (q.query_id, q.image, q.instruction) == ("0", "000000271520.jpg", "shows two people")
@@ -167,8 +141,8 @@ def test_load_circo_maps_coco_ids_to_file_names(tmp_path):
 
 
 def test_load_circo_mapping_is_configurable(tmp_path):
-    path = _write_json(tmp_path / "val.json", CIRCO_VAL)
-    info = _write_json(
+    path = write_json(tmp_path / "val.json", CIRCO_VAL)
+    info = write_json(
         tmp_path / "image_info_unlabeled2017.json",
         {"images": [{"id": 271520, "file_name": "ref.jpg"}, {"id": 355099, "file_name": "gt1.jpg"}]},
     )
