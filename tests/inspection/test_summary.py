@@ -55,7 +55,7 @@ def test_text_fields_show_as_keyword_search(tmp_path, sample_dir, tiny_encoder):
     images, sidecar, _ = make_corpus(sample_dir, tmp_path, count=6)
     config = Config.load(env={}, milvus_uri=str(tmp_path / "t.db"), collection="words", encoder="tiny",
                          weights="untrained", device="cpu")  # fmt: skip
-    ingest(images, config=config, encoder=tiny_encoder, metadata=sidecar, text_fields="title", workers=0,
+    ingest(images, config=config, encoder=tiny_encoder, metadata=sidecar, text_fields="title", options=INLINE,
            progress=False)  # fmt: skip
     summary = inspection.collection_summary(config=config)
     assert summary.text_fields == ("title",) and summary.to_dict()["text_fields"] == ["title"]
