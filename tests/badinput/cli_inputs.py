@@ -14,6 +14,7 @@ from badimages import encoded, photo
 from PIL import Image
 
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
 
@@ -31,7 +32,7 @@ def small_collection(folder: Path, sample_dir: Path, encoder, count: int = 6) ->
         shutil.copy(source, images / source.name)
     uri = str(folder / "lite.db")
     config = Config.load(env={}, milvus_uri=uri, collection=COLLECTION, encoder="tiny", weights="untrained")
-    ingest(images, config=config, encoder=encoder, workers=0, progress=False)
+    ingest(images, config=config, encoder=encoder, options=IngestOptions(workers=0), progress=False)
     return uri, images
 
 

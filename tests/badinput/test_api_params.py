@@ -4,6 +4,8 @@ is unchanged."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from cli_inputs import (
     NEVER_LOADED,
@@ -18,6 +20,7 @@ from PIL import Image
 import mmrag_lab
 from mmrag_lab.errors import ConfigError, ImageLoadError, MmragError, QueryError
 
+OPTION_FIELDS = {field.name for field in dataclasses.fields(mmrag_lab.IngestOptions)}
 BAD_K = [0, -1, -(2**40), 16385, 10**12, 1.5, "3", None, True, [3]]
 
 
@@ -75,9 +78,10 @@ INGEST_CASES = (
 def test_ingest_refuses_each_bad_parameter_before_the_model(lite, no_model, name, value, fragment):
     config, images, _, before = lite
     with pytest.raises(MmragError, match=fragment) as caught:
-        mmrag_lab.ingest(
-            images, config=config.with_overrides(encoder="tiny"), progress=False, **{name: value}
+        given = (
+            {"options": mmrag_lab.IngestOptions(**{name: value})} if name in OPTION_FIELDS else {name: value}
         )
+        mmrag_lab.ingest(images, config=config.with_overrides(encoder="tiny"), progress=False, **given)
     assert NEVER_LOADED not in str(caught.value)
     assert snapshot(config.milvus_uri) == before
 

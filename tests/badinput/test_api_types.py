@@ -6,6 +6,7 @@ in the API and by the real CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError, ImageLoadError
 
 URL = "https://example.com/photos/a.jpg"
+OPTION_FIELDS = {field.name for field in dataclasses.fields(mmrag_lab.IngestOptions)}
 
 
 SEARCH = [
@@ -113,7 +115,10 @@ def test_ingest_names_each_argument_of_the_wrong_type(lite, no_model, given, mes
     arguments = {"images_dir": images, "config": config, "progress": False, **given}
     if arguments["images_dir"] == ["IMAGES"]:
         arguments["images_dir"] = [images]
+    options = {name: arguments.pop(name) for name in OPTION_FIELDS & arguments.keys()}
     with pytest.raises(ConfigError) as caught:
+        if options:
+            arguments["options"] = mmrag_lab.IngestOptions(**options)
         mmrag_lab.ingest(arguments.pop("images_dir"), **arguments)
     assert message in str(caught.value) and NEVER_LOADED not in str(caught.value)
     assert snapshot(config.milvus_uri) == before

@@ -16,9 +16,12 @@ from badimages import encoded, photo
 from PIL import Image
 
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.workbench.widgets.search_app import SearchApp
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 TRACEBACK = "Traceback (most recent call last)"
 MAX_UPLOAD_MB = 0.05  # 50 kB, so that an oversized upload is cheap to make
@@ -75,7 +78,7 @@ def collection(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
     config = Config.load(env={}, milvus_uri=str(root / "app.db"), collection="app", encoder="tiny",
                          weights="untrained", device="cpu", cache_dir=str(root / "cache"),
                          app_max_upload_mb=MAX_UPLOAD_MB)  # fmt: skip
-    ingest(sample_dir / "dress", config=config, encoder=tiny_encoder, progress=False, workers=0)
+    ingest(sample_dir / "dress", config=config, encoder=tiny_encoder, progress=False, options=INLINE)
     return config
 
 

@@ -21,6 +21,7 @@ from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.encoders.base import EncoderInfo
 from mmrag_lab.errors import QueryError
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.filters import build_filter
 from mmrag_lab.store.vector_store import Store
@@ -111,7 +112,7 @@ def odd_folder(tmp_path_factory, sample_dir, tiny_encoder):
     Image.new("RGB", (40, 30), "red").save(folder / "query.jpg")
     uri = str(folder.parent / "lite.db")
     cfg = Config.load(env={}, milvus_uri=uri, collection="odd", encoder="tiny", weights="untrained")
-    ingest(folder, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
+    ingest(folder, config=cfg, encoder=tiny_encoder, options=IngestOptions(workers=0), progress=False)
     return uri, folder
 
 

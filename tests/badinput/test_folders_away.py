@@ -12,8 +12,11 @@ import pytest
 from badimages import encoded, photo
 
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 
 def write_photos(folder, seeds: dict[str, int]) -> None:
@@ -23,7 +26,7 @@ def write_photos(folder, seeds: dict[str, int]) -> None:
 
 
 def run(folder, target, encoder, **options):
-    return ingest(folder, config=target.config(), encoder=encoder, workers=0, progress=False, **options)
+    return ingest(folder, config=target.config(), encoder=encoder, options=INLINE, progress=False, **options)
 
 
 def rows_by_path(target) -> dict[str, dict]:

@@ -23,6 +23,7 @@ from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.errors import EvaluationError
 from mmrag_lab.evaluation.inputs.benchmarks import load_queries
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
 
@@ -202,7 +203,7 @@ def collection(tmp_path_factory, sample_dir, tiny_encoder):
         shutil.copy(source, folder / f"i{i}.jpg")
     cfg = Config.load(env={}, milvus_uri=str(root / "e.db"), collection="evalset", encoder="tiny",
                       weights="untrained", device="cpu")  # fmt: skip
-    ingest(folder, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
+    ingest(folder, config=cfg, encoder=tiny_encoder, options=IngestOptions(workers=0), progress=False)
     return cfg
 
 

@@ -20,6 +20,7 @@ from mmrag_lab.config import Config
 from mmrag_lab.evaluation import compare, load_run
 from mmrag_lab.evaluation.records.rundir import write_run
 from mmrag_lab.evaluation.records.runfiles import INCOMPLETE, MANIFEST
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def made(tmp_path_factory, sample_dir, tiny_encoder):
     root = tmp_path_factory.mktemp("run_folders")
     uri = str(root / "lite.db")
     config = Config.load(env={}, milvus_uri=uri, collection="runs", encoder="tiny", weights="untrained")
-    ingest(sample_dir, config=config, encoder=tiny_encoder, workers=0, progress=False)
+    ingest(sample_dir, config=config, encoder=tiny_encoder, options=IngestOptions(workers=0), progress=False)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OPENAI_BASE_URL": LEAKY_URL, "MMRAG_MILVUS_TOKEN": TOKEN,
            "MMRAG_LOG_DIR": str(root / "logs")}  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "mmrag_lab.cli", *_eval_args(sample_dir, uri), "--out",

@@ -19,6 +19,7 @@ from openai_stub import OpenAIStub
 from PIL import Image
 
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.workbench.runtime.sample import sample_metadata
 from mmrag_lab.workbench.serving.app_server import APP_NOTEBOOK
@@ -36,9 +37,9 @@ def lite_db(tmp_path_factory, sample_dir, tiny_encoder):
     config = Config.load(env={}, milvus_uri=str(root / "app.db"), encoder="tiny", weights="untrained",
                          device="cpu", cache_dir=str(root / "cache"))  # fmt: skip
     done = ingest(sample_dir, config=config.with_overrides(collection="all"), encoder=tiny_encoder,
-                  metadata=sample_metadata(), progress=False, workers=0)  # fmt: skip
+                  metadata=sample_metadata(), progress=False, options=IngestOptions(workers=0))  # fmt: skip
     ingest(sample_dir / "dress", config=config.with_overrides(collection="some"), encoder=tiny_encoder,
-           progress=False, workers=0)  # fmt: skip
+           progress=False, options=IngestOptions(workers=0))  # fmt: skip
     assert done.ingested == 40
     return root / "app.db"
 

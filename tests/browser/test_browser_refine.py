@@ -10,6 +10,7 @@ import pytest
 from appserver import AppServer, collection_args
 
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.workbench.runtime.sample import sample_metadata
 
@@ -23,7 +24,7 @@ def app(tmp_path_factory, sample_dir, tiny_encoder, artifacts_dir):
     config = Config.load(env={}, milvus_uri=str(root / "app.db"), collection="all", encoder="tiny",
                          weights="untrained", device="cpu", cache_dir=str(root / "cache"))  # fmt: skip
     ingest(sample_dir, config=config, encoder=tiny_encoder, metadata=sample_metadata(), progress=False,
-           workers=0, text_fields="title")  # fmt: skip
+           options=IngestOptions(workers=0), text_fields="title")  # fmt: skip
     log = artifacts_dir / "mmrag-app-refine.log"
     log.unlink(missing_ok=True)
     with AppServer(collection_args(root / "app.db", "all"), log) as server:

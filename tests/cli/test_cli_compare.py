@@ -9,6 +9,7 @@ import pytest
 from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.evaluation import load_run
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 
 
@@ -17,7 +18,7 @@ def runs(tmp_path_factory, sample_dir, tiny_encoder):
     root = tmp_path_factory.mktemp("compare")
     uri = str(root / "lite.db")
     cfg = Config.load(env={}, milvus_uri=uri, collection="cli_compare", encoder="tiny", weights="untrained")
-    ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
+    ingest(sample_dir, config=cfg, encoder=tiny_encoder, options=IngestOptions(workers=0), progress=False)
     base = ["eval", str(sample_dir), "--kind", "folders", "--uri", uri, "--collection", "cli_compare",
             "--encoder", "tiny", "--weights", "untrained", "--device", "cpu", "--no-progress", "-k", "1", "5"]  # fmt: skip
     assert main([*base, "--out", str(root / "a")]) == 0

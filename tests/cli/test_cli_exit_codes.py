@@ -64,11 +64,12 @@ def test_a_store_that_cannot_be_opened_at_the_uri_given_stays_a_usage_error(tmp_
 
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory, sample_dir, tiny_encoder):
+    from mmrag_lab.ingestion.options import IngestOptions
     from mmrag_lab.ingestion.pipeline import ingest
 
     uri = str(tmp_path_factory.mktemp("codes") / "lite.db")
     config = Config.load(env={}, milvus_uri=uri, collection="codes", encoder="tiny", weights="untrained")
-    ingest(sample_dir, config=config, encoder=tiny_encoder, workers=0, progress=False)
+    ingest(sample_dir, config=config, encoder=tiny_encoder, options=IngestOptions(workers=0), progress=False)
     return config
 
 

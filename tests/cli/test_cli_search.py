@@ -10,8 +10,11 @@ from PIL import Image
 
 from mmrag_lab.cli import main
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.workbench.runtime.sample import sample_metadata
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 CANARY = "sk-" + "canary-cli-5e1d7a9b3c2f4e6a8b0c"  # built, so no key-like literal is tracked
 
@@ -21,7 +24,12 @@ def lite(tmp_path_factory, sample_dir, tiny_encoder):
     uri = str(tmp_path_factory.mktemp("cli") / "lite.db")
     cfg = Config.load(env={}, milvus_uri=uri, collection="cli_search", encoder="tiny", weights="untrained")
     ingest(
-        sample_dir, config=cfg, encoder=tiny_encoder, metadata=sample_metadata(), workers=0, progress=False
+        sample_dir,
+        config=cfg,
+        encoder=tiny_encoder,
+        metadata=sample_metadata(),
+        options=INLINE,
+        progress=False,
     )
     return uri, str(sorted(sample_dir.rglob("*.jpg"))[0])
 

@@ -12,6 +12,7 @@ import torch
 from badimages import encoded, photo
 
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
 
@@ -74,7 +75,7 @@ def test_compiled_and_eager_ingest_store_the_same_vectors(tmp_path, monkeypatch,
                              cache_dir=str(tmp_path / "cache"))  # fmt: skip
         with caplog.at_level(logging.WARNING):
             report = ingest(folder, config=config, encoder=encoder, batch_size=4, progress=False,
-                            workers=0, compile=compiled)  # fmt: skip
+                            options=IngestOptions(workers=0, compile=compiled))  # fmt: skip
         assert report.ingested == 6
         out[compiled] = vectors(config)
     # compiled once, with static shapes, in the mode asked for (torch's own default takes no mode argument)
@@ -104,12 +105,12 @@ def test_a_failing_compile_runs_eager_and_says_so_once(tmp_path, monkeypatch, ca
     config = Config.load(env={}, milvus_uri=str(tmp_path / "f.db"), collection="f", cache_dir=str(tmp_path))
     eager_config = Config.load(env={}, milvus_uri=str(tmp_path / "f.db"), collection="e")
     with caplog.at_level(logging.WARNING):
-        report = ingest(folder, config=config, encoder=encoder, batch_size=4, progress=False, workers=0,
-                        compile=True)  # fmt: skip
+        report = ingest(folder, config=config, encoder=encoder, batch_size=4, progress=False,
+                        options=IngestOptions(workers=0, compile=True))  # fmt: skip
     assert report.ingested == report.encoded == 6  # two batches, both eager
     assert eager_lines(caplog) == ["tiny runs eager: torch.compile failed here (RuntimeError: no C compiler)"]
-    ingest(folder, config=eager_config, encoder=encoder, batch_size=4, progress=False, workers=0,
-           compile=False)  # fmt: skip
+    ingest(folder, config=eager_config, encoder=encoder, batch_size=4, progress=False,
+           options=IngestOptions(workers=0, compile=False))  # fmt: skip
     got, want = vectors(config), vectors(eager_config)
     for key in want:
         np.testing.assert_allclose(got[key], want[key], atol=1e-6)

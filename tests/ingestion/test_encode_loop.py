@@ -13,6 +13,7 @@ from badimages import encoded, photo
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError, ImageLoadError
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.ingestion.reader import Task, read_checked
 from mmrag_lab.ingestion.scan import RACY_NS, ImageFile, content_id, hash_stamped
@@ -56,8 +57,10 @@ def test_the_last_partial_batch_is_padded_and_its_padding_never_becomes_a_row(
         tiny_encoder, "compiled", lambda cache_dir=None, mode="default": contextlib.nullcontext()
     )
     config = lite(tmp_path)
-    report = ingest(folder, config=config, encoder=tiny_encoder, batch_size=4, progress=False, workers=0,
-                    gpu_decode=gpu_decode, compile=compiled)  # fmt: skip
+    options = IngestOptions(workers=0, gpu_decode=gpu_decode, compile=compiled)
+    report = ingest(
+        folder, config=config, encoder=tiny_encoder, batch_size=4, progress=False, options=options
+    )
     # 11 files in batches of 4, the first of which loses the broken file: padded to 4 for a compiled model;
     # an eager one gets 10 images as they come
     # (GPU mappers work side by side, so batches may arrive in any order)

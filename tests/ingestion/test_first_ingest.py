@@ -13,14 +13,15 @@ from badimages import encoded, photo
 
 import mmrag_lab.ingestion.plan as plan_module
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
 
 MAPPERS = {
-    "cpu-inline": dict(workers=0),
-    "cpu-workers": dict(workers=1),
-    "gpu-mapper": dict(gpu_decode=True),  # the GPU mapper's code path, on the CPU device here
-    "split": dict(gpu_decode=True, cpu_share=0.5, workers=0),
+    "cpu-inline": IngestOptions(workers=0),
+    "cpu-workers": IngestOptions(workers=1),
+    "gpu-mapper": IngestOptions(gpu_decode=True),  # the GPU mapper's code path, on the CPU device here
+    "split": IngestOptions(gpu_decode=True, cpu_share=0.5, workers=0),
 }
 
 
@@ -70,7 +71,7 @@ def test_a_first_ingest_hashes_while_reading_and_encodes_identical_bytes_once(
     folder = tmp_path / "photos"
     twins = folder_with_twins(folder)
     config = lite(tmp_path)
-    report = ingest(folder, config=config, encoder=tiny_encoder, batch_size=4, progress=False, **mapper)
+    report = ingest(folder, config=config, encoder=tiny_encoder, batch_size=4, progress=False, options=mapper)
 
     assert hash_calls == []  # no pass over the files before the first batch
     assert (report.seen, report.added, report.ingested, report.encoded, report.copied) == (12, 11, 11, 9, 2)
@@ -88,7 +89,7 @@ def test_a_first_ingest_hashes_while_reading_and_encodes_identical_bytes_once(
         assert np.array_equal(rows[twin]["vector"], rows[first]["vector"]), twin
     assert len({np.asarray(row["vector"]).round(5).tobytes() for row in rows.values()}) == 9
 
-    again = ingest(folder, config=config, encoder=tiny_encoder, batch_size=4, progress=False, **mapper)
+    again = ingest(folder, config=config, encoder=tiny_encoder, batch_size=4, progress=False, options=mapper)
     assert hash_calls == [12]  # the collection holds rows now: the plan hashes every file and compares
     assert (again.encoded, again.ingested, again.unchanged) == (0, 0, 11)
 
@@ -104,9 +105,11 @@ def test_an_ingest_next_to_another_folder_plans_by_hash_and_copies_its_vectors(
         (first / f"p{i}.jpg").write_bytes(encoded(photo(64, 48, seed=i), "JPEG"))
     (second / "same_as_p1.jpg").write_bytes((first / "p1.jpg").read_bytes())
     (second / "new.jpg").write_bytes(encoded(photo(64, 48, seed=7), "JPEG"))
-    ingest(first, config=config, encoder=tiny_encoder, progress=False, workers=0)
+    ingest(first, config=config, encoder=tiny_encoder, progress=False, options=IngestOptions(workers=0))
     assert hash_calls == []
-    report = ingest(second, config=config, encoder=tiny_encoder, progress=False, workers=0)
+    report = ingest(
+        second, config=config, encoder=tiny_encoder, progress=False, options=IngestOptions(workers=0)
+    )
     assert hash_calls == [2]
     assert (report.added, report.encoded, report.copied, report.duplicates) == (2, 1, 1, [])
     rows = stored(config)
@@ -129,10 +132,14 @@ def test_a_file_changed_after_the_scan_is_stored_with_the_hash_of_the_bytes_enco
     config = lite(tmp_path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(plan_module, "_first_ingest", rewrite_after_the_plan)
-        report = ingest(folder, config=config, encoder=tiny_encoder, progress=False, workers=0)
+        report = ingest(
+            folder, config=config, encoder=tiny_encoder, progress=False, options=IngestOptions(workers=0)
+        )
     assert (report.ingested, report.failed) == (1, [])
     (row,) = stored(config).values()
     assert row["content_hash"] == hashlib.sha256(replacement).hexdigest()
-    again = ingest(folder, config=config, encoder=tiny_encoder, progress=False, workers=0)
+    again = ingest(
+        folder, config=config, encoder=tiny_encoder, progress=False, options=IngestOptions(workers=0)
+    )
     assert (again.unchanged, again.encoded) == (1, 0)  # ... so a re-run finds it up to date
     assert os.path.getsize(target) == len(replacement)

@@ -12,6 +12,7 @@ from badimages import build_corpus
 from PIL import Image
 
 from mmrag_lab.ingestion import gpu_decode as G
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.workbench.runtime.sample import sample_dir
@@ -227,10 +228,12 @@ def test_gpu_stage_stores_what_the_cpu_stage_stores(tmp_path, tiny_encoder):
     """Same rows, vectors and failure reasons; odd formats take the per-file CPU fallback without error."""
     corpus = build_corpus(tmp_path / "corpus", tmp_path / "outside")
     reports, rows = {}, {}
-    for name, options in {"cpu": dict(gpu_decode=False), "gpu": dict(gpu_decode=True, batch_size=4),
-                          "split": dict(gpu_decode=True, cpu_share=0.5, workers=0)}.items():  # fmt: skip
+    runs = [("cpu", None, IngestOptions(gpu_decode=False)), ("gpu", 4, IngestOptions(gpu_decode=True)),
+            ("split", None, IngestOptions(gpu_decode=True, cpu_share=0.5, workers=0))]  # fmt: skip
+    for name, batch_size, options in runs:
         config = _config(tmp_path, name)
-        reports[name] = ingest(corpus.root, config=config, encoder=tiny_encoder, progress=False, **options)
+        reports[name] = ingest(corpus.root, config=config, encoder=tiny_encoder, batch_size=batch_size,
+                               progress=False, options=options)  # fmt: skip
         rows[name] = _rows(config)
     failures = {name: sorted((f["path"], f["reason"]) for f in r.failed) for name, r in reports.items()}
     assert failures["gpu"] == failures["split"] == failures["cpu"]

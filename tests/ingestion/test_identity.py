@@ -16,8 +16,11 @@ from PIL import Image
 from mmrag_lab.cli import main as cli_main
 from mmrag_lab.evaluation import EvalProtocol, evaluate
 from mmrag_lab.evaluation.inputs.querysets import Query
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 
 def cli_target(target) -> list[str]:
@@ -49,7 +52,7 @@ def edited(store_uri, tmp_path, sample_dir, tiny_encoder):
     meta = {name.split("/")[1]: {"category": name.split("/")[0], "year": "2020"} for name in files}
     sidecar = tmp_path / "meta.csv"
     write_sidecar(sidecar, meta)
-    first = ingest(folder, config=store_uri.config(), encoder=tiny_encoder, metadata=sidecar, workers=0,
+    first = ingest(folder, config=store_uri.config(), encoder=tiny_encoder, metadata=sidecar, options=INLINE,
                    progress=False)  # fmt: skip
     assert (first.added, first.encoded, first.ingested) == (40, 40, 40)
 
@@ -111,14 +114,16 @@ def test_ingest_prune_brings_rows_in_line_with_the_folder(edited, tmp_path, caps
     info = capsys.readouterr().out
     assert "category (text), year (int)" in info and f"photos = {folder}" in info
 
-    again = ingest(folder, config=target.config(), encoder=tiny_encoder, metadata=sidecar, workers=0,
+    again = ingest(folder, config=target.config(), encoder=tiny_encoder, metadata=sidecar, options=INLINE,
                    prune=True, progress=False)  # fmt: skip
     assert (again.ingested, again.encoded, again.updated, again.pruned, again.unchanged) == (0, 0, 0, 0, 40)
 
 
 def test_both_duplicate_names_resolve_and_are_scored(edited, tiny_encoder):
     target, folder, sidecar, names, _ = edited
-    ingest(folder, config=target.config(), encoder=tiny_encoder, metadata=sidecar, workers=0, progress=False)
+    ingest(
+        folder, config=target.config(), encoder=tiny_encoder, metadata=sidecar, options=INLINE, progress=False
+    )
     other = str(folder / names["redated"])
     queries = [
         Query("to-original", other, "the same", (names["copied"].split("/")[1],)),
@@ -136,7 +141,9 @@ def test_the_query_image_is_left_out_of_its_own_results(edited, tiny_encoder):
     import mmrag_lab
 
     target, folder, sidecar, names, _ = edited
-    ingest(folder, config=target.config(), encoder=tiny_encoder, metadata=sidecar, workers=0, progress=False)
+    ingest(
+        folder, config=target.config(), encoder=tiny_encoder, metadata=sidecar, options=INLINE, progress=False
+    )
     cfg = target.config()
     query = folder / names["copied"]  # stored twice: under its own name and as the copy
     hits = mmrag_lab.search(query, k=5, config=cfg, encoder=tiny_encoder)
@@ -152,12 +159,12 @@ def test_the_query_image_is_left_out_of_its_own_results(edited, tiny_encoder):
 def test_a_moved_folder_keeps_its_rows_and_vectors(store_uri, tmp_path, sample_dir, tiny_encoder):
     folder = tmp_path / "first" / "photos"
     shutil.copytree(sample_dir / "dress", folder)
-    ingest(folder, config=store_uri.config(), encoder=tiny_encoder, workers=0, progress=False)
+    ingest(folder, config=store_uri.config(), encoder=tiny_encoder, options=INLINE, progress=False)
     before = {row["rel_path"]: row["content_hash"] for row in all_rows(store_uri).values()}
     moved = tmp_path / "second" / "photos"
     moved.parent.mkdir()
     folder.rename(moved)
-    report = ingest(moved, config=store_uri.config(), encoder=tiny_encoder, workers=0, prune=True,
+    report = ingest(moved, config=store_uri.config(), encoder=tiny_encoder, options=INLINE, prune=True,
                     progress=False)  # fmt: skip
     assert (report.encoded, report.ingested, report.updated, report.pruned) == (0, 0, len(before), 0)
     rows = all_rows(store_uri)
@@ -175,10 +182,15 @@ def test_without_a_sidecar_metadata_is_kept_and_moves_with_a_renamed_file(store_
     sidecar = tmp_path / "meta.csv"
     write_sidecar(sidecar, {name: {"category": f"c{i}", "year": "2020"} for i, name in enumerate(names)})
     ingest(
-        folder, config=store_uri.config(), encoder=tiny_encoder, metadata=sidecar, workers=0, progress=False
+        folder,
+        config=store_uri.config(),
+        encoder=tiny_encoder,
+        metadata=sidecar,
+        options=INLINE,
+        progress=False,
     )
     (folder / names[0]).rename(folder / "renamed.jpg")
-    report = ingest(folder, config=store_uri.config(), encoder=tiny_encoder, workers=0, prune=True,
+    report = ingest(folder, config=store_uri.config(), encoder=tiny_encoder, options=INLINE, prune=True,
                     progress=False)  # fmt: skip
     assert (report.renamed, report.encoded, report.updated, report.unchanged, report.pruned) == (
         1,
@@ -208,9 +220,9 @@ def test_bytes_stored_for_another_folder_are_copied_and_a_folder_alone_never_ask
     shutil.copytree(sample_dir / "dress", first)
     shutil.copytree(sample_dir / "dress", second)
     count = len(list(first.glob("*.jpg")))
-    ingest(first, config=store_uri.config(), encoder=tiny_encoder, workers=0, progress=False)
+    ingest(first, config=store_uri.config(), encoder=tiny_encoder, options=INLINE, progress=False)
     assert asked == []  # the collection held no other folder: nothing to look up elsewhere
-    report = ingest(second, config=store_uri.config(), encoder=tiny_encoder, workers=0, progress=False)
+    report = ingest(second, config=store_uri.config(), encoder=tiny_encoder, options=INLINE, progress=False)
     assert asked == [count]
     assert (report.encoded, report.copied, report.added) == (0, count, count)
     with Store.open(store_uri.config()) as store:

@@ -18,16 +18,18 @@ from mmrag_lab.cli import main as cli_main
 from mmrag_lab.encoders.base import EncoderInfo
 from mmrag_lab.errors import CollectionMismatchError, ConfigError
 from mmrag_lab.ingestion.cpu_mapper import PrepareDataset
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.ingestion.reader import Task
 from mmrag_lab.ingestion.scan import ImageFile, content_id, to_fs_path
 from mmrag_lab.store.vector_store import Store
 
 
-def run_ingest(folder, target, encoder, **options):
+def run_ingest(folder, target, encoder, workers=0, **options):
     options.setdefault("progress", False)
-    options.setdefault("workers", 0)
-    return ingest(folder, config=target.config(), encoder=encoder, **options)
+    return ingest(
+        folder, config=target.config(), encoder=encoder, options=IngestOptions(workers=workers), **options
+    )
 
 
 def stored_rows(target) -> dict[str, dict]:
@@ -199,7 +201,13 @@ def test_a_file_rewritten_after_hashing_is_reported_not_stored_under_the_old_has
 def test_package_level_ingest_is_callable(tmp_path, tiny_encoder):
     (tmp_path / "one.png").write_bytes(encoded(photo(seed=3), "PNG"))
     config = mmrag_lab.Config.load(env={}, milvus_uri=str(tmp_path / "pkg.db"), collection="c")
-    report = mmrag_lab.ingest(tmp_path, config=config, encoder=tiny_encoder, progress=False, workers=0)
+    report = mmrag_lab.ingest(
+        tmp_path,
+        config=config,
+        encoder=tiny_encoder,
+        progress=False,
+        options=mmrag_lab.IngestOptions(workers=0),
+    )
     assert report.ingested == 1
     with Store.open(config) as store:
         [hits] = store.search(np.ones((1, tiny_encoder.dim)), k=1)

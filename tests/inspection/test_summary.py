@@ -7,12 +7,15 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import StoreError
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.inspection import summary as inspection
 from mmrag_lab.retrieval.query import search
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.workbench.runtime.sample import sample_metadata
 from tests.retrieval.hybrid_corpus import make_corpus
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,12 @@ def store(tmp_path_factory, sample_dir, tiny_encoder):
     config = Config.load(env={}, milvus_uri=str(root / "i.db"), collection="inspect", encoder="tiny",
                          weights="untrained", device="cpu")  # fmt: skip
     ingest(
-        sample_dir, config=config, encoder=tiny_encoder, metadata=sample_metadata(), progress=False, workers=0
+        sample_dir,
+        config=config,
+        encoder=tiny_encoder,
+        metadata=sample_metadata(),
+        progress=False,
+        options=INLINE,
     )
     with Store.open(config) as opened:
         yield opened
@@ -47,7 +55,7 @@ def test_text_fields_show_as_keyword_search(tmp_path, sample_dir, tiny_encoder):
     images, sidecar, _ = make_corpus(sample_dir, tmp_path, count=6)
     config = Config.load(env={}, milvus_uri=str(tmp_path / "t.db"), collection="words", encoder="tiny",
                          weights="untrained", device="cpu")  # fmt: skip
-    ingest(images, config=config, encoder=tiny_encoder, metadata=sidecar, text_fields="title", workers=0,
+    ingest(images, config=config, encoder=tiny_encoder, metadata=sidecar, text_fields="title", options=INLINE,
            progress=False)  # fmt: skip
     summary = inspection.collection_summary(config=config)
     assert summary.text_fields == ("title",) and summary.to_dict()["text_fields"] == ["title"]

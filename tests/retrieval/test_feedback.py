@@ -14,11 +14,14 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import QueryError
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.retrieval.feedback import Rocchio
 from mmrag_lab.retrieval.query import search
 from mmrag_lab.store.vector_store import Store
 from tests.retrieval.hybrid_corpus import make_corpus
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 CLI = [sys.executable, "-m", "mmrag_lab.cli"]
 
@@ -97,7 +100,7 @@ def twins(tmp_path_factory, sample_dir, tiny_encoder):
     images, sidecar, named = make_corpus(sample_dir, folder)
     cfg = Config.load(env={}, milvus_uri=str(folder / "lite.db"), collection=f"t_{uuid.uuid4().hex[:8]}",
                       encoder="tiny", weights="untrained", device="cpu")  # fmt: skip
-    ingest(images, config=cfg, encoder=tiny_encoder, metadata=sidecar, workers=0, progress=False)
+    ingest(images, config=cfg, encoder=tiny_encoder, metadata=sidecar, options=INLINE, progress=False)
     return cfg, named
 
 

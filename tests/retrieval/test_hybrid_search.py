@@ -8,11 +8,14 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import QueryError
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.retrieval.fusion import Fusion
 from mmrag_lab.retrieval.query import search
 from mmrag_lab.store.vector_store import Store
 from tests.retrieval.hybrid_corpus import KEYWORD, make_corpus
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,7 @@ def corpus(tmp_path_factory, sample_dir, tiny_encoder):
     images, sidecar, named = make_corpus(sample_dir, folder)
     cfg = Config.load(env={}, milvus_uri=str(folder / "lite.db"), collection=f"h_{uuid.uuid4().hex[:8]}",
                       encoder="tiny", weights="untrained", device="cpu")  # fmt: skip
-    ingest(images, config=cfg, encoder=tiny_encoder, metadata=sidecar, workers=0, progress=False,
+    ingest(images, config=cfg, encoder=tiny_encoder, metadata=sidecar, options=INLINE, progress=False,
            text_fields="title")  # fmt: skip
     with Store.open(cfg) as store:
         yield cfg, store, named
@@ -72,14 +75,21 @@ def test_a_sidecar_change_changes_the_text(corpus, tmp_path, tiny_encoder):
     cfg, store, named = corpus
     sidecar = tmp_path / "new.csv"
     sidecar.write_text(f"file,title\np03.jpg,now a {KEYWORD} too\n", encoding="utf-8")
-    ingest(named["a"].parent, config=cfg, encoder=tiny_encoder, metadata=sidecar, workers=0, progress=False)
+    ingest(
+        named["a"].parent, config=cfg, encoder=tiny_encoder, metadata=sidecar, options=INLINE, progress=False
+    )
     try:
         found = _search(corpus, keywords=KEYWORD, k=5).paths
         assert sorted(found) == sorted([str(named["keyword"]), str(named["a"].parent / "p03.jpg")])
     finally:
         sidecar.write_text("file,title\np03.jpg,plain photo p03\n", encoding="utf-8")
         ingest(
-            named["a"].parent, config=cfg, encoder=tiny_encoder, metadata=sidecar, workers=0, progress=False
+            named["a"].parent,
+            config=cfg,
+            encoder=tiny_encoder,
+            metadata=sidecar,
+            options=INLINE,
+            progress=False,
         )
 
 
@@ -92,7 +102,7 @@ def test_a_bad_fusion_is_refused_with_the_forms_it_takes(spec):
 def test_keywords_on_a_collection_without_a_text_field_say_how_to_add_one(tmp_path, sample_dir, tiny_encoder):
     cfg = Config.load(env={}, milvus_uri=str(tmp_path / "old.db"), collection="old", encoder="tiny",
                       weights="untrained", device="cpu")  # fmt: skip
-    ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
+    ingest(sample_dir, config=cfg, encoder=tiny_encoder, options=INLINE, progress=False)
     with pytest.raises(QueryError, match="mmrag migrate --text-fields"):
         search(keywords="dress", config=cfg)
     assert (

@@ -14,10 +14,13 @@ from openai_stub import OpenAIStub
 import mmrag_lab
 from mmrag_lab.config import Config
 from mmrag_lab.errors import CollectionMismatchError, QueryError, StoreError
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.retrieval.query import Hit, SearchResults, search
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.workbench.runtime.sample import sample_metadata
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 HOSTILE = [
     'say "hi"',
@@ -45,7 +48,12 @@ def corpus(request, tmp_path_factory, sample_dir, tiny_encoder):
         device="cpu", cache_dir=str(tmp_path_factory.mktemp("cache")),
     )  # fmt: skip
     ingest(
-        sample_dir, config=cfg, encoder=tiny_encoder, metadata=sample_metadata(), workers=0, progress=False
+        sample_dir,
+        config=cfg,
+        encoder=tiny_encoder,
+        metadata=sample_metadata(),
+        options=INLINE,
+        progress=False,
     )
     query = sorted(sample_dir.rglob("*.jpg"))[0]
     vector = tiny_encoder.encode_images([query])[0]

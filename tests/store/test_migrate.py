@@ -14,11 +14,14 @@ import pytest
 from mmrag_lab.cli import main as cli_main
 from mmrag_lab.errors import SchemaOutdatedError
 from mmrag_lab.images import load_image
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.retrieval.query import search
 from mmrag_lab.store.record import RECORD_PROPERTY
 from mmrag_lab.store.schema import FORMAT1_FIELDS, build_index, build_schema
 from mmrag_lab.store.vector_store import Store
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 
 def write_format1_collection(target, folder, encoder) -> dict[str, dict]:
@@ -56,7 +59,7 @@ def test_a_format1_collection_is_recognised_and_migrated_in_place(store_uri, tmp
     old = write_format1_collection(store_uri, folder, tiny_encoder)
 
     with pytest.raises(SchemaOutdatedError) as caught:
-        ingest(folder, config=store_uri.config(), encoder=tiny_encoder, workers=0, progress=False)
+        ingest(folder, config=store_uri.config(), encoder=tiny_encoder, options=INLINE, progress=False)
     command = f"mmrag migrate --uri {store_uri.uri} --collection {store_uri.collection}"
     assert command in str(caught.value)
     with pytest.raises(SchemaOutdatedError, match="mmrag migrate"):
@@ -78,5 +81,5 @@ def test_a_format1_collection_is_recognised_and_migrated_in_place(store_uri, tmp
         assert str(folder / row["rel_path"]) == row["path"]
     assert cli_main(args) == 0 and "already has the current schema" in capsys.readouterr().out
 
-    report = ingest(folder, config=store_uri.config(), encoder=tiny_encoder, workers=0, progress=False)
+    report = ingest(folder, config=store_uri.config(), encoder=tiny_encoder, options=INLINE, progress=False)
     assert (report.encoded, report.ingested, report.updated, report.unchanged) == (0, 0, 0, 40)

@@ -11,11 +11,14 @@ import pytest
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import ConfigError
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.retrieval.query import search
 from mmrag_lab.store.text_fields import parse_columns, text_of
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.workbench.runtime.sample import sample_metadata
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 
 def test_text_of_joins_the_named_columns_it_has():
@@ -36,7 +39,12 @@ def test_migrate_adds_text_fields_to_an_old_collection_keeping_every_vector(
     cfg = Config.load(env={}, milvus_uri=str(tmp_path / "old.db"), collection="old", encoder="tiny",
                       weights="untrained", device="cpu")  # fmt: skip
     ingest(
-        sample_dir, config=cfg, encoder=tiny_encoder, metadata=sample_metadata(), workers=0, progress=False
+        sample_dir,
+        config=cfg,
+        encoder=tiny_encoder,
+        metadata=sample_metadata(),
+        options=INLINE,
+        progress=False,
     )
     with Store.open(cfg) as store:
         before = {row["id"]: row["vector"] for row in store.iterate(("vector",))}
@@ -54,7 +62,9 @@ def test_migrate_adds_text_fields_to_an_old_collection_keeping_every_vector(
     hits = search(keywords="sleeveless", config=cfg, k=5)
     assert hits.paths and all("sleeveless" in hit.meta["title"].lower() for hit in hits)
     with pytest.raises(ConfigError, match="mmrag migrate"):
-        ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False, text_fields="title")
+        ingest(
+            sample_dir, config=cfg, encoder=tiny_encoder, options=INLINE, progress=False, text_fields="title"
+        )
 
 
 def test_the_backend_says_whether_it_has_bm25_and_hybrid_search(store_uri):

@@ -18,6 +18,7 @@ import pytest
 from mmrag_lab.cli import main
 from mmrag_lab.config import Config
 from mmrag_lab.evaluation import join_fashioniq_captions, load_run
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
 
@@ -28,7 +29,7 @@ def bench(tmp_path_factory, sample_dir, tiny_encoder):
     folder = tmp_path_factory.mktemp("protocols")
     cfg = Config.load(env={}, milvus_uri=str(folder / "p.db"), collection="p", encoder="tiny",
                       weights="untrained", device="cpu")  # fmt: skip
-    ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
+    ingest(sample_dir, config=cfg, encoder=tiny_encoder, options=IngestOptions(workers=0), progress=False)
     store = Store.open(cfg)
     names, blocks = [], []
     for rows, matrix in store.iter_vectors(("path",)):

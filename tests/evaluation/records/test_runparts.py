@@ -13,6 +13,7 @@ from mmrag_lab.evaluation.inputs.protocol import describe
 from mmrag_lab.evaluation.records.rundir import FILES, write_run
 from mmrag_lab.evaluation.records.runparts import QueryCounts, RunMetrics, Timings
 from mmrag_lab.evaluation.running.retrieval_stage import RetrievalResult, retrieval_stage
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 
 
@@ -23,7 +24,7 @@ def collection(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
         env={}, milvus_uri=str(folder / "runparts.db"), collection="sample", encoder="tiny",
         weights="untrained", device="cpu", cache_dir=str(folder / "cache"),
     )  # fmt: skip
-    ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
+    ingest(sample_dir, config=cfg, encoder=tiny_encoder, options=IngestOptions(workers=0), progress=False)
     return cfg
 
 

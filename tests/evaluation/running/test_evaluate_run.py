@@ -28,6 +28,7 @@ from mmrag_lab.evaluation import (
 )
 from mmrag_lab.evaluation.inputs.folders import folder_queries
 from mmrag_lab.evaluation.inputs.querysets import Query
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 
 SECRET = "milvus-token-canary-3b9f"
@@ -42,7 +43,7 @@ def collection(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
         env={}, milvus_uri=str(folder / "eval.db"), collection="sample", encoder="tiny", weights="untrained",
         device="cpu", cache_dir=str(folder / "cache"),
     )  # fmt: skip
-    ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
+    ingest(sample_dir, config=cfg, encoder=tiny_encoder, options=IngestOptions(workers=0), progress=False)
     return cfg
 
 
@@ -278,7 +279,7 @@ def test_notebook_05_runs_headless_and_records_its_key_figures(tmp_path, monkeyp
 @pytest.mark.slow
 def test_subset_scores_from_stored_vectors_on_lite_and_server(store_uri, sample_dir, tiny_encoder):
     cfg = store_uri.config()
-    ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
+    ingest(sample_dir, config=cfg, encoder=tiny_encoder, options=IngestOptions(workers=0), progress=False)
     queries = []
     for folder in sorted(p for p in sample_dir.iterdir() if p.is_dir()):
         names = sorted(f.stem for f in folder.glob("*.jpg"))

@@ -9,6 +9,7 @@ import mmrag_lab
 from mmrag_lab.evaluation import EvalProtocol
 from mmrag_lab.evaluation.inputs.folders import folder_queries
 from mmrag_lab.evaluation.running.exact import VectorTable, index_recall
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.schema import CORE_FIELDS
 from mmrag_lab.store.vector_store import Store
@@ -60,7 +61,7 @@ def test_exact_by_default_where_ivf_with_nprobe_1_misses_neighbours(milvus_serve
     cfg = Config.load(env={}, milvus_uri=milvus_server.uri, collection="t_ivf_exact", encoder="tiny",
                       weights="untrained", device="cpu", index_type="FLAT")  # fmt: skip
     try:
-        ingest(sample_dir, config=cfg, encoder=tiny_encoder, workers=0, progress=False)
+        ingest(sample_dir, config=cfg, encoder=tiny_encoder, options=IngestOptions(workers=0), progress=False)
         store = Store.open(cfg)
         queries = folder_queries(sample_dir)
         vectors = tiny_encoder.encode_queries([q.image for q in queries], [q.instruction for q in queries])

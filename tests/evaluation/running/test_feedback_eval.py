@@ -20,8 +20,11 @@ from mmrag_lab.evaluation.comparing.compare import compare
 from mmrag_lab.evaluation.inputs.folders import folder_queries
 from mmrag_lab.evaluation.records.rundir import load_run
 from mmrag_lab.evaluation.running.evaluate_run import evaluate
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.workbench.runtime.sample import sample_metadata
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 K = 5
 
@@ -31,8 +34,8 @@ def sample(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
     root = tmp_path_factory.mktemp("fb-eval")
     cfg = Config.load(env={}, milvus_uri=str(root / "s.db"), collection="s", encoder="tiny", weights="untrained",
                       device="cpu", cache_dir=str(root / "cache"))  # fmt: skip
-    ingest(sample_dir, config=cfg, encoder=tiny_encoder, metadata=sample_metadata(), workers=0, progress=False,
-           text_fields="title")  # fmt: skip
+    ingest(sample_dir, config=cfg, encoder=tiny_encoder, metadata=sample_metadata(), options=INLINE,
+           progress=False, text_fields="title")  # fmt: skip
     return cfg
 
 

@@ -7,10 +7,13 @@ import ipywidgets as widgets
 import pytest
 
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.workbench.serving.page import app_page
 from mmrag_lab.workbench.widgets.search_app import SearchApp
+
+INLINE = IngestOptions(workers=0)  # decode in this process, no worker processes
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +21,7 @@ def uri(tmp_path_factory, sample_dir, tiny_encoder) -> str:
     path = str(tmp_path_factory.mktemp("page") / "page.db")
     config = Config.load(env={}, milvus_uri=path, encoder="tiny", weights="untrained", device="cpu")
     ingest(sample_dir / "hat", config=config.with_overrides(collection="hats"), encoder=tiny_encoder,
-           progress=False, workers=0)  # fmt: skip
+           progress=False, options=INLINE)  # fmt: skip
     return path
 
 
@@ -56,7 +59,7 @@ def test_one_collection_gives_the_app_and_two_add_the_compare_tab(uri, sample_di
     assert not any(isinstance(child, widgets.Tab) for child in page.children)
     assert "Search hats" in page.children[0].value and "images, encoder tiny" in page.children[0].value
     config = _config(uri, "shoes")
-    ingest(sample_dir / "shoes", config=config, encoder=tiny_encoder, progress=False, workers=0)
+    ingest(sample_dir / "shoes", config=config, encoder=tiny_encoder, progress=False, options=INLINE)
     try:
         tabs = app_page(_config(uri, "hats")).children[1]
         assert isinstance(tabs, widgets.Tab) and tabs.titles == ("Search and rerank", "Compare")

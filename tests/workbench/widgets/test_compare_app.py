@@ -7,6 +7,7 @@ import datetime
 import pytest
 
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.workbench.runtime.sample import sample_metadata
 from mmrag_lab.workbench.widgets.compare_app import NO_COLLECTION, CompareApp
@@ -20,10 +21,10 @@ def uri(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
     config = Config.load(env={}, milvus_uri=str(root / "cmp.db"), encoder="tiny", weights="untrained",
                          device="cpu", cache_dir=str(root / "cache"))  # fmt: skip
     ingest(sample_dir, config=config.with_overrides(collection="all"), encoder=tiny_encoder,
-           metadata=sample_metadata(), progress=False, workers=0)  # fmt: skip
+           metadata=sample_metadata(), progress=False, options=IngestOptions(workers=0))  # fmt: skip
     for folder in ("dress", "hat"):
         ingest(sample_dir / folder, config=config.with_overrides(collection="some"), encoder=tiny_encoder,
-               progress=False, workers=0)  # fmt: skip
+               progress=False, options=IngestOptions(workers=0))  # fmt: skip
     from mmrag_lab.store.vector_store import Store
 
     with Store.open(config, collection="other") as store:

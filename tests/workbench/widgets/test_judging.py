@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.workbench.runtime.sample import sample_metadata
 from mmrag_lab.workbench.widgets.judging import LIKE, UNLIKE
@@ -17,7 +18,7 @@ def collection(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
     config = Config.load(env={}, milvus_uri=str(root / "app.db"), collection="app", encoder="tiny",
                          weights="untrained", device="cpu", cache_dir=str(root / "cache"))  # fmt: skip
     ingest(sample_dir, config=config, encoder=tiny_encoder, metadata=sample_metadata(), progress=False,
-           workers=0, text_fields="title")  # fmt: skip
+           options=IngestOptions(workers=0), text_fields="title")  # fmt: skip
     return config
 
 

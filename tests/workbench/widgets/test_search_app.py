@@ -12,6 +12,7 @@ from PIL import Image
 
 from mmrag_lab.config import Config
 from mmrag_lab.errors import QueryError
+from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.store.vector_store import Store
 from mmrag_lab.store.where import parse_where
@@ -33,7 +34,7 @@ def collection(tmp_path_factory, sample_dir, tiny_encoder) -> Config:
     config = Config.load(env={}, milvus_uri=str(root / "app.db"), collection="app", encoder="tiny",
                          weights="untrained", device="cpu", cache_dir=str(root / "cache"))  # fmt: skip
     report = ingest(sample_dir, config=config, encoder=tiny_encoder, metadata=sample_metadata(),
-                    progress=False, workers=0)  # fmt: skip
+                    progress=False, options=IngestOptions(workers=0))  # fmt: skip
     assert report.ingested == 40
     return config
 
