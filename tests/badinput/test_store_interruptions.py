@@ -5,6 +5,7 @@ signals, the real CLI in a subprocess; every answer is one message that says wha
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -56,9 +57,30 @@ def servers_of(db: str) -> list[int]:
     return found
 
 
+def stop_and_wait(pid: int, within_s: float = 30.0) -> None:
+    """SIGSTOP ``pid`` and return once every thread of it is stopped (state ``T`` in ``/proc``).
+
+    ``kill`` only queues the signal: the process stops once one of its threads is scheduled and takes it,
+    and until then its other threads run on. On a loaded machine that lets a server answer a request sent
+    right after the ``kill`` (a quick ``list_collections``), so a test of a stalled server waits for the stop.
+    """
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        states = set()
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            with contextlib.suppress(OSError):
+                states.add(stat.read_text().rsplit(")", 1)[1].split()[0])
+        if states == {"T"}:
+            return
+        time.sleep(0.01)
+    pytest.fail(f"the Lite server (pid {pid}) did not stop within {within_s:.0f} s of SIGSTOP")
+
+
 @pytest.fixture
 def stopped_server(tmp_path):
-    """A Lite file with 5 rows whose server is stopped with SIGSTOP; continued and killed at the end."""
+    """A Lite file with 5 rows whose server is stopped with SIGSTOP (every thread of it, before the test
+    runs); continued and killed at the end."""
     uri = str(tmp_path / "stalled.db")
     config = Config.load(env={}, milvus_uri=uri, collection="c", milvus_timeout=2)
     store = Store.open(config)
@@ -66,11 +88,13 @@ def stopped_server(tmp_path):
     store.insert(rows(5))
     store.flush_and_load()
     pid = lite_discovery.read_record(lite_discovery.side_files(uri)["record"])["pid"]
-    os.kill(pid, signal.SIGSTOP)
-    yield uri, store, pid
-    for sig in (signal.SIGCONT, signal.SIGKILL):
-        if lite_discovery.pid_alive(pid):
-            os.kill(pid, sig)
+    try:
+        stop_and_wait(pid)
+        yield uri, store, pid
+    finally:
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            if lite_discovery.pid_alive(pid):
+                os.kill(pid, sig)
 
 
 @pytest.mark.slow
