@@ -68,7 +68,10 @@ def one_run(folder: Path, args, preset: str, engine: str, encoder, ray_options=N
     }
     if engine == "ray":
         out["ray"] = dict(ray_engine.last_run)
-    print(json.dumps({"preset": preset, "files": report.seen, **out}, default=str)[:600], flush=True)
+    shown = {k: v for k, v in out.items() if k != "ray"} | {
+        k: v for k, v in out.get("ray", {}).items() if k != "stats"
+    }  # fmt: skip
+    print(json.dumps({"preset": preset, "files": report.seen, **shown}, default=str)[:1500], flush=True)
     return out
 
 
@@ -100,7 +103,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--crossover", nargs="*", type=int, default=[2000, 8000])
     parser.add_argument("--crossover-preset", default="bge-vl-base")
     parser.add_argument("--cpu-decode", dest="gpu_decode", action="store_false")
-    parser.add_argument("--actors-per-gpu", type=int, default=RayOptions.actors_per_gpu)
+    parser.add_argument(
+        "--actors-per-gpu", type=int, nargs="+", default=[RayOptions.actors_per_gpu],
+        help="encoder actors per GPU; several values: one Ray run each (the first is 'ray')",
+    )  # fmt: skip
     parser.add_argument("--writers", type=int, default=RayOptions.writers)
     parser.add_argument("--devices", help="all or 0,1: only the Ray engine, over these GPUs (multi-GPU run)")
     parser.add_argument("--workdir", default="/tmp/mmrag_ray_bench")
@@ -124,16 +130,19 @@ def main() -> None:
     devices = None
     if args.devices:
         devices = tuple(range(gpus)) if args.devices == "all" else tuple(map(int, args.devices.split(",")))
-    options = RayOptions(gpus=devices, actors_per_gpu=args.actors_per_gpu, writers=args.writers)
+    shapes = [RayOptions(gpus=devices, actors_per_gpu=n, writers=args.writers) for n in args.actors_per_gpu]
+    options = shapes[0]
     data["runs"] = {}
     for preset in args.presets:
         encoder = load_encoder(preset, weights="untrained", device=args.device)
-        engines = ["ray"] if devices else ["local", "ray"]
-        runs = {
-            e: one_run(folder, args, preset, e, encoder, options if e == "ray" else None) for e in engines
-        }
-        if "local" in runs:
-            runs["ray_over_local"] = round(runs["ray"]["images_per_s"] / runs["local"]["images_per_s"], 2)
+        runs = {} if devices else {"local": one_run(folder, args, preset, "local", encoder)}
+        for n, shape in zip(args.actors_per_gpu, shapes):
+            key = "ray" if shape is options else f"ray_{n}_per_gpu"
+            runs[key] = one_run(folder, args, preset, "ray", encoder, shape, tag=f"_{n}")
+            if "local" in runs:
+                runs[f"{key}_over_local"] = round(
+                    runs[key]["images_per_s"] / runs["local"]["images_per_s"], 2
+                )
         data["runs"][preset] = runs
         del encoder
         torch.cuda.empty_cache()
@@ -145,7 +154,8 @@ def main() -> None:
             small = work / f"files_{count}"
             S.generate(small, work / "unique", count, min(count, args.unique))
             for engine in ("local", "ray"):
-                run = one_run(small, args, args.crossover_preset, engine, encoder, options, tag=f"_{count}")
+                shape = options if engine == "ray" else None
+                run = one_run(small, args, args.crossover_preset, engine, encoder, shape, tag=f"_{count}")
                 rows.append({"files": count, **run})
         big = data["runs"].get(args.crossover_preset, {})
         rows += [{"files": args.images, **big[e]} for e in ("local", "ray") if e in big]

@@ -75,11 +75,12 @@ def run_ingest_ray(
     bar = tqdm(total=len(tasks), desc="ingest", unit="img", disable=not options.progress, dynamic_ncols=True)
     tally = {"encoded": 0, "written": 0, "already": set(), "failed": [], "duplicates": [], "copies": []}
     last_run.clear()
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.time()  # began: the job's start, as the actors' clocks read it
     try:
         with ray_for_job(ray_options):
             last_run["ray_start_s"] = round(time.perf_counter() - started, 2)
-            for summary in _summaries(list(tasks), encoder, config, sidecar, options, ray_options, twins):
+            job = (list(tasks), encoder, config, sidecar, options, ray_options, twins, began)
+            for summary in _summaries(*job):
                 last_run.setdefault("first_write_s", round(time.perf_counter() - started, 2))
                 _fold(tally, summary, sidecar)
                 bar.update(summary["done"])
@@ -109,7 +110,7 @@ def _fold(tally: dict, summary: dict, sidecar: Sidecar) -> None:
             tally["duplicates"].append({"path": row["path"], "same_as": path})
 
 
-def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins):
+def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins, began):
     """The pipeline's per-batch summaries, as the writers finish them; a stage's failure is raised here."""
     import ray
     import ray.data
@@ -148,6 +149,8 @@ def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins):
                 fingerprint=encoder.info.fingerprint,
                 ledger=ledger if twins is not None else None,
                 state=state,
+                log=ledger,
+                began=began,
             ),
             batch_size=size,
             batch_format="numpy",
@@ -164,11 +167,13 @@ def _summaries(tasks, encoder, config, sidecar, options, ray_options, twins):
             num_cpus=0,
         )
     )
+    last_run["execution_start_s"] = round(time.time() - began, 2)
     try:
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
             for blob in batch["summary"]:
                 yield pickle.loads(blob)
         last_run["stats"] = dataset.stats()[:6000]
+        last_run["actor_startup_s"] = ray.get(ledger.startup_times.remote())
     except MmragError:
         raise
     except Exception as exc:  # a stage's error, wrapped by Ray

@@ -20,6 +20,7 @@ process's.
 from __future__ import annotations
 
 import pickle
+import time
 from contextlib import ExitStack
 from typing import Any
 
@@ -37,6 +38,7 @@ from mmrag_lab.ingestion.writer import make_rows
 from mmrag_lab.store.vector_store import Store
 
 Batch = dict[str, np.ndarray]
+LOADED_AT = time.time()  # when this module was imported: in a worker, about when its process had started
 
 
 def _objects(values: list) -> np.ndarray:
@@ -86,6 +88,15 @@ class RunLedger:
     def __init__(self) -> None:
         self.first: dict[str, tuple[str, str]] = {}
         self.written: set[str] = set()
+        self.startups: list[dict[str, float]] = []
+
+    def started(self, timings: dict[str, float]) -> None:
+        """Record an encoder actor's start-up (seconds since the job began, see :class:`EncodeActor`)."""
+        self.startups.append(timings)
+
+    def startup_times(self) -> list[dict[str, float]]:
+        """The start-ups recorded so far, one per encoder actor (a restarted actor adds one)."""
+        return list(self.startups)
 
     def claim(self, entries: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
         """For each ``(hash, row id, display path)``: the first row id and path of that hash in this run."""
@@ -111,14 +122,22 @@ class EncodeActor:
 
     With ``state`` (the driver's model state, through the object store), the actor loads exactly the job's
     weights, wherever it runs. Without it, it builds them from the config and checks their fingerprint.
+    With ``log`` (the job's :class:`RunLedger`) and ``began`` (the job's start, ``time.time()``), it records
+    when it got to each step of its start-up, up to its first batch done: where a job's first seconds go.
     """
 
-    def __init__(self, config: Config, dtype: str, compiled: bool, fingerprint: str, ledger=None, state=None):
+    def __init__(
+        self, config: Config, dtype: str, compiled: bool, fingerprint: str, ledger=None, state=None,
+        log=None, began: float | None = None,
+    ):  # fmt: skip
+        self.log, self.began = log, began
+        self.timings = {"imported": LOADED_AT, "constructing": time.time()}
         from mmrag_lab.encoders import load_encoder
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         overrides = {"device": device, **({"weights": "untrained"} if state is not None else {})}
         self.encoder = load_encoder(config=config.with_overrides(**overrides), dtype=dtype)
+        self.timings["built"] = time.time()
         if state is not None and self.encoder.weights() is not None:
             import ray
 
@@ -131,13 +150,32 @@ class EncodeActor:
                 f"{self.encoder.info.fingerprint}, the job's is {fingerprint}): every node needs the same "
                 "weights (MMRAG_WEIGHTS, --weights) at the same path."
             )
+        self.timings["model_ready"] = time.time()
         self.batch_size, self.ledger, self.stack = config.batch_size, ledger, ExitStack()
         encoder = self.encoder
         self.staging = Staging(self.batch_size, encoder.image_size, encoder.device, pad=compiled)
         if compiled:
             self.stack.enter_context(encoder.compiled(config.cache_dir, config.compile_mode))
 
+    def _record_startup(self) -> None:
+        """Once, after the first batch: the start-up's steps, in seconds since the job began (an actor
+        that gets no batch records none)."""
+        if self.log is None or self.began is None or not self.timings:
+            return
+        self.timings["first_batch_done"] = time.time()
+        import ray  # recorded before the batch goes on, so the driver reads it after the job
+
+        ray.get(self.log.started.remote({key: round(at - self.began, 2) for key, at in self.timings.items()}))
+        self.timings = {}
+
     def __call__(self, batch: Batch) -> Batch:
+        if self.timings:
+            self.timings.setdefault("first_batch_in", time.time())
+        out = self._encode(batch)
+        self._record_startup()
+        return out
+
+    def _encode(self, batch: Batch) -> Batch:
         tasks = [pickle.loads(blob) for blob in batch["task"]]
         count = len(tasks)
         errors, widths, heights = list(batch["error"]), list(batch["width"]), list(batch["height"])

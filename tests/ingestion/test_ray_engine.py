@@ -20,6 +20,7 @@ import pytest
 from test_ingest_resume import ingest_command, make_photos
 
 from mmrag_lab.config import Config
+from mmrag_lab.ingestion import ray_engine
 from mmrag_lab.ingestion.options import IngestOptions
 from mmrag_lab.ingestion.pipeline import ingest
 from mmrag_lab.ingestion.ray_session import RayOptions, ray_for_job
@@ -71,6 +72,20 @@ def assert_same_rows(got: dict, want: dict) -> None:
         np.testing.assert_allclose(got[key]["vector"], row["vector"], atol=1e-4)
 
 
+STEPS = ("imported", "constructing", "built", "model_ready", "first_batch_in", "first_batch_done")
+
+
+def assert_start_up_recorded(last_run: dict, actors: int) -> None:
+    """Each busy encoder actor's start-up steps, in order, within the job (where the first seconds went)."""
+    startups = last_run["actor_startup_s"]
+    assert 1 <= len(startups) <= actors == last_run["actors"]
+    for steps in startups:
+        assert tuple(steps) == STEPS
+        times = [steps[key] for key in STEPS[1:]]  # "imported" may precede the job: a reused worker
+        assert times == sorted(times) and times[0] >= 0
+    assert 0 <= last_run["execution_start_s"] <= last_run["first_write_s"]
+
+
 def counts(report) -> dict:
     return {name: getattr(report, name) for name in COUNTS} | {
         "failed": sorted(item["path"] for item in report.failed),
@@ -87,6 +102,7 @@ def test_the_ray_engine_writes_the_rows_and_report_of_the_in_process_engine(loca
     local = store_uri.config(batch_size=4, collection=store_uri.collection + "_local")
     on_ray = store_uri.config(batch_size=4)
     want, got = run(folder, local, "local"), run(folder, on_ray, "ray")
+    assert_start_up_recorded(ray_engine.last_run, actors=2)
     assert counts(got) == counts(want)
     assert got.ingested == 31 and got.encoded == 30 and got.copied == 1
     assert [item["path"] for item in got.failed] == [str(folder / "broken.jpg")]

@@ -50,3 +50,17 @@ def test_the_ledger_answers_a_retried_batch_as_it_answered_the_first_run():
     assert ledger.claim([("h1", "id1", "a.jpg"), ("h1", "id3", "c.jpg")]) == [first[0], first[2]]
     assert ledger.attempted(["id1", "id2"]) == []
     assert ledger.attempted(["id2", "id4"]) == ["id2"]  # id2's batch ran again: its rows are this run's
+
+
+def test_the_ledger_keeps_each_actors_start_up_in_the_order_recorded():
+    ledger = RunLedger()
+    assert ledger.startup_times() == []
+    ledger.started({"constructing": 1.0, "first_batch_done": 3.5})
+    ledger.started({"constructing": 1.2, "first_batch_done": 4.0})
+    got = ledger.startup_times()
+    assert got == [
+        {"constructing": 1.0, "first_batch_done": 3.5},
+        {"constructing": 1.2, "first_batch_done": 4.0},
+    ]
+    got.clear()  # a copy: the caller cannot change the record
+    assert len(ledger.startup_times()) == 2
